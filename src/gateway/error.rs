@@ -1,0 +1,84 @@
+//! Everything that can go wrong between the desk and the SMS gateway, each
+//! with a message that tells the operator what to do next.
+//!
+//! Messages are written for staff and IT; none carries a code, a token or a
+//! full phone number (S12). Restcomm's own error text is kept where it helps
+//! (a 400 says which field it refused), after digits runs are masked.
+
+/// A typed gateway failure. `Display` is the operator-facing message.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum GatewayError {
+    /// 401: the Account SID or auth token is wrong.
+    #[error("The SMS gateway refused the Account SID or auth token. Ask IT to check them in Settings.")]
+    Unauthorized,
+    /// 403 with an empty body: valid credentials, but not for this account.
+    #[error("These credentials may not send for that Restcomm account. Ask IT to check the Account SID in Settings.")]
+    AccountForbidden,
+    /// 403 `Provided Account is not active`.
+    #[error("The Restcomm account is not active (suspended or closed). Ask IT to contact the SMS provider.")]
+    AccountNotActive,
+    /// 403 `SMS_LIMIT_EXCEEDED` from Restcomm's limit hook.
+    #[error("The SMS provider's sending limit for this account has been reached. No code was sent; try again later or ask IT.")]
+    SmsLimitExceeded,
+    /// 400: Restcomm refused the request and said why.
+    #[error("The SMS gateway rejected the request: {0}")]
+    Rejected(String),
+    /// 404: the message or account is unknown to the gateway.
+    #[error("The SMS gateway does not know this message or account. Ask IT to check the gateway address and Account SID.")]
+    NotFound,
+    /// 5xx: the gateway failed.
+    #[error("The SMS gateway had an internal error (HTTP {0}). No code was sent; try again in a minute.")]
+    ServerError(u16),
+    /// Any other status the API does not define.
+    #[error("The SMS gateway answered with an unexpected HTTP {0}. No code was sent; ask IT to check the gateway address.")]
+    UnexpectedStatus(u16),
+    /// No answer in time. The request may have reached the gateway, so the
+    /// SMS may still arrive; its code will not be accepted.
+    #[error("The SMS gateway did not answer in time. If a text still arrives, its code will not be accepted: send a new one.")]
+    Timeout,
+    /// Nothing listened at the gateway address.
+    #[error("Cannot reach the SMS gateway. Check the network connection, or ask IT to check the gateway address.")]
+    CannotConnect,
+    /// The TLS handshake failed (certificate, proxy CA).
+    #[error("The secure connection to the SMS gateway failed (certificate problem). Ask IT to check the proxy and its certificates.")]
+    Tls,
+    /// The connection closed before a full answer came back.
+    #[error("The connection to the SMS gateway dropped before it answered. If a text still arrives, its code will not be accepted: send a new one.")]
+    ConnectionDropped,
+    /// An answer that is not what the API returns.
+    #[error("The SMS gateway's answer could not be read ({0}). No code was accepted; ask IT to check the gateway address.")]
+    UnreadableAnswer(String),
+    /// The configured gateway settings are not usable.
+    #[error("The SMS gateway settings are not usable: {0}")]
+    Misconfigured(String),
+}
+
+impl GatewayError {
+    /// A stable slug for the UI and the audit log.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Unauthorized => "gateway_unauthorized",
+            Self::AccountForbidden => "gateway_forbidden",
+            Self::AccountNotActive => "gateway_account_inactive",
+            Self::SmsLimitExceeded => "gateway_limit_exceeded",
+            Self::Rejected(_) => "gateway_rejected",
+            Self::NotFound => "gateway_not_found",
+            Self::ServerError(_) => "gateway_server_error",
+            Self::UnexpectedStatus(_) => "gateway_unexpected_status",
+            Self::Timeout => "gateway_timeout",
+            Self::CannotConnect => "gateway_unreachable",
+            Self::Tls => "gateway_tls",
+            Self::ConnectionDropped => "gateway_connection_dropped",
+            Self::UnreadableAnswer(_) => "gateway_unreadable_answer",
+            Self::Misconfigured(_) => "gateway_misconfigured",
+        }
+    }
+
+    /// Whether a status read that failed this way is worth trying again.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::ServerError(_) | Self::Timeout | Self::CannotConnect | Self::ConnectionDropped
+        )
+    }
+}
