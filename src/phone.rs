@@ -1,7 +1,7 @@
 //! The customer's phone number, parsed once where it comes in.
 //!
-//! Staff type numbers the way customers say them ("07700 900123", "+44 7700
-//! 900123", "0044 7700-900123"). [`PhoneNumber::parse`] reads them against the
+//! Staff type numbers the way customers say them ("07400 123456", "+44 7400
+//! 123456", "0044 7400-123456"). [`PhoneNumber::parse`] reads them against the
 //! desk's default country with libphonenumber's metadata and keeps only what
 //! can receive an SMS in a country the bank allows (S9). Everything inside the
 //! core holds a `PhoneNumber`, never a string, and shows it masked (S13).
@@ -184,16 +184,32 @@ impl PhoneNumber {
         if !plausible {
             return Err(PhoneError::NotANumber);
         }
-        let parsed = phonenumber::parse(Some(default_region.0), trimmed)
-            .map_err(|_| PhoneError::NotANumber)?;
-        let region = parsed
-            .country()
-            .id()
-            .map(Region)
-            .ok_or(PhoneError::NotANumber)?;
-        if !parsed.is_valid() {
-            return Err(PhoneError::InvalidForCountry(region.code().to_owned()));
-        }
+        let wrong_length = || {
+            let country = if trimmed.starts_with('+') || trimmed.starts_with("00") {
+                "that country".to_owned()
+            } else {
+                default_region.code().to_owned()
+            };
+            PhoneError::InvalidForCountry(country)
+        };
+        let parsed = phonenumber::parse(Some(default_region.0), trimmed).map_err(|e| match e {
+            phonenumber::ParseError::TooShortNsn
+            | phonenumber::ParseError::TooShortAfterIdd
+            | phonenumber::ParseError::TooLong => wrong_length(),
+            _ => PhoneError::NotANumber,
+        })?;
+        // libphonenumber names a region only for a number valid in it.
+        let region = match parsed.country().id() {
+            Some(id) if parsed.is_valid() => Region(id),
+            _ => {
+                return Err(
+                    match country_of_code(parsed.code().value(), default_region) {
+                        Some(r) => PhoneError::InvalidForCountry(r.code().to_owned()),
+                        None => wrong_length(),
+                    },
+                );
+            }
+        };
         match parsed.number_type(&DATABASE) {
             Type::Mobile | Type::FixedLineOrMobile => {}
             other => return Err(PhoneError::CannotReceiveSms(type_name(other))),
@@ -204,7 +220,7 @@ impl PhoneNumber {
         })
     }
 
-    /// `+447700900123`: for the gateway and for keyed digests, nowhere else.
+    /// `+447400123456`: for the gateway and for keyed digests, nowhere else.
     pub fn e164(&self) -> &str {
         &self.e164
     }
@@ -223,6 +239,15 @@ impl PhoneNumber {
         let tail = &rest[rest.len().saturating_sub(3)..];
         format!("+{code} •••• {tail}")
     }
+}
+
+/// The default region when it uses this calling code; `None` otherwise
+/// (codes such as +44 or +1 are shared by several regions).
+fn country_of_code(calling_code: u16, default_region: Region) -> Option<Region> {
+    DATABASE
+        .by_id(default_region.code())
+        .filter(|m| m.country_code() == calling_code)
+        .map(|_| default_region)
 }
 
 fn type_name(t: Type) -> &'static str {
@@ -265,9 +290,14 @@ mod tests {
     #[test]
     fn national_and_international_forms_agree() {
         let allowed = AllowedCountries::only(gb());
-        for input in ["07700 900123", "+44 7700 900123", "0044 7700-900123", "(07700) 900123"] {
+        for input in [
+            "07400 123456",
+            "+44 7400 123456",
+            "0044 7400-123456",
+            "(07400) 123456",
+        ] {
             let n = PhoneNumber::parse(input, gb(), &allowed).unwrap();
-            assert_eq!(n.e164(), "+447700900123", "{input}");
+            assert_eq!(n.e164(), "+447400123456", "{input}");
         }
     }
 
@@ -285,25 +315,49 @@ mod tests {
         let err = |s: &str| PhoneNumber::parse(s, gb(), &allowed).unwrap_err();
         assert_eq!(err("   "), PhoneError::Empty);
         assert_eq!(err("call me"), PhoneError::NotANumber);
-        assert_eq!(err("07700"), PhoneError::InvalidForCountry("GB".into()));
-        assert_eq!(err("020 7946 0000"), PhoneError::CannotReceiveSms("landline"));
-        assert!(matches!(err("+33 6 12 34 56 78"), PhoneError::CountryNotAllowed(c, _) if c == "FR"));
+        assert_eq!(
+            err("07400 12345"),
+            PhoneError::InvalidForCountry("GB".into())
+        );
+        assert_eq!(
+            err("020 7946 0000"),
+            PhoneError::CannotReceiveSms("landline")
+        );
+        assert!(
+            matches!(err("+33 6 12 34 56 78"), PhoneError::CountryNotAllowed(c, _) if c == "FR")
+        );
     }
 
     #[test]
     fn refusal_messages_never_repeat_the_number() {
         let allowed = AllowedCountries::only(gb());
-        for input in ["+33 6 12 34 56 78", "020 7946 0000", "07700", "07700 900123x"] {
-            let msg = PhoneNumber::parse(input, gb(), &allowed).unwrap_err().to_string();
-            assert!(!msg.contains("7946") && !msg.contains("5678") && !msg.contains("900123"), "{msg}");
+        for input in [
+            "+33 6 12 34 56 78",
+            "020 7946 0000",
+            "07400 12345",
+            "07400 123456x",
+        ] {
+            let msg = PhoneNumber::parse(input, gb(), &allowed)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                !msg.contains("7946") && !msg.contains("5678") && !msg.contains("123456"),
+                "{msg}"
+            );
         }
     }
 
     #[test]
     fn regions_parse_case_insensitively_and_refuse_unknown_codes() {
         assert_eq!("fr".parse::<Region>().unwrap().code(), "FR");
-        assert!(matches!("XX".parse::<Region>(), Err(PhoneError::UnknownRegion(_))));
-        assert!(matches!("France".parse::<Region>(), Err(PhoneError::UnknownRegion(_))));
+        assert!(matches!(
+            "XX".parse::<Region>(),
+            Err(PhoneError::UnknownRegion(_))
+        ));
+        assert!(matches!(
+            "France".parse::<Region>(),
+            Err(PhoneError::UnknownRegion(_))
+        ));
         assert_eq!(AllowedCountries::new([]), Err(PhoneError::NoCountryAllowed));
     }
 }

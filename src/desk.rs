@@ -1,0 +1,651 @@
+//! The engine: every rule of a desk verification, in one place.
+//!
+//! The desk starts verifications, records what the gateway did with each
+//! SMS, checks codes, resends, cancels and expires. It owns no I/O of its
+//! own: the clock, the randomness, the store and the audit sink are given to
+//! it, so every rule runs in tests in microseconds without sleeping.
+//!
+//! Sending is split in two so the engine stays synchronous: [`Desk::start`]
+//! (or [`Desk::resend`]) returns the SMS to send, the caller sends it, and
+//! [`Desk::record_send`] takes the gateway's answer. Every change is saved
+//! durably before a method returns `Ok`; if the save fails, the in-memory
+//! state is left as it was and the caller gets the error.
+
+use std::collections::BTreeMap;
+
+use rand::{CryptoRng, RngCore};
+use secrecy::SecretString;
+
+use crate::audit::{AuditEvent, AuditSink, EventKind};
+use crate::clock::{Clock, Timestamp};
+use crate::code::{Binding, Code, CodeInput};
+use crate::gateway::{DeliveryStatus, GatewayError, OutboundSms, SendReceipt};
+use crate::keys::{DigestKey, NumberId};
+use crate::persist::{EndedRecord, NumberHistory, PendingDocument, PendingStore};
+use crate::phone::PhoneNumber;
+use crate::policy::{Policy, FAILURE_WINDOW};
+use crate::purpose::Purpose;
+use crate::sms::{purpose_display, Fill, Template};
+use crate::verification::{
+    Delivery, DeliveryView, Operator, Status, Verification, VerificationId, VerificationRecord,
+    VerificationView,
+};
+
+mod error;
+mod outcome;
+
+pub use error::DeskError;
+pub use outcome::{Outcome, OutcomeKind};
+
+/// How long an ended verification is remembered for precise late answers.
+const ENDED_MEMORY: std::time::Duration = std::time::Duration::from_secs(3600);
+const ENDED_KEEP: usize = 200;
+
+/// What a start did.
+#[derive(Debug)]
+pub enum Started {
+    /// A new verification; send `sms` and report with [`Desk::record_send`].
+    New {
+        view: VerificationView,
+        sms: OutboundSms,
+    },
+    /// The number already has a pending verification (S6): nothing to send.
+    AlreadyPending { view: VerificationView },
+}
+
+/// A new code to send for an existing verification.
+#[derive(Debug)]
+pub struct Resent {
+    pub view: VerificationView,
+    pub sms: OutboundSms,
+}
+
+/// What recording a send did.
+#[derive(Debug)]
+pub enum SendRecorded {
+    Accepted(VerificationView),
+    /// The gateway refused or never answered: the verification ended.
+    NotSent(Outcome),
+    /// The verification ended while its SMS was on its way.
+    AlreadyEnded,
+}
+
+/// The parts the engine is given.
+pub struct Parts<S, A, C, R> {
+    pub policy: Policy,
+    pub template: Template,
+    pub key: DigestKey,
+    pub store: S,
+    pub audit: A,
+    pub clock: C,
+    pub rng: R,
+}
+
+pub struct Desk<S, A, C, R> {
+    parts: Parts<S, A, C, R>,
+    pending: BTreeMap<VerificationId, Verification>,
+    numbers: BTreeMap<NumberId, NumberHistory>,
+    ended: Vec<EndedRecord>,
+    audit_failures: u64,
+}
+
+impl<S, A, C, R> Desk<S, A, C, R>
+where
+    S: PendingStore,
+    A: AuditSink,
+    C: Clock,
+    R: RngCore + CryptoRng + Send,
+{
+    /// Builds the desk from a loaded document. Entries whose number does not
+    /// open with this key are an error: the caller quarantines the file.
+    pub fn new(parts: Parts<S, A, C, R>, doc: PendingDocument) -> Result<Self, DeskError> {
+        let mut pending = BTreeMap::new();
+        for record in doc.verifications {
+            let number = parts
+                .key
+                .open(&record.sealed_number, record.region)
+                .map_err(|e| DeskError::UnreadableEntry(e.to_string()))?;
+            pending.insert(record.id.clone(), Verification { record, number });
+        }
+        Ok(Self {
+            parts,
+            pending,
+            numbers: doc.numbers,
+            ended: doc.ended,
+            audit_failures: 0,
+        })
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.parts.policy
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.parts.clock.now()
+    }
+
+    /// Audit writes that failed since start (each was logged).
+    pub fn audit_failures(&self) -> u64 {
+        self.audit_failures
+    }
+
+    pub fn store(&self) -> &S {
+        &self.parts.store
+    }
+
+    pub fn audit_sink(&self) -> &A {
+        &self.parts.audit
+    }
+
+    /// Starts a verification for `number`, or returns the one already pending.
+    pub fn start(
+        &mut self,
+        number: PhoneNumber,
+        purpose: Purpose,
+        operator: Operator,
+    ) -> Result<Started, DeskError> {
+        self.purge()?;
+        let now = self.now();
+        let number_id = self.parts.key.number_id(&number);
+        if let Some(existing) = self
+            .pending
+            .values()
+            .find(|v| v.record.number_id == number_id)
+        {
+            return Ok(Started::AlreadyPending {
+                view: self.view(existing, now),
+            });
+        }
+        self.refuse_if_blocked(&number_id, now)?;
+        self.refuse_if_send_limited(&number_id, None, now)?;
+
+        let id = VerificationId::generate(&mut self.parts.rng);
+        let code = Code::generate(&mut self.parts.rng, self.parts.policy.code_length());
+        let body = self.render(&code, &purpose, &id)?;
+        let binding = Binding {
+            id: &id,
+            number: &number,
+            purpose: &purpose,
+        };
+        let record = VerificationRecord {
+            digest: binding.digest(&self.parts.key, &code),
+            sealed_number: self.parts.key.seal(&number, &mut self.parts.rng),
+            id: id.clone(),
+            number_id,
+            region: number.region(),
+            masked_number: number.masked(),
+            purpose,
+            operator,
+            created_at: now,
+            code_issued_at: now,
+            expires_at: now.plus(self.parts.policy.validity()),
+            failed_attempts: 0,
+            delivery: Delivery::AwaitingGateway,
+        };
+        let v = Verification {
+            record,
+            number: number.clone(),
+        };
+        self.commit(|desk| {
+            desk.pending.insert(id.clone(), v);
+        })?;
+        let v = &self.pending[&id];
+        let (event, view) = (self.event(EventKind::Started, v, now), self.view(v, now));
+        self.audit(event);
+        Ok(Started::New {
+            view,
+            sms: OutboundSms { to: number, body },
+        })
+    }
+
+    /// Takes the gateway's answer for the latest SMS of `id`.
+    pub fn record_send(
+        &mut self,
+        id: &VerificationId,
+        result: Result<SendReceipt, GatewayError>,
+    ) -> Result<SendRecorded, DeskError> {
+        let now = self.now();
+        let Some(v) = self.pending.get(id) else {
+            return Ok(SendRecorded::AlreadyEnded);
+        };
+        let number_id = v.record.number_id.clone();
+        match result {
+            Ok(receipt) => {
+                let sid = receipt.sid.clone();
+                self.commit(|desk| {
+                    if let Some(v) = desk.pending.get_mut(id) {
+                        v.record.delivery = Delivery::Accepted {
+                            sid: receipt.sid,
+                            status: receipt.status,
+                        };
+                    }
+                    desk.numbers.entry(number_id).or_default().sends.push(now);
+                })?;
+                let v = &self.pending[id];
+                let (mut e, view) = (self.event(EventKind::Sent, v, now), self.view(v, now));
+                e.gateway_sid = Some(sid.to_string());
+                self.audit(e);
+                Ok(SendRecorded::Accepted(view))
+            }
+            Err(error) => {
+                // No code may live for an SMS that never left.
+                let outcome = self.end(id, Status::NotSent, now, Some(&error))?;
+                Ok(SendRecorded::NotSent(outcome))
+            }
+        }
+    }
+
+    /// Issues a new code for a pending verification (S7): the old code stops
+    /// working, the wrong-try count stays.
+    pub fn resend(&mut self, id: &VerificationId) -> Result<Resent, DeskError> {
+        let now = self.now();
+        let v = self.pending_or_error(id)?;
+        if now >= v.record.expires_at {
+            self.end(id, Status::Expired, now, None)?;
+            return Err(DeskError::Expired);
+        }
+        if matches!(v.record.delivery, Delivery::AwaitingGateway) {
+            return Err(DeskError::StillSending);
+        }
+        let number_id = v.record.number_id.clone();
+        let ready_at = v
+            .record
+            .code_issued_at
+            .plus(self.parts.policy.resend_cooldown());
+        if now < ready_at {
+            return Err(DeskError::Cooldown {
+                seconds: now.until(ready_at).as_secs().max(1),
+            });
+        }
+        self.refuse_if_send_limited(&number_id, Some(id), now)?;
+
+        let code = Code::generate(&mut self.parts.rng, self.parts.policy.code_length());
+        let v = &self.pending[id];
+        let body = self.render(&code, &v.record.purpose, id)?;
+        let binding = Binding {
+            id,
+            number: &v.number,
+            purpose: &v.record.purpose,
+        };
+        let digest = binding.digest(&self.parts.key, &code);
+        let expires_at = now.plus(self.parts.policy.validity());
+        self.commit(|desk| {
+            if let Some(v) = desk.pending.get_mut(id) {
+                v.record.digest = digest;
+                v.record.code_issued_at = now;
+                v.record.expires_at = expires_at;
+                v.record.delivery = Delivery::AwaitingGateway;
+            }
+        })?;
+        let v = &self.pending[id];
+        let (event, view, to) = (
+            self.event(EventKind::Resent, v, now),
+            self.view(v, now),
+            v.number.clone(),
+        );
+        self.audit(event);
+        Ok(Resent {
+            view,
+            sms: OutboundSms { to, body },
+        })
+    }
+
+    /// Checks what the customer read out. Input that is not exactly N digits
+    /// is refused before anything else and uses no try.
+    pub fn check(&mut self, id: &VerificationId, typed: &str) -> Result<Outcome, DeskError> {
+        let input = CodeInput::parse(typed, self.parts.policy.code_length())?;
+        let now = self.now();
+        let v = self.pending_or_error(id)?;
+        if now >= v.record.expires_at {
+            return self.end(id, Status::Expired, now, None);
+        }
+        let binding = Binding {
+            id,
+            number: &v.number,
+            purpose: &v.record.purpose,
+        };
+        if binding.matches(&self.parts.key, &input, &v.record.digest) {
+            return self.end(id, Status::Approved, now, None);
+        }
+
+        let number_id = v.record.number_id.clone();
+        let attempts = v.record.failed_attempts + 1;
+        let recent_failures = self.recent_failures(&number_id, now) + 1;
+        let number_capped =
+            recent_failures >= self.parts.policy.number_failures_per_hour() as usize;
+        let verification_capped = attempts >= self.parts.policy.max_attempts();
+        self.commit(|desk| {
+            desk.numbers
+                .entry(number_id)
+                .or_default()
+                .failures
+                .push(now);
+            if let Some(v) = desk.pending.get_mut(id) {
+                v.record.failed_attempts = attempts;
+            }
+        })?;
+        let v = &self.pending[id];
+        let (mut e, view) = (
+            self.event(EventKind::CheckFailed, v, now),
+            self.view(v, now),
+        );
+        e.detail = Some(format!("wrong code, try {attempts}"));
+        self.audit(e);
+        if verification_capped || number_capped {
+            if number_capped {
+                let mut e = self.event(EventKind::NumberBlocked, &self.pending[id], now);
+                e.detail = Some(format!("{recent_failures} failures within an hour"));
+                self.audit(e);
+            }
+            return self.end(id, Status::Locked, now, None);
+        }
+        Ok(Outcome::wrong_code(view, now))
+    }
+
+    pub fn cancel(&mut self, id: &VerificationId) -> Result<Outcome, DeskError> {
+        let now = self.now();
+        self.pending_or_error(id)?;
+        self.end(id, Status::Cancelled, now, None)
+    }
+
+    /// Records a delivery report for the latest SMS of `id`. Returns the new
+    /// view when something changed.
+    pub fn record_delivery(
+        &mut self,
+        id: &VerificationId,
+        sid: &crate::gateway::MessageSid,
+        status: DeliveryStatus,
+    ) -> Result<Option<VerificationView>, DeskError> {
+        let now = self.now();
+        let Some(v) = self.pending.get(id) else {
+            return Ok(None);
+        };
+        match &v.record.delivery {
+            Delivery::Accepted {
+                sid: current,
+                status: old,
+            } if current == sid && *old != status => {}
+            _ => return Ok(None),
+        }
+        let text = status.describe();
+        self.commit(|desk| {
+            if let Some(v) = desk.pending.get_mut(id) {
+                v.record.delivery = Delivery::Accepted {
+                    sid: sid.clone(),
+                    status,
+                };
+            }
+        })?;
+        let v = &self.pending[id];
+        let (mut e, view) = (
+            self.event(EventKind::DeliveryStatus, v, now),
+            self.view(v, now),
+        );
+        e.gateway_sid = Some(sid.to_string());
+        e.detail = Some(text);
+        self.audit(e);
+        Ok(Some(view))
+    }
+
+    /// Ends every verification whose code has expired, and forgets history
+    /// older than any rule looks at. Returns the expiries.
+    pub fn purge(&mut self) -> Result<Vec<Outcome>, DeskError> {
+        let now = self.now();
+        let expired: Vec<VerificationId> = self
+            .pending
+            .values()
+            .filter(|v| now >= v.record.expires_at)
+            .map(|v| v.record.id.clone())
+            .collect();
+        let mut outcomes = Vec::new();
+        for id in expired {
+            outcomes.push(self.end(&id, Status::Expired, now, None)?);
+        }
+        if self.history_is_stale(now) {
+            let (send_window, ended_cutoff) =
+                (self.parts.policy.send_window(), now.minus(ENDED_MEMORY));
+            self.commit(|desk| {
+                for h in desk.numbers.values_mut() {
+                    h.failures.retain(|t| *t > now.minus(FAILURE_WINDOW));
+                    h.sends.retain(|t| *t > now.minus(send_window));
+                }
+                desk.numbers
+                    .retain(|_, h| !h.failures.is_empty() || !h.sends.is_empty());
+                desk.ended.retain(|e| e.at > ended_cutoff);
+            })?;
+        }
+        Ok(outcomes)
+    }
+
+    /// Every pending verification, newest first.
+    pub fn list(&self) -> Vec<VerificationView> {
+        let now = self.now();
+        let mut views: Vec<_> = self.pending.values().map(|v| self.view(v, now)).collect();
+        views.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+        views
+    }
+
+    pub fn get(&self, id: &VerificationId) -> Option<VerificationView> {
+        self.pending.get(id).map(|v| self.view(v, self.now()))
+    }
+
+    /// Pending verifications whose SMS the gateway accepted and whose
+    /// delivery is not final: what a restarted app must keep tracking.
+    pub fn tracked_messages(&self) -> Vec<(VerificationId, crate::gateway::MessageSid)> {
+        self.pending
+            .values()
+            .filter_map(|v| match &v.record.delivery {
+                Delivery::Accepted { sid, status } if !status.is_final() => {
+                    Some((v.record.id.clone(), sid.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Appends an event that is not about one verification (app start,
+    /// quarantine, settings).
+    pub fn audit_event(&mut self, event: AuditEvent) {
+        self.audit(event);
+    }
+
+    fn history_is_stale(&self, now: Timestamp) -> bool {
+        let send_cutoff = now.minus(self.parts.policy.send_window());
+        let fail_cutoff = now.minus(FAILURE_WINDOW);
+        self.numbers.values().any(|h| {
+            h.failures.iter().any(|t| *t <= fail_cutoff)
+                || h.sends.iter().any(|t| *t <= send_cutoff)
+        }) || self.ended.iter().any(|e| e.at <= now.minus(ENDED_MEMORY))
+    }
+
+    fn render(
+        &self,
+        code: &Code,
+        purpose: &Purpose,
+        id: &VerificationId,
+    ) -> Result<SecretString, DeskError> {
+        let fill = Fill {
+            minutes: self.parts.policy.validity().as_secs().div_ceil(60),
+            purpose,
+            short_reference: &id.short_reference(),
+        };
+        Ok(SecretString::from(self.parts.template.render(code, &fill)?))
+    }
+
+    fn pending_or_error(&self, id: &VerificationId) -> Result<&Verification, DeskError> {
+        if let Some(v) = self.pending.get(id) {
+            return Ok(v);
+        }
+        match self.ended.iter().rev().find(|e| &e.id == id) {
+            Some(e) => Err(DeskError::AlreadyEnded(e.status)),
+            None => Err(DeskError::NotFound),
+        }
+    }
+
+    fn recent_failures(&self, number_id: &NumberId, now: Timestamp) -> usize {
+        let cutoff = now.minus(FAILURE_WINDOW);
+        self.numbers
+            .get(number_id)
+            .map_or(0, |h| h.failures.iter().filter(|t| **t > cutoff).count())
+    }
+
+    /// S5: too many wrong codes for this number within the hour.
+    fn refuse_if_blocked(&self, number_id: &NumberId, now: Timestamp) -> Result<(), DeskError> {
+        let cap = self.parts.policy.number_failures_per_hour() as usize;
+        let cutoff = now.minus(FAILURE_WINDOW);
+        let Some(h) = self.numbers.get(number_id) else {
+            return Ok(());
+        };
+        let recent: Vec<_> = h.failures.iter().filter(|t| **t > cutoff).collect();
+        if recent.len() < cap {
+            return Ok(());
+        }
+        // Unblocked when enough of the failures have aged out of the hour.
+        let until = recent[recent.len() - cap].plus(FAILURE_WINDOW);
+        Err(DeskError::NumberBlocked {
+            minutes: now.until(until).as_secs().div_ceil(60).max(1),
+        })
+    }
+
+    /// S8: pacing and the cap on sends per number.
+    fn refuse_if_send_limited(
+        &self,
+        number_id: &NumberId,
+        resending: Option<&VerificationId>,
+        now: Timestamp,
+    ) -> Result<(), DeskError> {
+        let window = self.parts.policy.send_window();
+        let cap = self.parts.policy.sends_per_window() as usize;
+        let Some(h) = self.numbers.get(number_id) else {
+            return Ok(());
+        };
+        let recent: Vec<_> = h.sends.iter().filter(|t| **t > now.minus(window)).collect();
+        if recent.len() >= cap {
+            let until = recent[recent.len() - cap].plus(window);
+            return Err(DeskError::SendLimit {
+                minutes: now.until(until).as_secs().div_ceil(60).max(1),
+            });
+        }
+        // A new verification right after a cancelled one is still a send to
+        // the same phone: the cooldown is per number, not per verification.
+        if resending.is_none() {
+            if let Some(last) = recent.iter().max() {
+                let ready = last.plus(self.parts.policy.resend_cooldown());
+                if now < ready {
+                    return Err(DeskError::Cooldown {
+                        seconds: now.until(ready).as_secs().max(1),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends a verification: its digest is destroyed with the entry.
+    fn end(
+        &mut self,
+        id: &VerificationId,
+        status: Status,
+        now: Timestamp,
+        gateway_error: Option<&GatewayError>,
+    ) -> Result<Outcome, DeskError> {
+        let Some(v) = self.pending.get(id).cloned() else {
+            return Err(DeskError::NotFound);
+        };
+        self.commit(|desk| {
+            desk.pending.remove(id);
+            desk.ended.push(EndedRecord {
+                id: id.clone(),
+                status,
+                at: now,
+            });
+            let excess = desk.ended.len().saturating_sub(ENDED_KEEP);
+            desk.ended.drain(..excess);
+        })?;
+        let kind = match status {
+            Status::Approved => EventKind::Approved,
+            Status::Locked => EventKind::Locked,
+            Status::Expired => EventKind::Expired,
+            Status::Cancelled => EventKind::Cancelled,
+            Status::NotSent => EventKind::NotSent,
+            Status::Pending => unreachable!("end() is never asked to end as pending"),
+        };
+        let mut e = self.event(kind, &v, now);
+        e.detail = gateway_error.map(|g| g.kind().to_owned());
+        self.audit(e);
+        let view = self.view(&v, now);
+        Ok(Outcome::ended(status, view, now, gateway_error))
+    }
+
+    /// Applies `change` to the state, saves, and keeps the change only if the
+    /// save succeeded: nothing is acknowledged that is not on disk.
+    fn commit(&mut self, change: impl FnOnce(&mut Self)) -> Result<(), DeskError> {
+        let before = (
+            self.pending.clone(),
+            self.numbers.clone(),
+            self.ended.clone(),
+        );
+        change(self);
+        let doc = self.document();
+        if let Err(e) = self.parts.store.save(&doc) {
+            (self.pending, self.numbers, self.ended) = before;
+            return Err(DeskError::Storage(e));
+        }
+        Ok(())
+    }
+
+    /// The state as it is saved.
+    pub fn document(&self) -> PendingDocument {
+        PendingDocument {
+            verifications: self.pending.values().map(|v| v.record.clone()).collect(),
+            numbers: self.numbers.clone(),
+            ended: self.ended.clone(),
+            ..PendingDocument::default()
+        }
+    }
+
+    fn event(&self, kind: EventKind, v: &Verification, now: Timestamp) -> AuditEvent {
+        let r = &v.record;
+        AuditEvent {
+            operator: Some(r.operator.name.clone()),
+            verification: Some(r.id.to_string()),
+            masked_number: Some(r.masked_number.clone()),
+            number_id: Some(r.number_id.as_str().to_owned()),
+            reference: Some(purpose_display(&r.purpose, &r.id.short_reference())),
+            gateway_sid: r.delivery.sid().map(ToString::to_string),
+            ..AuditEvent::new(now, kind)
+        }
+    }
+
+    fn audit(&mut self, event: AuditEvent) {
+        if let Err(e) = self.parts.audit.record(event) {
+            self.audit_failures += 1;
+            tracing::error!(error = %e, "audit record lost");
+        }
+    }
+
+    fn view(&self, v: &Verification, now: Timestamp) -> VerificationView {
+        let r = &v.record;
+        let resend_available_at = r.code_issued_at.plus(self.parts.policy.resend_cooldown());
+        VerificationView {
+            id: r.id.clone(),
+            status: Status::Pending,
+            masked_number: r.masked_number.clone(),
+            reference: purpose_display(&r.purpose, &r.id.short_reference()),
+            operator: r.operator.name.clone(),
+            delivery: DeliveryView {
+                state: r.delivery.state(),
+                text: r.delivery.describe(),
+            },
+            created_at: r.created_at.millis(),
+            expires_at: r.expires_at.millis(),
+            resend_available_at: resend_available_at.millis(),
+            tries_left: self
+                .parts
+                .policy
+                .max_attempts()
+                .saturating_sub(r.failed_attempts),
+            server_now: now.millis(),
+        }
+    }
+}

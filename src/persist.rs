@@ -1,0 +1,425 @@
+//! The durable form of the pending verifications, and how it reaches disk.
+//!
+//! One versioned JSON document holds every pending entry (digests, never
+//! codes; sealed numbers, never clear ones) and the per-number counters the
+//! rate limits need across restarts. It is a JSON object, so the desk app can
+//! hand the same file to tauri-plugin-store.
+//!
+//! Writes are atomic: a temp file in the same directory, fsync, rename over
+//! the old file, fsync the directory. A crash at any point leaves either the
+//! old document or the new one, never a mix. A file that does not parse is
+//! moved aside as `<name>.corrupt-<UTC time>` with its bytes untouched, and
+//! reported; it is never overwritten or silently emptied.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use rand::{CryptoRng, RngCore};
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Timestamp;
+use crate::keys::{DigestKey, NumberId};
+use crate::verification::{Status, VerificationId, VerificationRecord};
+
+pub const FORMAT: &str = "countersign/pending";
+pub const VERSION: u32 = 1;
+
+/// Rate-limit history of one number, keyed by its [`NumberId`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NumberHistory {
+    /// Wrong codes, across verifications (S5).
+    pub failures: Vec<Timestamp>,
+    /// Messages the gateway accepted (S8).
+    pub sends: Vec<Timestamp>,
+}
+
+/// A verification that ended recently, so a late click on it gets a precise
+/// answer ("already approved") rather than "not found".
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EndedRecord {
+    pub id: VerificationId,
+    pub status: Status,
+    pub at: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PendingDocument {
+    pub format: String,
+    pub version: u32,
+    pub verifications: Vec<VerificationRecord>,
+    pub numbers: BTreeMap<NumberId, NumberHistory>,
+    pub ended: Vec<EndedRecord>,
+}
+
+impl Default for PendingDocument {
+    fn default() -> Self {
+        Self {
+            format: FORMAT.to_owned(),
+            version: VERSION,
+            verifications: Vec::new(),
+            numbers: BTreeMap::new(),
+            ended: Vec::new(),
+        }
+    }
+}
+
+/// Why a pending file could not be used as it is.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Corruption {
+    #[error("the file is empty")]
+    Empty,
+    #[error("the file contains NUL bytes (an interrupted write or a disk fault)")]
+    NulBytes,
+    #[error("the file is not valid JSON (line {line}, column {column})")]
+    NotJson { line: usize, column: usize },
+    #[error("the file is JSON but not a Countersign pending list ({0})")]
+    WrongShape(String),
+    #[error("the file was written by a newer Countersign (format version {0}); this version reads {VERSION}")]
+    NewerVersion(u32),
+}
+
+/// Reads a pending document, refusing anything not exactly our format.
+pub fn parse(bytes: &[u8]) -> Result<PendingDocument, Corruption> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Corruption::Empty);
+    }
+    if bytes.contains(&0) {
+        return Err(Corruption::NulBytes);
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| Corruption::NotJson {
+            line: e.line(),
+            column: e.column(),
+        })?;
+    let header = (
+        value.get("format").and_then(|f| f.as_str()),
+        value.get("version").and_then(|v| v.as_u64()),
+    );
+    match header {
+        (Some(FORMAT), Some(v)) if v > u64::from(VERSION) => {
+            return Err(Corruption::NewerVersion(
+                u32::try_from(v).unwrap_or(u32::MAX),
+            ))
+        }
+        (Some(FORMAT), Some(_)) => {}
+        _ => {
+            return Err(Corruption::WrongShape(
+                "no countersign/pending header".to_owned(),
+            ))
+        }
+    }
+    let doc: PendingDocument =
+        serde_json::from_value(value).map_err(|e| Corruption::WrongShape(e.to_string()))?;
+    if doc.version != VERSION {
+        return Err(Corruption::WrongShape(format!(
+            "unsupported version {}",
+            doc.version
+        )));
+    }
+    Ok(doc)
+}
+
+pub fn to_bytes(doc: &PendingDocument) -> Vec<u8> {
+    serde_json::to_vec(doc).expect("a pending document always serialises")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("Could not save to {path}: {source}. Nothing was changed; free disk space or check permissions, then try again.")]
+    Write { path: PathBuf, source: io::Error },
+    #[error("Could not read {path}: {source}. Check that Countersign may read its data folder.")]
+    Read { path: PathBuf, source: io::Error },
+    #[error("{path} is not a regular file. Move it away so Countersign can keep its pending list there.")]
+    NotAFile { path: PathBuf },
+    #[error("{path} could not be opened ({reason}) and could not be moved aside: {source}")]
+    Quarantine {
+        path: PathBuf,
+        reason: Corruption,
+        source: io::Error,
+    },
+}
+
+/// A corrupt file that was moved aside.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Quarantined {
+    pub original: PathBuf,
+    pub moved_to: PathBuf,
+    pub reason: Corruption,
+}
+
+impl Quarantined {
+    pub fn message(&self) -> String {
+        format!(
+            "The pending list could not be read ({}). It was moved aside, unchanged, to {}; pending verifications in it must be started again. Tell IT.",
+            self.reason,
+            self.moved_to.display()
+        )
+    }
+}
+
+/// What loading found.
+#[derive(Debug)]
+pub struct Loaded {
+    pub document: PendingDocument,
+    pub quarantined: Option<Quarantined>,
+}
+
+/// Loads the pending file. Missing: empty. Corrupt: moved aside, empty, and
+/// reported. Unreadable: an error (nothing is moved or created).
+pub fn load_or_quarantine(path: &Path, now: Timestamp) -> Result<Loaded, StoreError> {
+    remove_stale_temp_files(path);
+    let meta = match fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Ok(Loaded {
+                document: PendingDocument::default(),
+                quarantined: None,
+            })
+        }
+        Err(source) => {
+            return Err(StoreError::Read {
+                path: path.to_owned(),
+                source,
+            })
+        }
+    };
+    if !meta.is_file() {
+        return Err(StoreError::NotAFile {
+            path: path.to_owned(),
+        });
+    }
+    let bytes = fs::read(path).map_err(|source| StoreError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    match parse(&bytes) {
+        Ok(document) => Ok(Loaded {
+            document,
+            quarantined: None,
+        }),
+        Err(reason) => {
+            let q = quarantine(path, reason, now)?;
+            Ok(Loaded {
+                document: PendingDocument::default(),
+                quarantined: Some(q),
+            })
+        }
+    }
+}
+
+/// Moves a bad file aside under a name that no earlier quarantine used.
+pub fn quarantine(
+    path: &Path,
+    reason: Corruption,
+    now: Timestamp,
+) -> Result<Quarantined, StoreError> {
+    let stamp = now.to_rfc3339().replace([':', '.'], "-");
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut target = path.with_file_name(format!("{name}.corrupt-{stamp}"));
+    let mut n = 1;
+    while target.exists() {
+        target = path.with_file_name(format!("{name}.corrupt-{stamp}-{n}"));
+        n += 1;
+    }
+    fs::rename(path, &target)
+        .and_then(|()| sync_dir(path))
+        .map_err(|source| StoreError::Quarantine {
+            path: path.to_owned(),
+            reason: reason.clone(),
+            source,
+        })?;
+    tracing::warn!(moved_to = %target.display(), %reason, "pending file quarantined");
+    Ok(Quarantined {
+        original: path.to_owned(),
+        moved_to: target,
+        reason,
+    })
+}
+
+fn temp_prefix(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!(".{name}.tmp-")
+}
+
+/// Temp files left by a crash mid-write hold nothing acknowledged: the
+/// rename that would have acknowledged them never happened.
+fn remove_stale_temp_files(path: &Path) {
+    let (Some(dir), prefix) = (path.parent(), temp_prefix(path)) else {
+        return;
+    };
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+/// A fully written, fsync'ed temp file, not yet in place.
+pub struct StagedWrite {
+    temp: PathBuf,
+    target: PathBuf,
+}
+
+impl StagedWrite {
+    /// Writes and fsyncs `bytes` beside `target`.
+    pub fn stage(target: &Path, bytes: &[u8]) -> io::Result<Self> {
+        let dir = target
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let temp = dir.join(format!(
+            "{}{}-{}",
+            temp_prefix(target),
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        let result = (|| {
+            let mut options = OpenOptions::new();
+            options.write(true).create_new(true);
+            // Owner-only from the first byte: these files hold digests, sealed
+            // numbers and keys.
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut f = options.open(&temp)?;
+            f.write_all(bytes)?;
+            f.sync_all()
+        })();
+        if let Err(e) = result {
+            let _ = fs::remove_file(&temp);
+            return Err(e);
+        }
+        Ok(Self {
+            temp,
+            target: target.to_owned(),
+        })
+    }
+
+    /// Renames into place and fsyncs the directory: the write is durable
+    /// once this returns.
+    pub fn commit(self) -> io::Result<()> {
+        if let Err(e) = fs::rename(&self.temp, &self.target) {
+            let _ = fs::remove_file(&self.temp);
+            return Err(e);
+        }
+        sync_dir(&self.target)
+    }
+}
+
+pub fn atomic_write(target: &Path, bytes: &[u8]) -> io::Result<()> {
+    StagedWrite::stage(target, bytes)?.commit()
+}
+
+fn sync_dir(path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        // Windows cannot open a directory for fsync; NTFS journals the rename.
+        let _ = path;
+        Ok(())
+    }
+}
+
+/// Where the engine saves its state. Saving must be durable before it
+/// returns, so that an acknowledged change survives a crash.
+pub trait PendingStore: Send {
+    fn save(&mut self, doc: &PendingDocument) -> Result<(), StoreError>;
+}
+
+/// The pending document in a file, written atomically.
+pub struct FileStore {
+    path: PathBuf,
+}
+
+impl FileStore {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl PendingStore for FileStore {
+    fn save(&mut self, doc: &PendingDocument) -> Result<(), StoreError> {
+        atomic_write(&self.path, &to_bytes(doc)).map_err(|source| StoreError::Write {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
+/// Keeps the last saved document in memory, and can be told to fail: for tests.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    pub saved: Option<PendingDocument>,
+    pub saves: usize,
+    pub fail_next: bool,
+}
+
+impl PendingStore for MemoryStore {
+    fn save(&mut self, doc: &PendingDocument) -> Result<(), StoreError> {
+        if std::mem::take(&mut self.fail_next) {
+            return Err(StoreError::Write {
+                path: PathBuf::from("memory"),
+                source: io::Error::other("injected failure"),
+            });
+        }
+        self.saved = Some(doc.clone());
+        self.saves += 1;
+        Ok(())
+    }
+}
+
+/// Loads the desk key from an owner-only file, creating it on first use.
+/// Used where no OS credential store is available (S10).
+pub fn load_or_create_key_file<R: RngCore + CryptoRng>(
+    path: &Path,
+    rng: &mut R,
+) -> Result<DigestKey, KeyFileError> {
+    match fs::read_to_string(path) {
+        Ok(text) => {
+            let bytes =
+                hex::decode(text.trim()).map_err(|_| KeyFileError::Malformed(path.to_owned()))?;
+            DigestKey::from_bytes(&bytes).ok_or_else(|| KeyFileError::Malformed(path.to_owned()))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let key = DigestKey::generate(rng);
+            if let Some(dir) = path.parent() {
+                fs::create_dir_all(dir).map_err(|e| KeyFileError::Io(path.to_owned(), e))?;
+            }
+            atomic_write(path, hex::encode(key.as_bytes()).as_bytes())
+                .map_err(|e| KeyFileError::Io(path.to_owned(), e))?;
+            Ok(key)
+        }
+        Err(e) => Err(KeyFileError::Io(path.to_owned(), e)),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyFileError {
+    #[error("The key file {0} is damaged. Pending verifications cannot be checked without it; ask IT to restore it from backup.")]
+    Malformed(PathBuf),
+    #[error("The key file {0} cannot be read or written: {1}")]
+    Io(PathBuf, io::Error),
+}

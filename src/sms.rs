@@ -1,0 +1,250 @@
+//! The SMS text: a template with placeholders, rendered into one segment.
+//!
+//! S15: the message names the brand, the purpose (or a short reference also
+//! shown on the staff screen), the validity, and warns the customer for the
+//! desk flow. One SMS segment holds 160 GSM-7 characters (extension
+//! characters such as `€` take two) or 70 UCS-2 ones; a message that would
+//! not fit is an error, never cut.
+
+use crate::code::Code;
+use crate::purpose::Purpose;
+
+pub const GSM7_SEGMENT: usize = 160;
+pub const UCS2_SEGMENT: usize = 70;
+pub const MAX_BRAND_CHARS: usize = 16;
+
+/// The warning S15 asks for, word for word.
+pub const DESK_WARNING: &str = "Only read this code to the staff member serving you in person now.";
+
+pub const DEFAULT_TEMPLATE: &str =
+    "{brand} code {code} for {reference}. Valid {minutes} min. Only read this code to the staff member serving you in person now.";
+
+const BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+const EXTENSION: &str = "\u{c}^{}\\[~]|€";
+
+/// How a text travels: GSM-7 septets, or UCS-2 when any character needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    Gsm7,
+    Ucs2,
+}
+
+/// The size of a rendered text in its encoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Measure {
+    pub encoding: Encoding,
+    pub units: usize,
+    pub limit: usize,
+}
+
+pub fn is_gsm7(c: char) -> bool {
+    BASIC.contains(c) || EXTENSION.contains(c)
+}
+
+pub fn measure(text: &str) -> Measure {
+    if text.chars().all(is_gsm7) {
+        let units = text
+            .chars()
+            .map(|c| if EXTENSION.contains(c) { 2 } else { 1 })
+            .sum();
+        Measure {
+            encoding: Encoding::Gsm7,
+            units,
+            limit: GSM7_SEGMENT,
+        }
+    } else {
+        Measure {
+            encoding: Encoding::Ucs2,
+            units: text.encode_utf16().count(),
+            limit: UCS2_SEGMENT,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("The message template uses {{{0}}}, which is not a placeholder. Use {{code}}, {{minutes}}, {{reference}}, {{amount}}, {{payee}} or {{brand}}.")]
+    UnknownPlaceholder(String),
+    #[error("The message template has an unclosed {{ or a stray }}.")]
+    Unbalanced,
+    #[error("The message template must contain {{code}}.")]
+    NoCode,
+    #[error(
+        "The brand name must be 1 to {MAX_BRAND_CHARS} characters of the standard SMS alphabet."
+    )]
+    BadBrand,
+    #[error("The text message would be {units} characters ({encoding:?}), over the {limit} one SMS holds. Shorten the reference or payee.")]
+    TooLong {
+        units: usize,
+        limit: usize,
+        encoding: Encoding,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Piece {
+    Text(String),
+    Code,
+    Minutes,
+    Reference,
+    Amount,
+    Payee,
+    Brand,
+}
+
+/// A parsed template. Placeholders are checked once, when it is made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Template {
+    pieces: Vec<Piece>,
+    brand: String,
+}
+
+/// What fills the placeholders besides the code.
+pub struct Fill<'a> {
+    pub minutes: u64,
+    pub purpose: &'a Purpose,
+    /// Shown when the purpose is unspecified: the verification's short reference.
+    pub short_reference: &'a str,
+}
+
+impl Template {
+    pub fn parse(text: &str, brand: &str) -> Result<Self, TemplateError> {
+        let brand = brand.trim();
+        if brand.is_empty()
+            || brand.chars().count() > MAX_BRAND_CHARS
+            || !brand.chars().all(is_gsm7)
+            || brand.chars().any(char::is_control)
+        {
+            return Err(TemplateError::BadBrand);
+        }
+        let mut pieces = Vec::new();
+        let mut rest = text;
+        while let Some(open) = rest.find(['{', '}']) {
+            if rest[open..].starts_with('}') {
+                return Err(TemplateError::Unbalanced);
+            }
+            if open > 0 {
+                pieces.push(Piece::Text(rest[..open].to_owned()));
+            }
+            let after = &rest[open + 1..];
+            let close = after.find('}').ok_or(TemplateError::Unbalanced)?;
+            let name = &after[..close];
+            pieces.push(match name {
+                "code" => Piece::Code,
+                "minutes" => Piece::Minutes,
+                "reference" => Piece::Reference,
+                "amount" => Piece::Amount,
+                "payee" => Piece::Payee,
+                "brand" => Piece::Brand,
+                other if other.contains('{') => return Err(TemplateError::Unbalanced),
+                other => {
+                    return Err(TemplateError::UnknownPlaceholder(
+                        other.chars().take(20).collect(),
+                    ))
+                }
+            });
+            rest = &after[close + 1..];
+        }
+        if !rest.is_empty() {
+            pieces.push(Piece::Text(rest.to_owned()));
+        }
+        if !pieces.contains(&Piece::Code) {
+            return Err(TemplateError::NoCode);
+        }
+        Ok(Self {
+            pieces,
+            brand: brand.to_owned(),
+        })
+    }
+
+    pub fn default_english() -> Self {
+        Self::parse(DEFAULT_TEMPLATE, "Countersign").expect("the default template is valid")
+    }
+
+    /// Renders the SMS body. The result holds the code: the caller keeps it
+    /// secret.
+    pub fn render(&self, code: &Code, fill: &Fill<'_>) -> Result<String, TemplateError> {
+        let text = self.render_with(code.digits(), fill);
+        let m = measure(&text);
+        if m.units > m.limit {
+            return Err(TemplateError::TooLong {
+                units: m.units,
+                limit: m.limit,
+                encoding: m.encoding,
+            });
+        }
+        Ok(text)
+    }
+
+    fn render_with(&self, code: &str, fill: &Fill<'_>) -> String {
+        let (reference, amount, payee) = match fill.purpose {
+            Purpose::Unspecified => (
+                format!("ref {}", fill.short_reference),
+                String::new(),
+                String::new(),
+            ),
+            Purpose::Reference { reference } => (reference.clone(), String::new(), String::new()),
+            Purpose::Payment { amount, payee } => (
+                format!("{amount} to {payee}"),
+                amount.to_string(),
+                payee.clone(),
+            ),
+        };
+        let mut out = String::new();
+        for p in &self.pieces {
+            match p {
+                Piece::Text(t) => out.push_str(t),
+                Piece::Code => out.push_str(code),
+                Piece::Minutes => out.push_str(&fill.minutes.to_string()),
+                Piece::Reference => out.push_str(&reference),
+                Piece::Amount => out.push_str(&amount),
+                Piece::Payee => out.push_str(&payee),
+                Piece::Brand => out.push_str(&self.brand),
+            }
+        }
+        out
+    }
+}
+
+/// What staff see as the purpose: the same words the SMS uses.
+pub fn purpose_display(purpose: &Purpose, short_reference: &str) -> String {
+    match purpose {
+        Purpose::Unspecified => format!("ref {short_reference}"),
+        Purpose::Reference { reference } => reference.clone(),
+        Purpose::Payment { amount, payee } => format!("{amount} to {payee}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gsm7_counts_extension_characters_twice_and_falls_back_to_ucs2() {
+        assert_eq!(measure("abc").units, 3);
+        assert_eq!(measure("5 €").units, 4);
+        let m = measure("Łódź");
+        assert_eq!((m.encoding, m.limit), (Encoding::Ucs2, 70));
+    }
+
+    #[test]
+    fn templates_refuse_unknown_placeholders_and_missing_code() {
+        assert_eq!(
+            Template::parse("{pin}", "B"),
+            Err(TemplateError::UnknownPlaceholder("pin".into()))
+        );
+        assert_eq!(
+            Template::parse("{code", "B"),
+            Err(TemplateError::Unbalanced)
+        );
+        assert_eq!(
+            Template::parse("code}", "B"),
+            Err(TemplateError::Unbalanced)
+        );
+        assert_eq!(
+            Template::parse("no code here", "B"),
+            Err(TemplateError::NoCode)
+        );
+        assert_eq!(Template::parse("{code}", ""), Err(TemplateError::BadBrand));
+    }
+}
