@@ -9,7 +9,9 @@
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum GatewayError {
     /// 401: the Account SID or auth token is wrong.
-    #[error("The SMS gateway refused the Account SID or auth token. Ask IT to check them in Settings.")]
+    #[error(
+        "The SMS gateway refused the Account SID or auth token. Ask IT to check them in Settings."
+    )]
     Unauthorized,
     /// 403 with an empty body: valid credentials, but not for this account.
     #[error("These credentials may not send for that Restcomm account. Ask IT to check the Account SID in Settings.")]

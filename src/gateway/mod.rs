@@ -173,8 +173,10 @@ pub struct DeliveryReport {
 pub trait Gateway: Send + Sync {
     /// Sends once. Never retried inside: a POST that may have reached the
     /// server could otherwise put two codes on the customer's phone.
-    fn send(&self, sms: &OutboundSms)
-        -> impl Future<Output = Result<SendReceipt, GatewayError>> + Send;
+    fn send(
+        &self,
+        sms: &OutboundSms,
+    ) -> impl Future<Output = Result<SendReceipt, GatewayError>> + Send;
 
     /// Reads the delivery status of an accepted message.
     fn status(

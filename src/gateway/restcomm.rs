@@ -1,1 +1,649 @@
-//! stub: filled in by the gateway work.
+//! The Restcomm Connect SMS client (and its Twilio-compatible flavour).
+//!
+//! One POST sends a message (never retried: a retry could put two codes on
+//! the customer's phone); a GET by SID reads its delivery status, retried with
+//! a short backoff on transient failures only. Every HTTP outcome of the API
+//! (`shared/restcomm/API.md` §3) maps to one [`GatewayError`].
+//!
+//! Secrets: the SMS body is only ever written into the `Body` form field, the
+//! auth token only into the `Authorization` header. Neither is logged; debug
+//! logs carry the masked number, the SID and the status.
+
+use std::fmt;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use tracing::debug;
+use url::Url;
+
+use super::{
+    DeliveryReport, DeliveryStatus, Gateway, GatewayError, MessageError, MessageSid, OutboundSms,
+    SendReceipt,
+};
+
+/// Restcomm's API version, the mount point of its REST servlet.
+pub const RESTCOMM_API_VERSION: &str = "2012-04-24";
+/// Twilio's API version.
+pub const TWILIO_API_VERSION: &str = "2010-04-01";
+/// The hosted Restcomm cloud. Some deployments use `/api` instead of `/restcomm`.
+pub const DEFAULT_BASE_URL: &str = "https://cloud.restcomm.com/restcomm";
+
+/// Largest answer body the client reads; the API's answers are a few hundred bytes.
+const MAX_ANSWER_BYTES: usize = 256 * 1024;
+/// Longest gateway text kept in a [`GatewayError::Rejected`].
+const MAX_REASON_CHARS: usize = 200;
+
+/// Which dialect of the API the gateway speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Flavour {
+    /// `…/{api_version}/Accounts/{sid}/SMS/Messages.json`, 200 + `sending`.
+    #[default]
+    Restcomm,
+    /// `…/{api_version}/Accounts/{sid}/Messages.json`, 201 + `queued`.
+    TwilioCompatible,
+}
+
+impl Flavour {
+    /// The API version this flavour is normally served under.
+    pub fn default_api_version(self) -> &'static str {
+        match self {
+            Self::Restcomm => RESTCOMM_API_VERSION,
+            Self::TwilioCompatible => TWILIO_API_VERSION,
+        }
+    }
+
+    fn resource(self) -> &'static [&'static str] {
+        match self {
+            Self::Restcomm => &["SMS", "Messages"],
+            Self::TwilioCompatible => &["Messages"],
+        }
+    }
+}
+
+/// Where and as whom to send.
+#[derive(Clone)]
+pub struct RestcommSettings {
+    /// Up to, not including, the API version: `https://host/restcomm` (or `/api`).
+    pub base_url: Url,
+    pub api_version: String,
+    pub account_sid: String,
+    pub auth_token: SecretString,
+    /// The `From` of every message (a number or an alphanumeric sender).
+    pub sender: String,
+    pub flavour: Flavour,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+}
+
+impl RestcommSettings {
+    /// Restcomm flavour, hosted cloud, default version and timeouts (5 s / 15 s).
+    pub fn new(
+        account_sid: impl Into<String>,
+        auth_token: SecretString,
+        sender: impl Into<String>,
+    ) -> Self {
+        Self {
+            base_url: Url::parse(DEFAULT_BASE_URL).expect("constant URL"),
+            api_version: RESTCOMM_API_VERSION.to_owned(),
+            account_sid: account_sid.into(),
+            auth_token,
+            sender: sender.into(),
+            flavour: Flavour::Restcomm,
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(15),
+        }
+    }
+
+    /// Same settings, another base URL.
+    pub fn with_base_url(mut self, base_url: Url) -> Self {
+        self.base_url = base_url;
+        self
+    }
+
+    /// Same settings, another flavour, with that flavour's default API version.
+    pub fn with_flavour(mut self, flavour: Flavour) -> Self {
+        self.flavour = flavour;
+        self.api_version = flavour.default_api_version().to_owned();
+        self
+    }
+
+    /// Checks everything that can be checked before talking to the gateway.
+    pub fn validate(&self) -> Result<(), GatewayError> {
+        let bad = |m: &str| Err(GatewayError::Misconfigured(m.to_owned()));
+        if !matches!(self.base_url.scheme(), "http" | "https") {
+            return bad(
+                "the gateway address must start with https:// (or http:// for a local emulator)",
+            );
+        }
+        if self.base_url.cannot_be_a_base() || self.base_url.host_str().is_none() {
+            return bad("the gateway address has no host");
+        }
+        if !self.base_url.username().is_empty() || self.base_url.password().is_some() {
+            return bad("the gateway address must not contain credentials; use the Account SID and auth token fields");
+        }
+        let sid = &self.account_sid;
+        if !(2..=64).contains(&sid.len()) || !sid.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return bad("the Account SID must be 2 to 64 letters and digits");
+        }
+        let v = &self.api_version;
+        if v.is_empty()
+            || v.len() > 32
+            || !v
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        {
+            return bad("the API version must be like 2012-04-24");
+        }
+        if self.sender.trim().is_empty() {
+            return bad("the sender (From) is empty");
+        }
+        if self.auth_token.expose_secret().is_empty() {
+            return bad("the auth token is empty");
+        }
+        if self.connect_timeout.is_zero() || self.request_timeout.is_zero() {
+            return bad("the timeouts must be longer than zero");
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for RestcommSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RestcommSettings")
+            .field("base_url", &self.base_url.as_str())
+            .field("api_version", &self.api_version)
+            .field("account_sid", &self.account_sid)
+            .field("auth_token", &"[redacted]")
+            .field("sender", &self.sender)
+            .field("flavour", &self.flavour)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .finish()
+    }
+}
+
+/// How a status read is retried: `attempts` tries in all, waiting
+/// `first_backoff`, then twice that, and so on, between them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    pub first_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 3,
+            first_backoff: Duration::from_millis(200),
+        }
+    }
+}
+
+/// A [`Gateway`] over Restcomm's (or a Twilio-compatible) REST API.
+#[derive(Clone)]
+pub struct RestcommClient {
+    http: reqwest::Client,
+    settings: RestcommSettings,
+    retry: RetryPolicy,
+}
+
+impl fmt::Debug for RestcommClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RestcommClient")
+            .field("settings", &self.settings)
+            .field("retry", &self.retry)
+            .finish()
+    }
+}
+
+impl RestcommClient {
+    /// Validates the settings and builds the HTTP client (rustls with the OS
+    /// roots; `HTTPS_PROXY`/`NO_PROXY` honoured).
+    pub fn new(settings: RestcommSettings) -> Result<Self, GatewayError> {
+        settings.validate()?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.request_timeout)
+            .user_agent(concat!("countersign/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|_| {
+                GatewayError::Misconfigured("the HTTPS client could not be set up".to_owned())
+            })?;
+        Ok(Self {
+            http,
+            settings,
+            retry: RetryPolicy::default(),
+        })
+    }
+
+    /// Replaces the status-read retry policy (tests use a tiny backoff).
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    pub fn settings(&self) -> &RestcommSettings {
+        &self.settings
+    }
+
+    /// `{base}/{version}/Accounts/{sid}/SMS/Messages[/{extra}]` plus `.json` on the last segment.
+    fn url(&self, message: Option<&MessageSid>) -> Url {
+        let s = &self.settings;
+        let mut url = s.base_url.clone();
+        url.set_query(None);
+        url.set_fragment(None);
+        let resource = s.flavour.resource();
+        {
+            let mut segs = url.path_segments_mut().expect("validated: has a base");
+            segs.pop_if_empty();
+            segs.push(&s.api_version)
+                .push("Accounts")
+                .push(&s.account_sid);
+            let (last, init) = resource.split_last().expect("non-empty");
+            segs.extend(init.iter().copied());
+            match message {
+                None => {
+                    segs.push(&format!("{last}.json"));
+                }
+                Some(sid) => {
+                    segs.push(last).push(&format!("{}.json", sid.as_str()));
+                }
+            }
+        }
+        url
+    }
+
+    async fn send_once(&self, sms: &OutboundSms) -> Result<SendReceipt, GatewayError> {
+        let s = &self.settings;
+        let form = [
+            ("From", s.sender.as_str()),
+            ("To", sms.to.e164()),
+            ("Body", sms.body_text()),
+        ];
+        let request = self
+            .http
+            .post(self.url(None))
+            .basic_auth(&s.account_sid, Some(s.auth_token.expose_secret()))
+            .header(reqwest::header::ACCEPT, "application/json")
+            .form(&form);
+        let (status, body) = self.exchange(request).await?;
+        let answer = match status {
+            200 | 201 => parse_message(&body)?,
+            code => return Err(classify_failure(code, &body)),
+        };
+        let status = answer.status.unwrap_or(DeliveryStatus::Sending);
+        debug!(to = %sms.to.masked(), sid = %answer.sid, status = ?status, "SMS accepted by the gateway");
+        Ok(SendReceipt {
+            sid: answer.sid,
+            status,
+        })
+    }
+
+    async fn status_once(&self, sid: &MessageSid) -> Result<DeliveryReport, GatewayError> {
+        let s = &self.settings;
+        let request = self
+            .http
+            .get(self.url(Some(sid)))
+            .basic_auth(&s.account_sid, Some(s.auth_token.expose_secret()))
+            .header(reqwest::header::ACCEPT, "application/json");
+        let (status, body) = self.exchange(request).await?;
+        let answer = match status {
+            200 => parse_message(&body)?,
+            code => return Err(classify_failure(code, &body)),
+        };
+        if &answer.sid != sid {
+            return Err(GatewayError::UnreadableAnswer(
+                "the answer is about another message".to_owned(),
+            ));
+        }
+        let status = answer
+            .status
+            .ok_or_else(|| GatewayError::UnreadableAnswer("no message status".to_owned()))?;
+        debug!(sid = %sid, status = ?status, "SMS status read");
+        Ok(DeliveryReport {
+            sid: answer.sid,
+            status,
+        })
+    }
+
+    /// Sends the request and reads the whole answer (bounded), mapping
+    /// transport failures.
+    async fn exchange(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(u16, Vec<u8>), GatewayError> {
+        let https = self.settings.base_url.scheme() == "https";
+        let mut response = request
+            .send()
+            .await
+            .map_err(|e| transport_error(&e, https))?;
+        let status = response.status().as_u16();
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| transport_error(&e, https))?
+        {
+            if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+                return Err(GatewayError::UnreadableAnswer(
+                    "the answer is too large".to_owned(),
+                ));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((status, body))
+    }
+}
+
+impl Gateway for RestcommClient {
+    async fn send(&self, sms: &OutboundSms) -> Result<SendReceipt, GatewayError> {
+        // Never retried: the POST may have reached the gateway.
+        self.send_once(sms).await
+    }
+
+    async fn status(&self, sid: &MessageSid) -> Result<DeliveryReport, GatewayError> {
+        let attempts = self.retry.attempts.max(1);
+        let mut backoff = self.retry.first_backoff;
+        let mut attempt = 1;
+        loop {
+            match self.status_once(sid).await {
+                Err(e) if e.is_transient() && attempt < attempts => {
+                    debug!(sid = %sid, error = e.kind(), attempt, "status read failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = backoff.saturating_mul(2);
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+/// Maps a reqwest failure to what the operator can act on.
+fn transport_error(e: &reqwest::Error, https: bool) -> GatewayError {
+    if e.is_timeout() {
+        return GatewayError::Timeout;
+    }
+    if e.is_builder() {
+        return GatewayError::Misconfigured("the request could not be built".to_owned());
+    }
+    if https && e.is_connect() && looks_like_tls(e) {
+        return GatewayError::Tls;
+    }
+    if e.is_connect() {
+        return GatewayError::CannotConnect;
+    }
+    // A request or body error after connecting: the connection closed (or
+    // was reset) before a whole answer came back.
+    GatewayError::ConnectionDropped
+}
+
+fn looks_like_tls(e: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            // tokio-rustls reports every rustls failure as InvalidData.
+            if io.kind() == std::io::ErrorKind::InvalidData {
+                return true;
+            }
+        }
+        let text = err.to_string().to_ascii_lowercase();
+        if [
+            "certificate",
+            "tls",
+            "handshake",
+            "corrupt message",
+            "peer sent",
+        ]
+        .iter()
+        .any(|w| text.contains(w))
+        {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
+/// The fields the client uses from an SMS resource.
+struct MessageAnswer {
+    sid: MessageSid,
+    status: Option<DeliveryStatus>,
+}
+
+/// Reads `sid`, `status`, `error_code` (number or string) from a JSON SMS
+/// resource. Extra keys, `null`s and any date format are ignored.
+fn parse_message(body: &[u8]) -> Result<MessageAnswer, GatewayError> {
+    let unreadable = |m: &str| GatewayError::UnreadableAnswer(m.to_owned());
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|_| unreadable("not JSON"))?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| unreadable("not a JSON object"))?;
+    let sid = object
+        .get("sid")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| unreadable("no message SID"))?;
+    let sid = MessageSid::parse(sid).ok_or_else(|| unreadable("invalid message SID"))?;
+    let error = object.get("error_code").and_then(|v| match v {
+        serde_json::Value::Number(n) => n.as_u64(),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    });
+    let error = error.and_then(|c| u32::try_from(c).ok()).map(MessageError);
+    let status = match object.get("status").and_then(|v| v.as_str()) {
+        None => None,
+        Some(word) => Some(
+            DeliveryStatus::from_gateway(word, error)
+                .ok_or_else(|| unreadable("unrecognised message status"))?,
+        ),
+    };
+    Ok(MessageAnswer { sid, status })
+}
+
+/// Maps a non-success HTTP answer (API.md §3).
+fn classify_failure(code: u16, body: &[u8]) -> GatewayError {
+    let text = String::from_utf8_lossy(body);
+    match code {
+        400 => GatewayError::Rejected(reason(&text)),
+        401 => GatewayError::Unauthorized,
+        403 => {
+            if error_word(&text).as_deref() == Some("SMS_LIMIT_EXCEEDED") {
+                GatewayError::SmsLimitExceeded
+            } else if text.to_ascii_lowercase().contains("not active") {
+                GatewayError::AccountNotActive
+            } else {
+                GatewayError::AccountForbidden
+            }
+        }
+        404 => GatewayError::NotFound,
+        500..=599 => GatewayError::ServerError(code),
+        other => GatewayError::UnexpectedStatus(other),
+    }
+}
+
+/// The `error` of Restcomm's `{"message","error"}` body, or the `<Error>` of
+/// its XML form.
+fn error_word(text: &str) -> Option<String> {
+    if let Ok(serde_json::Value::Object(o)) = serde_json::from_str::<serde_json::Value>(text) {
+        return o
+            .get("error")
+            .and_then(|v| v.as_str())
+            .map(|s| s.trim().to_owned());
+    }
+    xml_element_text(text, "Error")
+}
+
+fn xml_element_text(text: &str, name: &str) -> Option<String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut inside = false;
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) => inside = e.name().as_ref() == name.as_bytes(),
+            Ok(Event::Text(t)) if inside => {
+                return t.unescape().ok().map(|s| s.trim().to_owned());
+            }
+            Ok(Event::End(_)) => inside = false,
+            Ok(Event::Eof) | Err(_) => return None,
+            _ => {}
+        }
+    }
+}
+
+/// Restcomm's 400 text (or a JSON error's `message`), made safe for an
+/// operator message: one line, runs of 6+ digits masked, at most 200 chars.
+fn reason(text: &str) -> String {
+    let from_json = serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned));
+    let raw = from_json.unwrap_or_else(|| text.to_owned());
+    let one_line: String = raw
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let masked = mask_digit_runs(one_line.trim());
+    let mut out: String = masked.chars().take(MAX_REASON_CHARS).collect();
+    if out.is_empty() {
+        out = "no reason given".to_owned();
+    }
+    out
+}
+
+/// Replaces every run of six or more ASCII digits with `•••`.
+pub fn mask_digit_runs(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.len() >= 6 {
+            out.push_str("•••");
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> RestcommSettings {
+        RestcommSettings::new("ACabc", SecretString::from("tok"), "+15550001111")
+    }
+
+    #[test]
+    fn builds_restcomm_and_twilio_urls() {
+        let c = RestcommClient::new(settings()).unwrap();
+        assert_eq!(
+            c.url(None).as_str(),
+            "https://cloud.restcomm.com/restcomm/2012-04-24/Accounts/ACabc/SMS/Messages.json"
+        );
+        let sid = MessageSid::parse("SM1234").unwrap();
+        assert_eq!(
+            c.url(Some(&sid)).as_str(),
+            "https://cloud.restcomm.com/restcomm/2012-04-24/Accounts/ACabc/SMS/Messages/SM1234.json"
+        );
+        let t = RestcommClient::new(
+            settings()
+                .with_base_url(Url::parse("https://api.example.com/").unwrap())
+                .with_flavour(Flavour::TwilioCompatible),
+        )
+        .unwrap();
+        assert_eq!(
+            t.url(Some(&sid)).as_str(),
+            "https://api.example.com/2010-04-01/Accounts/ACabc/Messages/SM1234.json"
+        );
+    }
+
+    #[test]
+    fn validation_refuses_bad_settings() {
+        let mut s = settings();
+        s.base_url = Url::parse("ftp://x/").unwrap();
+        assert!(matches!(
+            RestcommClient::new(s),
+            Err(GatewayError::Misconfigured(_))
+        ));
+        let mut s = settings();
+        s.account_sid = "AC-1".into();
+        assert!(matches!(
+            RestcommClient::new(s),
+            Err(GatewayError::Misconfigured(_))
+        ));
+        let mut s = settings();
+        s.account_sid = "A".into();
+        assert!(matches!(
+            RestcommClient::new(s),
+            Err(GatewayError::Misconfigured(_))
+        ));
+        let mut s = settings();
+        s.sender = "  ".into();
+        assert!(matches!(
+            RestcommClient::new(s),
+            Err(GatewayError::Misconfigured(_))
+        ));
+    }
+
+    #[test]
+    fn debug_redacts_the_token() {
+        let s = RestcommSettings::new("ACabc", SecretString::from("hunter2tok"), "x");
+        let shown = format!("{s:?} {:?}", RestcommClient::new(s.clone()).unwrap());
+        assert!(!shown.contains("hunter2tok"));
+        assert!(shown.contains("[redacted]"));
+    }
+
+    #[test]
+    fn masks_long_digit_runs_and_truncates() {
+        assert_eq!(
+            mask_digit_runs("To +447700900123 code 12345"),
+            "To +••• code 12345"
+        );
+        let long = "x".repeat(500);
+        assert_eq!(reason(&long).chars().count(), 200);
+        assert_eq!(reason("  From can not be null.\n"), "From can not be null.");
+    }
+
+    #[test]
+    fn reads_optional_keys_and_tolerates_extras() {
+        let a = parse_message(br#"{"sid":"SMab","status":"FAILED","error_code":"30003","x":[1]}"#)
+            .unwrap();
+        assert_eq!(
+            a.status,
+            Some(DeliveryStatus::Failed {
+                error: Some(MessageError(30003))
+            })
+        );
+        let a = parse_message(br#"{"sid":"SMab","error_code":null}"#).unwrap();
+        assert_eq!(a.status, None);
+        assert!(parse_message(br#"{"status":"sent"}"#).is_err());
+        assert!(parse_message(br#"{"sid":"SM/../x","status":"sent"}"#).is_err());
+    }
+
+    #[test]
+    fn classifies_403_bodies() {
+        let json = b"{\"message\":\"Now allowed to create SmsSession\",\n\"error\":\"SMS_LIMIT_EXCEEDED\"}";
+        assert_eq!(classify_failure(403, json), GatewayError::SmsLimitExceeded);
+        let xml = b"<RestcommResponse><Message>Now allowed to create SmsSession</Message><Error>SMS_LIMIT_EXCEEDED</Error></RestcommResponse>";
+        assert_eq!(classify_failure(403, xml), GatewayError::SmsLimitExceeded);
+        assert_eq!(
+            classify_failure(403, b"Provided Account is not active"),
+            GatewayError::AccountNotActive
+        );
+        assert_eq!(classify_failure(403, b""), GatewayError::AccountForbidden);
+        assert_eq!(classify_failure(502, b""), GatewayError::ServerError(502));
+        assert_eq!(
+            classify_failure(418, b""),
+            GatewayError::UnexpectedStatus(418)
+        );
+    }
+}
