@@ -1,0 +1,96 @@
+// The one door to Rust. Every command goes through `call`, so every rejection
+// lands in the same error area and the rest of the UI never touches Tauri.
+
+const tauri = window.__TAURI__;
+
+export const available = Boolean(tauri && tauri.core && tauri.event);
+
+// Shown only when the page is opened outside the desktop app (a plain browser):
+// nothing can work there, and a silent blank desk would be worse than saying so.
+const NO_RUNTIME = {
+  kind: "no_runtime",
+  message: "Countersign is not running: open this screen from the Countersign desktop app.",
+};
+
+function errorArea() {
+  return document.querySelector('[data-testid="error"]');
+}
+
+export function showError(message) {
+  const el = errorArea();
+  if (el) el.textContent = message;
+}
+
+export function clearError() {
+  const el = errorArea();
+  if (el) el.textContent = "";
+}
+
+// Polite announcements go to one live region. `quiet` ones are for screen
+// readers only (the result panel already shows them); the others also show as
+// a short-lived note so they don't linger as stale news.
+let fillTimer = 0;
+let fadeTimer = 0;
+export function announce(message, { quiet = false } = {}) {
+  const el = document.getElementById("status");
+  if (!el) return;
+  clearTimeout(fillTimer);
+  clearTimeout(fadeTimer);
+  el.textContent = "";
+  el.dataset.quiet = String(quiet);
+  if (!message) return;
+  // Emptied first and refilled a moment later, so a repeated text is read again.
+  fillTimer = setTimeout(() => { el.textContent = message; }, 30);
+  fadeTimer = setTimeout(() => { el.textContent = ""; }, 10_000);
+}
+
+// Rust serialises errors as {kind, message}; the runtime itself (ACL denial,
+// unknown command) rejects with a bare string. Both become one shape.
+function normalise(raw) {
+  if (raw && typeof raw === "object" && typeof raw.message === "string") {
+    return { kind: typeof raw.kind === "string" ? raw.kind : "internal", message: raw.message };
+  }
+  return { kind: "internal", message: String(raw) };
+}
+
+export class CommandError extends Error {
+  constructor({ kind, message }) {
+    super(message);
+    this.kind = kind;
+  }
+}
+
+// `userAction`: a successful call made because the operator did something
+// clears the previous error; background refreshes must not wipe it unseen.
+async function call(cmd, args, { userAction = false } = {}) {
+  if (!available) {
+    showError(NO_RUNTIME.message);
+    throw new CommandError(NO_RUNTIME);
+  }
+  try {
+    const value = await tauri.core.invoke(cmd, args);
+    if (userAction) clearError();
+    return value;
+  } catch (raw) {
+    const err = normalise(raw);
+    showError(err.message);
+    throw new CommandError(err);
+  }
+}
+
+export async function listen(event, handler) {
+  if (!available) return () => {};
+  return tauri.event.listen(event, (e) => handler(e.payload));
+}
+
+export const appStatus = () => call("app_status");
+export const uiReady = () => call("ui_ready");
+export const listPending = () => call("list_pending");
+export const demoInbox = () => call("demo_inbox");
+
+export const startVerification = (phone, purpose) =>
+  call("start_verification", { phone, purpose }, { userAction: true });
+export const resendCode = (id) => call("resend_code", { id }, { userAction: true });
+export const checkCode = (id, code) => call("check_code", { id, code }, { userAction: true });
+export const cancelVerification = (id) => call("cancel_verification", { id }, { userAction: true });
+export const setOperator = (name) => call("set_operator", { name }, { userAction: true });

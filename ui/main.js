@@ -1,0 +1,101 @@
+// Wiring: screens, the top bar, settings, and the start-up order
+// (status → listeners → pending queue → demo inbox → ui_ready).
+import * as api from "./api.js";
+import * as desk from "./desk.js";
+import * as phone from "./phone.js";
+
+const $ = (id) => document.getElementById(id);
+const SCREENS = ["desk", "activity", "settings"];
+
+// Display names only; the mode itself comes from Rust.
+const MODE_NAMES = { demo: "Demo", restcomm: "Restcomm", twilio: "Twilio-compatible" };
+
+let current = "desk";
+function route() {
+  // Only "#/screen" routes; other fragments (the skip link's #main) keep the screen.
+  const wanted = location.hash.startsWith("#/") ? location.hash.slice(2) : current;
+  const screen = SCREENS.includes(wanted) ? wanted : "desk";
+  current = screen;
+  for (const name of SCREENS) $(`screen-${name}`).hidden = name !== screen;
+  for (const link of document.querySelectorAll(".nav a")) {
+    if (link.dataset.screen === screen) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+}
+
+function showOperator(name) {
+  $("operator-name").textContent = name || "No operator set";
+  $("operator-name").dataset.empty = name ? "false" : "true";
+  $("operator-input").value = name || "";
+}
+
+function applyStatus(status) {
+  document.body.dataset.mode = status.mode;
+  const modeName = MODE_NAMES[status.mode] || status.mode;
+  for (const badge of [$("mode-badge"), $("settings-mode")]) {
+    badge.textContent = modeName;
+    badge.dataset.mode = status.mode;
+    badge.title = status.gatewayLabel;
+  }
+  $("settings-gateway").textContent = status.gatewayLabel;
+  document.querySelector('[data-testid="demo-banner"]').hidden = status.mode !== "demo";
+  showOperator(status.operator && status.operator.name);
+  showWarnings(status.warnings || []);
+}
+
+function showWarnings(warnings) {
+  const list = $("warning-list");
+  list.replaceChildren(...warnings.map((text) => {
+    const li = document.createElement("li");
+    li.textContent = text;
+    return li;
+  }));
+  $("warnings-section").hidden = warnings.length === 0;
+  const link = $("warnings-link");
+  link.hidden = warnings.length === 0;
+  link.textContent = warnings.length === 1 ? "1 warning" : `${warnings.length} warnings`;
+}
+
+async function onSaveOperator(event) {
+  event.preventDefault();
+  try {
+    const saved = await api.setOperator($("operator-input").value);
+    showOperator(saved.name);
+    api.announce(`Operator: ${saved.name}`);
+  } catch {
+    $("operator-input").focus();
+  }
+}
+
+async function start() {
+  route();
+  window.addEventListener("hashchange", route);
+  $("operator-form").addEventListener("submit", onSaveOperator);
+
+  let status = null;
+  try {
+    status = await api.appStatus();
+  } catch {
+    desk.init(null);
+    return; // the error area says why (or that the desktop runtime is missing)
+  }
+  applyStatus(status);
+  desk.init(status);
+
+  // Listen before the first list so nothing that changes in between is missed.
+  await Promise.all([
+    api.listen("verification-changed", desk.upsertView),
+    api.listen("verification-ended", desk.handleEnded),
+    api.listen("demo-sms", phone.append),
+  ]);
+  await Promise.all([desk.refreshPending({ initial: true }), phone.init(status.mode === "demo")]);
+
+  if (!location.hash || location.hash === "#/desk") $("phone").focus();
+  try {
+    await api.uiReady();
+  } catch {
+    /* shown in the error area */
+  }
+}
+
+start();
