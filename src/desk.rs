@@ -70,6 +70,9 @@ pub enum SendRecorded {
     AlreadyEnded,
 }
 
+/// A document the desk could not open, with the parts handed back.
+pub type Refused<S, A, C, R> = (DeskError, Parts<S, A, C, R>);
+
 /// The parts the engine is given.
 pub struct Parts<S, A, C, R> {
     pub policy: Policy,
@@ -97,15 +100,19 @@ where
     R: RngCore + CryptoRng + Send,
 {
     /// Builds the desk from a loaded document. Entries whose number does not
-    /// open with this key are an error: the caller quarantines the file.
-    pub fn new(parts: Parts<S, A, C, R>, doc: PendingDocument) -> Result<Self, DeskError> {
+    /// open with this key are an error, and the parts come back with it so
+    /// the caller can quarantine the file and start empty.
+    #[allow(clippy::result_large_err)]
+    pub fn new(
+        parts: Parts<S, A, C, R>,
+        doc: PendingDocument,
+    ) -> Result<Self, Refused<S, A, C, R>> {
         let mut pending = BTreeMap::new();
         for record in doc.verifications {
-            let number = parts
-                .key
-                .open(&record.sealed_number, record.region)
-                .map_err(|e| DeskError::UnreadableEntry(e.to_string()))?;
-            pending.insert(record.id.clone(), Verification { record, number });
+            match parts.key.open(&record.sealed_number, record.region) {
+                Ok(number) => pending.insert(record.id.clone(), Verification { record, number }),
+                Err(e) => return Err((DeskError::UnreadableEntry(e.to_string()), parts)),
+            };
         }
         Ok(Self {
             parts,

@@ -1,14 +1,148 @@
 //! Countersign's desktop shell: it wires the core to a Tauri window.
+//!
+//! The shell decides nothing. At start it finds the data folder, opens the
+//! key, the pending list (through tauri-plugin-store, made durable by the
+//! core) and the audit log, picks the gateway (demo mode on the embedded
+//! emulator when nothing is configured), and hands the window a few thin
+//! commands and events. `run_app` builds the same app for `main` and for
+//! tests on `tauri::test::mock_builder()`.
 
-#[tauri::command]
-fn app_status() -> &'static str {
-    "demo"
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tauri::utils::config::AppDirectoriesOverride;
+use tauri::{App, AppHandle, Builder, Context, Emitter, Manager, Runtime};
+
+pub mod commands;
+mod delivery;
+mod demo;
+pub mod error;
+pub mod events;
+pub mod gateway_setup;
+mod pending_store;
+pub mod settings;
+pub mod state;
+
+use gateway_setup::GatewaySetup;
+use state::Shell;
+
+/// Overrides every app directory (our stores and WebKit's own data) with
+/// `COUNTERSIGN_DATA_DIR` when it is set: portable installs and tests.
+pub fn apply_data_dir_override<R: Runtime>(context: &mut Context<R>, dir: Option<PathBuf>) {
+    if let Some(dir) = dir {
+        context.config_mut().app.app_directories_override = Some(AppDirectoriesOverride::Root(dir));
+    }
 }
 
-pub fn run() {
-    tauri::Builder::default()
+/// Builds the app on any runtime. `gateway` picks the SMS gateway; `None`
+/// means "decide from the environment" (demo mode when nothing is set).
+pub fn run_app<R: Runtime>(
+    builder: Builder<R>,
+    context: Context<R>,
+    gateway: Option<GatewaySetup>,
+) -> tauri::Result<App<R>> {
+    builder
         .plugin(tauri_plugin_store::Builder::default().build())
-        .invoke_handler(tauri::generate_handler![app_status])
-        .run(tauri::generate_context!())
-        .expect("error while running Countersign");
+        .invoke_handler(tauri::generate_handler![
+            commands::app_status,
+            commands::start_verification,
+            commands::resend_code,
+            commands::check_code,
+            commands::cancel_verification,
+            commands::list_pending,
+            commands::demo_inbox,
+            commands::set_operator,
+            commands::ui_ready,
+        ])
+        .setup(move |app| {
+            setup(app, gateway)?;
+            Ok(())
+        })
+        .build(context)
+}
+
+fn setup<R: Runtime>(
+    app: &mut App<R>,
+    gateway: Option<GatewaySetup>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let data_dir = app.path().app_data_dir()?;
+    let gateway = match gateway {
+        Some(g) => Ok(g),
+        None => tauri::async_runtime::block_on(choose_gateway()),
+    };
+    let shell = state::assemble(app, &data_dir, gateway);
+    app.manage(shell);
+    let handle = app.handle().clone();
+    demo::forward_inbox(&handle);
+    resume_tracking(&handle);
+    spawn_expiry_sweep(handle);
+    Ok(())
+}
+
+async fn choose_gateway() -> Result<GatewaySetup, String> {
+    match gateway_setup::configured_from_env(|k| std::env::var(k).ok()) {
+        Ok(Some(settings)) => gateway_setup::real(settings),
+        Ok(None) => gateway_setup::demo().await,
+        Err(e) => Err(format!("The SMS gateway configuration is not usable: {e} No SMS can be sent until it is fixed.")),
+    }
+}
+
+/// After a restart, keep following the delivery of every pending SMS.
+fn resume_tracking<R: Runtime>(app: &AppHandle<R>) {
+    let shell = app.state::<Shell>();
+    let tracked = shell
+        .with_desk(|d| Ok(d.tracked_messages()))
+        .unwrap_or_default();
+    for (id, sid) in tracked {
+        delivery::spawn(app, id, sid);
+    }
+}
+
+/// Expiry is decided in Rust (S2): once a second the desk ends what has
+/// expired and the window is told.
+fn spawn_expiry_sweep<R: Runtime>(app: AppHandle<R>) {
+    tauri::async_runtime::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            let shell = app.state::<Shell>();
+            match shell.with_desk(|d| Ok(d.purge()?)) {
+                Ok(outcomes) => {
+                    for outcome in outcomes {
+                        delivery::stop(&app, &outcome.id);
+                        let _ = app.emit(events::VERIFICATION_ENDED, &outcome);
+                    }
+                }
+                Err(e) if e.kind == "desk_unavailable" => break,
+                Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+            }
+        }
+    });
+}
+
+/// The desktop entry point.
+pub fn run() {
+    init_logging();
+    let mut context = tauri::generate_context!();
+    apply_data_dir_override(
+        &mut context,
+        std::env::var_os("COUNTERSIGN_DATA_DIR").map(PathBuf::from),
+    );
+    match run_app(tauri::Builder::default(), context, None) {
+        Ok(app) => app.run(|_, _| {}),
+        Err(e) => {
+            eprintln!("Countersign could not start: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_env("COUNTERSIGN_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

@@ -160,7 +160,7 @@ pub struct EmulatorConfig {
 impl EmulatorConfig {
     /// One account ([`DEMO_ACCOUNT_SID`], a fresh random token), an ephemeral
     /// port, the default progression, and two unreachable UK numbers:
-    /// `+447911000666` fails (30003), `+447911000777` is undelivered (30005).
+    /// `+447400000666` fails (30003), `+447400000777` is undelivered (30005).
     pub fn demo() -> Self {
         let token = hex::encode(rand::random::<[u8; 16]>());
         Self {
@@ -168,8 +168,8 @@ impl EmulatorConfig {
             accounts: vec![EmulatorAccount::new(DEMO_ACCOUNT_SID, token)],
             progression: Progression::default(),
             unreachable: vec![
-                UnreachableRange::new("+447911000666", Ending::Failed),
-                UnreachableRange::new("+447911000777", Ending::Undelivered),
+                UnreachableRange::new("+447400000666", Ending::Failed),
+                UnreachableRange::new("+447400000777", Ending::Undelivered),
             ],
         }
     }

@@ -1,0 +1,282 @@
+//! The commands the window may call. Each one parses its input into core
+//! types, asks the core, and translates the answer; none decides anything.
+
+use countersign::desk::{Outcome, SendRecorded, Started};
+use countersign::gateway::Gateway;
+use countersign::phone::PhoneNumber;
+use countersign::purpose::Purpose;
+use countersign::verification::{Operator, VerificationId, VerificationView};
+use serde::{Deserialize, Serialize};
+use tauri::{AppHandle, Emitter, Runtime, State};
+
+use crate::delivery;
+use crate::error::{IpcError, IpcResult};
+use crate::events;
+use crate::gateway_setup::Mode;
+use crate::state::Shell;
+
+/// The purpose as the form sends it; parsed into [`Purpose`] here.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PurposeInput {
+    Reference {
+        reference: String,
+    },
+    Payment {
+        amount: String,
+        currency: String,
+        payee: String,
+    },
+}
+
+impl PurposeInput {
+    fn parse(self) -> IpcResult<Purpose> {
+        Ok(match self {
+            Self::Reference { reference } => Purpose::reference(&reference)?,
+            Self::Payment {
+                amount,
+                currency,
+                payee,
+            } => Purpose::payment(&amount, &currency, &payee)?,
+        })
+    }
+}
+
+fn parse_id(raw: &str) -> IpcResult<VerificationId> {
+    VerificationId::parse(raw).ok_or_else(IpcError::unknown_verification)
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppStatus {
+    mode: Option<Mode>,
+    gateway_label: String,
+    operator: Operator,
+    default_country: String,
+    allowed_countries: Vec<String>,
+    code_length: u8,
+    warnings: Vec<String>,
+}
+
+#[tauri::command]
+pub fn app_status(shell: State<'_, Shell>) -> IpcResult<AppStatus> {
+    let (policy_country, allowed, code_length) = shell
+        .with_desk(|d| {
+            let p = d.policy();
+            Ok((
+                p.default_country().to_string(),
+                p.allowed_countries()
+                    .iter()
+                    .map(|r| r.to_string())
+                    .collect(),
+                p.code_length(),
+            ))
+        })
+        .unwrap_or_else(|_| ("GB".to_owned(), vec!["GB".to_owned()], 6));
+    Ok(AppStatus {
+        mode: shell.mode(),
+        gateway_label: shell
+            .gateway
+            .as_ref()
+            .map(|g| g.label.clone())
+            .unwrap_or_else(|| "No gateway".to_owned()),
+        operator: shell.operator(),
+        default_country: policy_country,
+        allowed_countries: allowed,
+        code_length,
+        warnings: shell.warnings.lock().map(|w| w.clone()).unwrap_or_default(),
+    })
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartAnswer {
+    verification: VerificationView,
+    already_pending: bool,
+    message: String,
+}
+
+/// Starts a verification and sends its SMS. On a gateway failure the
+/// verification ends `NotSent` (its code destroyed) and the command fails
+/// with the gateway's operator message.
+#[tauri::command]
+pub async fn start_verification<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+    phone: String,
+    purpose: PurposeInput,
+) -> IpcResult<StartAnswer> {
+    let purpose = purpose.parse()?;
+    let operator = shell.operator();
+    let started = shell.with_desk(|desk| {
+        let p = desk.policy();
+        let number = PhoneNumber::parse(&phone, p.default_country(), p.allowed_countries())?;
+        Ok(desk.start(number, purpose, operator)?)
+    })?;
+    let (view, sms) = match started {
+        Started::AlreadyPending { view } => {
+            let message = format!(
+                "{} already has a code pending at this desk; nothing new was sent. Use that code, or resend it.",
+                view.masked_number
+            );
+            return Ok(StartAnswer {
+                verification: view,
+                already_pending: true,
+                message,
+            });
+        }
+        Started::New { view, sms } => (view, sms),
+    };
+    let _ = app.emit(events::VERIFICATION_CHANGED, &view);
+    let result = shell.gateway()?.send(&sms).await;
+    drop(sms);
+    let view = record_send(&app, &shell, &view.id, result)?;
+    Ok(StartAnswer {
+        verification: view,
+        already_pending: false,
+        message: "Code sent.".to_owned(),
+    })
+}
+
+#[tauri::command]
+pub async fn resend_code<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+    id: String,
+) -> IpcResult<VerificationView> {
+    let id = parse_id(&id)?;
+    let resent = shell.with_desk(|desk| Ok(desk.resend(&id)?))?;
+    delivery::stop(&app, &id);
+    let _ = app.emit(events::VERIFICATION_CHANGED, &resent.view);
+    let result = shell.gateway()?.send(&resent.sms).await;
+    drop(resent.sms);
+    record_send(&app, &shell, &id, result)
+}
+
+/// Hands the gateway's answer to the engine and tells the UI what followed.
+fn record_send<R: Runtime>(
+    app: &AppHandle<R>,
+    shell: &Shell,
+    id: &VerificationId,
+    result: Result<countersign::gateway::SendReceipt, countersign::gateway::GatewayError>,
+) -> IpcResult<VerificationView> {
+    let gateway_error = result.as_ref().err().cloned();
+    let sid = result.as_ref().ok().map(|receipt| receipt.sid.clone());
+    match shell.with_desk(|desk| Ok(desk.record_send(id, result)?))? {
+        SendRecorded::Accepted(view) => {
+            if let Some(sid) = sid {
+                delivery::spawn(app, id.clone(), sid);
+            }
+            let _ = app.emit(events::VERIFICATION_CHANGED, &view);
+            Ok(view)
+        }
+        SendRecorded::NotSent(outcome) => {
+            let _ = app.emit(events::VERIFICATION_ENDED, &outcome);
+            let kind = gateway_error.map_or("not_sent", |e| e.kind());
+            Err(IpcError::new(kind, outcome.message))
+        }
+        SendRecorded::AlreadyEnded => Err(IpcError::new(
+            "already_ended",
+            "The verification ended while its code was being sent; that code will not be accepted.",
+        )),
+    }
+}
+
+#[tauri::command]
+pub fn check_code<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+    id: String,
+    code: String,
+) -> IpcResult<Outcome> {
+    let id = parse_id(&id)?;
+    let outcome = shell.with_desk(|desk| Ok(desk.check(&id, &code)?))?;
+    drop(code);
+    after_outcome(&app, &outcome);
+    Ok(outcome)
+}
+
+#[tauri::command]
+pub fn cancel_verification<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+    id: String,
+) -> IpcResult<Outcome> {
+    let id = parse_id(&id)?;
+    let outcome = shell.with_desk(|desk| Ok(desk.cancel(&id)?))?;
+    after_outcome(&app, &outcome);
+    Ok(outcome)
+}
+
+pub(crate) fn after_outcome<R: Runtime>(app: &AppHandle<R>, outcome: &Outcome) {
+    match &outcome.verification {
+        Some(view) => {
+            let _ = app.emit(events::VERIFICATION_CHANGED, view);
+        }
+        None => delivery::stop(app, &outcome.id),
+    }
+}
+
+#[tauri::command]
+pub fn list_pending(shell: State<'_, Shell>) -> IpcResult<Vec<VerificationView>> {
+    shell.with_desk(|desk| {
+        for outcome in desk.purge()? {
+            tracing::debug!(id = %outcome.id, "expired on listing");
+        }
+        Ok(desk.list())
+    })
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DemoSms {
+    pub to: String,
+    pub body: String,
+    pub at: i64,
+}
+
+/// Every SMS the demo gateway has received. Empty outside demo mode.
+#[tauri::command]
+pub fn demo_inbox(shell: State<'_, Shell>) -> Vec<DemoSms> {
+    shell
+        .gateway
+        .as_ref()
+        .and_then(|g| g.emulator.as_ref())
+        .map(|e| {
+            e.inbox()
+                .into_iter()
+                .map(crate::demo::to_demo_sms)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[derive(Debug, Serialize)]
+pub struct OperatorAnswer {
+    name: String,
+}
+
+#[tauri::command]
+pub fn set_operator(shell: State<'_, Shell>, name: String) -> IpcResult<OperatorAnswer> {
+    let operator = Operator::parse(&name)?;
+    if let Some(file) = &shell.settings_file {
+        file.save_operator(&operator)
+            .map_err(|e| IpcError::new("storage", e))?;
+    }
+    let mut settings = shell
+        .settings
+        .lock()
+        .map_err(|_| IpcError::internal("settings lock poisoned"))?;
+    settings.operator = operator.clone();
+    Ok(OperatorAnswer {
+        name: operator.name,
+    })
+}
+
+/// The UI calls this once the desk is interactive: the start-up figure
+/// footprint measurements read.
+#[tauri::command]
+pub fn ui_ready(shell: State<'_, Shell>) {
+    let ms = shell.started.elapsed().as_millis();
+    tracing::info!(ms, "ui ready");
+    eprintln!("countersign: ui ready after {ms} ms");
+}

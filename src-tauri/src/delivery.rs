@@ -1,0 +1,60 @@
+//! Delivery tracking: one background task per accepted SMS polls the gateway
+//! and feeds each new status to the engine, which records it; the UI hears
+//! of it through `verification-changed`. A task stops at a final status, at
+//! the tracking time limit, or when its verification ends.
+
+use countersign::gateway::tracking::{self, TokioSleeper, TrackingEnd, TrackingPolicy};
+use countersign::gateway::MessageSid;
+use countersign::verification::VerificationId;
+use tauri::{AppHandle, Emitter, Manager, Runtime};
+
+use crate::events;
+use crate::state::Shell;
+
+pub fn spawn<R: Runtime>(app: &AppHandle<R>, id: VerificationId, sid: MessageSid) {
+    let shell = app.state::<Shell>();
+    let task_app = app.clone();
+    let task_id = id.clone();
+    let handle = tauri::async_runtime::spawn(async move {
+        let shell = task_app.state::<Shell>();
+        let Ok(gateway) = shell.gateway() else { return };
+        let end = tracking::track(
+            gateway,
+            &sid,
+            &TrackingPolicy::default(),
+            &TokioSleeper::default(),
+            |status| {
+                let changed =
+                    shell.with_desk(|desk| Ok(desk.record_delivery(&task_id, &sid, status)?));
+                match changed {
+                    Ok(Some(view)) => {
+                        let _ = task_app.emit(events::VERIFICATION_CHANGED, view);
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = %e, "delivery status not recorded"),
+                }
+            },
+        )
+        .await;
+        if let TrackingEnd::Error(e) = end {
+            tracing::warn!(kind = e.kind(), "delivery tracking stopped");
+        }
+        if let Ok(mut t) = shell.trackers.lock() {
+            t.remove(&task_id);
+        };
+    });
+    if let Ok(mut trackers) = shell.trackers.lock() {
+        if let Some(old) = trackers.insert(id, handle) {
+            old.abort();
+        }
+    };
+}
+
+/// Stops tracking a verification that has ended.
+pub fn stop<R: Runtime>(app: &AppHandle<R>, id: &VerificationId) {
+    let shell = app.state::<Shell>();
+    let handle = shell.trackers.lock().ok().and_then(|mut t| t.remove(id));
+    if let Some(h) = handle {
+        h.abort();
+    }
+}

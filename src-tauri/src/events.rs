@@ -1,0 +1,6 @@
+//! Event names the UI listens to. Payloads are the core's views: masked
+//! numbers, no digests, no codes (the demo phone's SMS is the one exception).
+
+pub const VERIFICATION_CHANGED: &str = "verification-changed";
+pub const VERIFICATION_ENDED: &str = "verification-ended";
+pub const DEMO_SMS: &str = "demo-sms";
