@@ -22,7 +22,7 @@ use crate::code::{Binding, Code, CodeInput};
 use crate::gateway::{DeliveryStatus, GatewayError, OutboundSms, SendReceipt};
 use crate::keys::{DigestKey, NumberId};
 use crate::persist::{EndedRecord, NumberHistory, PendingDocument, PendingStore};
-use crate::phone::PhoneNumber;
+use crate::phone::{PhoneError, PhoneNumber};
 use crate::policy::{Policy, FAILURE_WINDOW};
 use crate::purpose::Purpose;
 use crate::sms::{purpose_display, Fill, Template};
@@ -151,6 +151,7 @@ where
         purpose: Purpose,
         operator: Operator,
     ) -> Result<Started, DeskError> {
+        self.refuse_if_country_not_allowed(&number)?;
         self.purge()?;
         let now = self.now();
         let number_id = self.parts.key.number_id(&number);
@@ -251,6 +252,7 @@ where
             self.end(id, Status::Expired, now, None)?;
             return Err(DeskError::Expired);
         }
+        self.refuse_if_country_not_allowed(&v.number)?;
         if matches!(v.record.delivery, Delivery::AwaitingGateway) {
             return Err(DeskError::StillSending);
         }
@@ -321,30 +323,36 @@ where
         let number_capped =
             recent_failures >= self.parts.policy.number_failures_per_hour() as usize;
         let verification_capped = attempts >= self.parts.policy.max_attempts();
+        let capped = verification_capped || number_capped;
+        let mut v = v.clone();
+        v.record.failed_attempts = attempts;
+        // The failure and, at a cap, the lock are saved together: a save that
+        // fails between them must not leave a capped code that still works.
         self.commit(|desk| {
             desk.numbers
                 .entry(number_id)
                 .or_default()
                 .failures
                 .push(now);
-            if let Some(v) = desk.pending.get_mut(id) {
+            if capped {
+                desk.remove_ended(id, Status::Locked, now);
+            } else if let Some(v) = desk.pending.get_mut(id) {
                 v.record.failed_attempts = attempts;
             }
         })?;
-        let v = &self.pending[id];
         let (mut e, view) = (
-            self.event(EventKind::CheckFailed, v, now),
-            self.view(v, now),
+            self.event(EventKind::CheckFailed, &v, now),
+            self.view(&v, now),
         );
         e.detail = Some(format!("wrong code, try {attempts}"));
         self.audit(e);
-        if verification_capped || number_capped {
+        if capped {
             if number_capped {
-                let mut e = self.event(EventKind::NumberBlocked, &self.pending[id], now);
+                let mut e = self.event(EventKind::NumberBlocked, &v, now);
                 e.detail = Some(format!("{recent_failures} failures within an hour"));
                 self.audit(e);
             }
-            return self.end(id, Status::Locked, now, None);
+            return Ok(self.report_end(&v, Status::Locked, now, None));
         }
         Ok(Outcome::wrong_code(view, now))
     }
@@ -496,6 +504,25 @@ where
             .map_or(0, |h| h.failures.iter().filter(|t| **t > cutoff).count())
     }
 
+    /// S9: the allow-list is the engine's to enforce, whatever parsed the
+    /// number (`PhoneNumber::parse_any` skips it, and settings may have
+    /// narrowed it since the number was typed).
+    fn refuse_if_country_not_allowed(&self, number: &PhoneNumber) -> Result<(), DeskError> {
+        let allowed = self.parts.policy.allowed_countries();
+        if allowed.contains(number.region()) {
+            return Ok(());
+        }
+        let list = allowed
+            .iter()
+            .map(|r| r.code().to_owned())
+            .collect::<Vec<_>>()
+            .join(", ");
+        Err(DeskError::InvalidNumber(PhoneError::CountryNotAllowed(
+            number.region().code().to_owned(),
+            list,
+        )))
+    }
+
     /// S5: too many wrong codes for this number within the hour.
     fn refuse_if_blocked(&self, number_id: &NumberId, now: Timestamp) -> Result<(), DeskError> {
         let cap = self.parts.policy.number_failures_per_hour() as usize;
@@ -559,16 +586,31 @@ where
         let Some(v) = self.pending.get(id).cloned() else {
             return Err(DeskError::NotFound);
         };
-        self.commit(|desk| {
-            desk.pending.remove(id);
-            desk.ended.push(EndedRecord {
-                id: id.clone(),
-                status,
-                at: now,
-            });
-            let excess = desk.ended.len().saturating_sub(ENDED_KEEP);
-            desk.ended.drain(..excess);
-        })?;
+        self.commit(|desk| desk.remove_ended(id, status, now))?;
+        Ok(self.report_end(&v, status, now, gateway_error))
+    }
+
+    /// The state change of ending: the entry (and its digest) goes, a short
+    /// record of how it ended stays. Only ever called inside [`Self::commit`].
+    fn remove_ended(&mut self, id: &VerificationId, status: Status, now: Timestamp) {
+        self.pending.remove(id);
+        self.ended.push(EndedRecord {
+            id: id.clone(),
+            status,
+            at: now,
+        });
+        let excess = self.ended.len().saturating_sub(ENDED_KEEP);
+        self.ended.drain(..excess);
+    }
+
+    /// Audits an end that is already saved, and words it for staff.
+    fn report_end(
+        &mut self,
+        v: &Verification,
+        status: Status,
+        now: Timestamp,
+        gateway_error: Option<&GatewayError>,
+    ) -> Outcome {
         let kind = match status {
             Status::Approved => EventKind::Approved,
             Status::Locked => EventKind::Locked,
@@ -577,11 +619,11 @@ where
             Status::NotSent => EventKind::NotSent,
             Status::Pending => unreachable!("end() is never asked to end as pending"),
         };
-        let mut e = self.event(kind, &v, now);
+        let mut e = self.event(kind, v, now);
         e.detail = gateway_error.map(|g| g.kind().to_owned());
         self.audit(e);
-        let view = self.view(&v, now);
-        Ok(Outcome::ended(status, view, now, gateway_error))
+        let view = self.view(v, now);
+        Outcome::ended(status, view, now, gateway_error)
     }
 
     /// Applies `change` to the state, saves, and keeps the change only if the

@@ -55,7 +55,7 @@ impl fmt::Display for Amount {
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PurposeError {
-    #[error("The {field} is too long: at most {max} characters.")]
+    #[error("The {field} is too long: at most {max} characters (€, [, ], {{, }}, ^, ~, | and \\ count as two).")]
     TooLong { field: &'static str, max: usize },
     #[error("The {field} contains a control character (such as a line break); use plain text.")]
     ControlCharacter { field: &'static str },
@@ -119,11 +119,13 @@ fn clean_text(raw: &str, field: &'static str, max: usize) -> Result<Option<Strin
     if let Some(character) = t.chars().find(|c| !crate::sms::is_gsm7(*c)) {
         return Err(PurposeError::NotInSmsAlphabet { field, character });
     }
-    if t.chars().count() > max {
-        return Err(PurposeError::TooLong { field, max });
-    }
     // Runs of spaces would waste SMS characters and make two references look alike.
     let collapsed = t.split_whitespace().collect::<Vec<_>>().join(" ");
+    // Counted in GSM-7 septets, as the SMS counts them (€ [ ] take two), so
+    // that every accepted purpose fits the segment (S15).
+    if crate::sms::measure(&collapsed).units > max {
+        return Err(PurposeError::TooLong { field, max });
+    }
     Ok((!collapsed.is_empty()).then_some(collapsed))
 }
 

@@ -70,7 +70,7 @@ pub enum TemplateError {
     #[error("The message template must contain {{code}}.")]
     NoCode,
     #[error(
-        "The brand name must be 1 to {MAX_BRAND_CHARS} characters of the standard SMS alphabet."
+        "The brand name must be 1 to {MAX_BRAND_CHARS} characters of the standard SMS alphabet (€, [, ], {{, }}, ^, ~, | and \\ count as two)."
     )]
     BadBrand,
     #[error("The text message would be {units} characters ({encoding:?}), over the {limit} one SMS holds. Shorten the reference or payee.")]
@@ -111,8 +111,8 @@ impl Template {
     pub fn parse(text: &str, brand: &str) -> Result<Self, TemplateError> {
         let brand = brand.trim();
         if brand.is_empty()
-            || brand.chars().count() > MAX_BRAND_CHARS
             || !brand.chars().all(is_gsm7)
+            || measure(brand).units > MAX_BRAND_CHARS
             || brand.chars().any(char::is_control)
         {
             return Err(TemplateError::BadBrand);

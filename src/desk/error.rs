@@ -3,11 +3,15 @@
 
 use crate::code::CodeInputError;
 use crate::persist::StoreError;
+use crate::phone::PhoneError;
 use crate::sms::TemplateError;
 use crate::verification::Status;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeskError {
+    /// The number may not receive a code from this desk (S9).
+    #[error("{0}")]
+    InvalidNumber(#[from] PhoneError),
     #[error("{0}")]
     InvalidCodeInput(#[from] CodeInputError),
     #[error("This verification is not on this desk. Start a new one.")]
@@ -36,6 +40,7 @@ impl DeskError {
     /// A stable slug the UI can switch on.
     pub fn kind(&self) -> &'static str {
         match self {
+            Self::InvalidNumber(_) => "invalid_number",
             Self::InvalidCodeInput(_) => "invalid_code_input",
             Self::NotFound => "not_found",
             Self::AlreadyEnded(_) => "already_ended",
