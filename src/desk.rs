@@ -84,6 +84,13 @@ pub struct Parts<S, A, C, R> {
     pub rng: R,
 }
 
+/// Shown in test failures; the key and the rest stay out of it.
+impl<S, A, C, R> std::fmt::Debug for Parts<S, A, C, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parts").field("policy", &self.policy).finish_non_exhaustive()
+    }
+}
+
 pub struct Desk<S, A, C, R> {
     parts: Parts<S, A, C, R>,
     pending: BTreeMap<VerificationId, Verification>,

@@ -44,6 +44,7 @@ fn desk(
         },
         doc,
     )
+    .map_err(|(error, _parts)| error)
 }
 
 fn a() -> PhoneNumber {
