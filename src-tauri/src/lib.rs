@@ -54,11 +54,14 @@ pub fn run_app<R: Runtime>(
             commands::set_operator,
             commands::ui_ready,
         ])
-        .setup(move |app| {
-            setup(app, gateway)?;
-            Ok(())
-        })
         .build(context)
+        .and_then(|mut app| {
+            // Wired here rather than in a `.setup` hook so that the mock
+            // runtime in tests, which never runs the event loop, gets the
+            // same state. No IPC is served before the event loop starts.
+            setup(&mut app, gateway).map_err(|e| tauri::Error::Setup(e.into()))?;
+            Ok(app)
+        })
 }
 
 fn setup<R: Runtime>(

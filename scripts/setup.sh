@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what Countersign needs to build, run and test on Debian/Ubuntu:
+# WebKitGTK for the window, Xvfb and WebKitWebDriver for the end-to-end
+# tests, and tauri-driver. Safe to run again: it installs only what is missing.
+set -euo pipefail
+
+TAURI_DRIVER_VERSION=2.1.0
+PACKAGES=(
+  build-essential pkg-config libssl-dev   # compilers and -sys crates
+  libwebkit2gtk-4.1-dev                   # the window (pulls GTK, libsoup, JavaScriptCore)
+  xvfb xauth                              # a display for tests on headless machines
+  webkit2gtk-driver                       # WebKitWebDriver, driven by tauri-driver
+)
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "setup: cargo is missing; install Rust from rustup first." >&2
+  exit 1
+fi
+
+if ! tauri-driver --help >/dev/null 2>&1 || [ "$(cargo install --list | grep -c "^tauri-driver v${TAURI_DRIVER_VERSION}:")" -eq 0 ]; then
+  echo "setup: installing tauri-driver ${TAURI_DRIVER_VERSION}"
+  cargo install tauri-driver --locked --version "${TAURI_DRIVER_VERSION}"
+fi
+echo "setup: ready"

@@ -1,0 +1,266 @@
+//! The desk through IPC, as the window sees it: the real generated context
+//! (so the real capabilities and ACL), a mock runtime, a temp data folder,
+//! and demo mode's emulator over real loopback HTTP.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use countersign_desk::gateway_setup;
+use serde_json::{json, Value};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
+use tauri::webview::InvokeRequest;
+use tauri::{App, Manager, WebviewWindow};
+
+struct Desk {
+    app: App<MockRuntime>,
+    window: WebviewWindow<MockRuntime>,
+}
+
+fn open(data_dir: &Path) -> Desk {
+    let mut context = tauri::generate_context!();
+    countersign_desk::apply_data_dir_override(&mut context, Some(data_dir.to_owned()));
+    let gateway = tauri::async_runtime::block_on(gateway_setup::demo()).expect("demo gateway starts");
+    let app = countersign_desk::run_app(mock_builder(), context, Some(gateway)).expect("app builds");
+    let window = match app.get_webview_window("main") {
+        Some(w) => w,
+        None => tauri::WebviewWindowBuilder::new(&app, "main", Default::default()).build().expect("window"),
+    };
+    Desk { app, window }
+}
+
+impl Desk {
+    fn call(&self, cmd: &str, args: Value) -> Result<Value, Value> {
+        get_ipc_response(
+            &self.window,
+            InvokeRequest {
+                cmd: cmd.into(),
+                callback: CallbackFn(0),
+                error: CallbackFn(1),
+                url: "tauri://localhost".parse().expect("url"),
+                body: InvokeBody::Json(args),
+                headers: Default::default(),
+                invoke_key: INVOKE_KEY.to_string(),
+            },
+        )
+        .map(|body| body.deserialize::<Value>().expect("json answer"))
+    }
+
+    fn start(&self, phone: &str) -> Value {
+        self.call("start_verification", json!({"phone": phone, "purpose": {"kind": "reference", "reference": "Cash withdrawal"}}))
+            .expect("start succeeds")
+    }
+
+    /// The code in the newest SMS to the demo phone (the one place a code
+    /// reaches the UI, and only in demo mode).
+    fn latest_code(&self) -> String {
+        let inbox = self.call("demo_inbox", json!({})).expect("inbox");
+        let body = inbox.as_array().and_then(|a| a.last()).and_then(|m| m["body"].as_str()).expect("an SMS");
+        body.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() >= 6).expect("a code in the SMS").to_owned()
+    }
+
+    fn check(&self, id: &str, code: &str) -> Result<Value, Value> {
+        self.call("check_code", json!({"id": id, "code": code}))
+    }
+}
+
+fn id_of(started: &Value) -> String {
+    started["verification"]["id"].as_str().expect("id").to_owned()
+}
+
+#[test]
+fn a_full_verification_with_the_code_from_the_emulator_inbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = open(dir.path());
+    let status = desk.call("app_status", json!({})).unwrap();
+    assert_eq!(status["mode"], "demo");
+
+    let started = desk.start("07400 123456");
+    assert_eq!(started["alreadyPending"], false);
+    assert_eq!(started["verification"]["maskedNumber"], "+44 •••• 456");
+    let outcome = desk.check(&id_of(&started), &desk.latest_code()).unwrap();
+    assert_eq!(outcome["outcome"], "approved");
+    assert_eq!(outcome["title"], "Verified");
+    assert_eq!(desk.call("list_pending", json!({})).unwrap(), json!([]));
+    drop(desk.app);
+}
+
+#[test]
+fn a_wrong_code_leaves_tries_and_the_fifth_locks() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = open(dir.path());
+    let id = id_of(&desk.start("07400 123457"));
+    let right = desk.latest_code();
+    let wrong = if right == "000000" { "111111" } else { "000000" };
+    for tries_left in (1..=4).rev() {
+        let outcome = desk.check(&id, wrong).unwrap();
+        assert_eq!(outcome["outcome"], "wrong-code");
+        assert_eq!(outcome["triesLeft"], tries_left);
+    }
+    let locked = desk.check(&id, wrong).unwrap();
+    assert_eq!(locked["outcome"], "locked");
+    let after = desk.check(&id, &right).unwrap_err();
+    assert_eq!(after["kind"], "already_ended");
+}
+
+#[test]
+fn input_that_is_not_a_code_is_refused_with_a_message_and_uses_no_try() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = open(dir.path());
+    let id = id_of(&desk.start("07400 123458"));
+    let err = desk.check(&id, "12345").unwrap_err();
+    assert_eq!(err["kind"], "invalid_code_input");
+    let pending = desk.call("list_pending", json!({})).unwrap();
+    assert_eq!(pending[0]["triesLeft"], 5);
+}
+
+#[test]
+fn bad_numbers_are_refused_specifically_and_nothing_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = open(dir.path());
+    let start = |phone: &str| {
+        desk.call("start_verification", json!({"phone": phone, "purpose": {"kind": "reference", "reference": ""}}))
+            .unwrap_err()
+    };
+    assert_eq!(start("call me")["kind"], "invalid_number");
+    assert_eq!(start("+33 6 12 34 56 78")["kind"], "country_not_allowed");
+    assert_eq!(start("020 7946 0000")["kind"], "number_cannot_receive_sms");
+    assert_eq!(desk.call("demo_inbox", json!({})).unwrap(), json!([]));
+}
+
+#[test]
+fn a_restart_keeps_a_pending_verification_with_its_try_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let (id, code) = {
+        let desk = open(dir.path());
+        let id = id_of(&desk.start("07400 123459"));
+        let code = desk.latest_code();
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        desk.check(&id, wrong).unwrap();
+        (id, code)
+    };
+    let desk = open(dir.path());
+    let pending = desk.call("list_pending", json!({})).unwrap();
+    assert_eq!(pending[0]["id"], id.as_str());
+    assert_eq!(pending[0]["triesLeft"], 4);
+    assert_eq!(desk.check(&id, &code).unwrap()["outcome"], "approved");
+}
+
+#[test]
+fn a_corrupt_pending_file_is_quarantined_reported_and_the_desk_still_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = b"{\"format\":\"countersign/pending\",\"version\":1,\"verif";
+    std::fs::write(dir.path().join("pending.json"), garbage).unwrap();
+    let desk = open(dir.path());
+    let status = desk.call("app_status", json!({})).unwrap();
+    let warnings = status["warnings"].to_string();
+    assert!(warnings.contains("moved aside"), "{warnings}");
+    let moved: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("pending.json.corrupt-"))
+        .collect();
+    assert_eq!(moved.len(), 1);
+    assert_eq!(std::fs::read(moved[0].path()).unwrap(), garbage);
+    let id = id_of(&desk.start("07400 123450"));
+    assert_eq!(desk.check(&id, &desk.latest_code()).unwrap()["outcome"], "approved");
+}
+
+#[test]
+fn s18_the_acl_is_in_force_the_window_cannot_call_the_store_plugin() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = open(dir.path());
+    assert!(desk.call("app_status", json!({})).is_ok());
+    for (cmd, args) in [
+        ("plugin:store|load", json!({"path": "pending.json"})),
+        ("plugin:store|get", json!({"rid": 0, "key": "verifications"})),
+    ] {
+        let err = desk.call(cmd, args).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("not allowed"), "{cmd}: {text}");
+    }
+}
+
+#[test]
+fn delivery_status_reaches_the_pending_card() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = open(dir.path());
+    desk.start("07400 123451");
+    // Demo mode's emulator delivers within seconds; the tracker polls every 2 s.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let pending = desk.call("list_pending", json!({})).unwrap();
+        if pending[0]["delivery"]["state"] == "delivered" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never delivered: {pending}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn s18_the_csp_allows_no_remote_origin_and_no_inline_script() {
+    let context: tauri::Context<MockRuntime> = tauri::generate_context!();
+    let csp = context.config().app.security.csp.as_ref().expect("a CSP is set").to_string();
+    for directive in csp.split(';') {
+        for source in directive.split_whitespace().skip(1) {
+            let local = ["'self'", "'none'", "ipc:", "http://ipc.localhost", "data:"].contains(&source);
+            assert!(local, "CSP source {source} in `{directive}` is not local");
+        }
+    }
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+}
+
+#[test]
+fn s12_no_code_or_full_number_at_rest_or_in_answers_outside_the_demo_phone() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = open(dir.path());
+    let started = desk.start("07400 123452");
+    let id = id_of(&started);
+    let code = desk.latest_code();
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let mut answers = vec![started, desk.check(&id, wrong).unwrap(), desk.call("list_pending", json!({})).unwrap()];
+    answers.push(desk.check(&id, &code).unwrap());
+    answers.push(desk.call("app_status", json!({})).unwrap());
+    for answer in &answers {
+        let text = answer.to_string();
+        assert!(!text.contains(&code) && !text.contains("7400123452"), "IPC answer leaks: {text}");
+    }
+    for file in ["pending.json", "audit.jsonl", "settings.json"] {
+        let Ok(bytes) = std::fs::read(dir.path().join(file)) else { continue };
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(&code), "{file} holds the code");
+        assert!(!text.contains("7400123452") && !text.contains("07400 123452"), "{file} holds the number");
+    }
+}
+
+#[test]
+fn s14_every_step_is_audited_in_an_intact_hash_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = open(dir.path());
+    let id = id_of(&desk.start("07400 123453"));
+    let code = desk.latest_code();
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    desk.check(&id, wrong).unwrap();
+    desk.check(&id, &code).unwrap();
+    let log = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    let events: Vec<String> = log
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["event"].as_str().unwrap().to_owned())
+        .collect();
+    for expected in ["app_started", "started", "sent", "check_failed", "approved"] {
+        assert!(events.iter().any(|e| e == expected), "{expected} missing from {events:?}");
+    }
+    let report = countersign::audit::verify_chain(&dir.path().join("audit.jsonl")).unwrap();
+    assert_eq!(report, countersign::audit::ChainReport::Intact { records: events.len() as u64 });
+}
+
+#[test]
+fn s17_demo_mode_talks_only_to_the_embedded_emulator_on_loopback() {
+    let gateway = tauri::async_runtime::block_on(gateway_setup::demo()).expect("demo gateway starts");
+    let emulator = gateway.emulator.as_ref().expect("demo mode runs the emulator");
+    assert!(emulator.local_addr().ip().is_loopback());
+    let base = gateway.client.settings().base_url.clone();
+    assert_eq!(base.host_str(), Some("127.0.0.1"));
+    assert_eq!(base.port(), Some(emulator.local_addr().port()));
+}
