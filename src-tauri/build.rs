@@ -10,6 +10,12 @@ const COMMANDS: &[&str] = &[
     "demo_inbox",
     "set_operator",
     "ui_ready",
+    "sign_in",
+    "lock_desk",
+    "still_here",
+    "audit_query",
+    "audit_verify",
+    "audit_export",
 ];
 
 fn main() {

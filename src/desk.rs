@@ -87,7 +87,9 @@ pub struct Parts<S, A, C, R> {
 /// Shown in test failures; the key and the rest stay out of it.
 impl<S, A, C, R> std::fmt::Debug for Parts<S, A, C, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Parts").field("policy", &self.policy).finish_non_exhaustive()
+        f.debug_struct("Parts")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
     }
 }
 
@@ -132,6 +134,12 @@ where
 
     pub fn policy(&self) -> &Policy {
         &self.parts.policy
+    }
+
+    /// The keyed digest a number is known by in counters and the audit log,
+    /// so a typed number can be looked up without being stored.
+    pub fn number_id(&self, number: &PhoneNumber) -> NumberId {
+        self.parts.key.number_id(number)
     }
 
     pub fn now(&self) -> Timestamp {
@@ -662,7 +670,19 @@ where
 
     fn event(&self, kind: EventKind, v: &Verification, now: Timestamp) -> AuditEvent {
         let r = &v.record;
+        let outcome = match kind {
+            EventKind::Approved => Some("approved"),
+            EventKind::CheckFailed => Some("wrong-code"),
+            EventKind::Locked => Some("locked"),
+            EventKind::Expired => Some("expired"),
+            EventKind::Cancelled => Some("cancelled"),
+            EventKind::NotSent => Some("not-sent"),
+            _ => None,
+        };
         AuditEvent {
+            outcome: outcome.map(str::to_owned),
+            delivery: Some(r.delivery.state().to_owned()),
+            staff_id: r.operator.staff_id.clone(),
             operator: Some(r.operator.name.clone()),
             verification: Some(r.id.to_string()),
             masked_number: Some(r.masked_number.clone()),

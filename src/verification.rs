@@ -78,22 +78,47 @@ impl fmt::Display for VerificationId {
 
 /// Who is serving the customer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Operator {
     pub name: String,
+    /// The bank's staff number, when the operator signed in with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staff_id: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("The operator name must be 1 to 64 characters, with no control characters.")]
-pub struct OperatorError;
+pub enum OperatorError {
+    #[error("The operator name must be 1 to 64 characters, with no control characters.")]
+    Name,
+    #[error("The staff ID must be 1 to 32 letters, digits, dots, dashes or underscores.")]
+    StaffId,
+}
 
 impl Operator {
     pub fn parse(raw: &str) -> Result<Self, OperatorError> {
         let name = raw.trim();
         if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-            return Err(OperatorError);
+            return Err(OperatorError::Name);
         }
         Ok(Self {
             name: name.to_owned(),
+            staff_id: None,
+        })
+    }
+
+    /// A signed-in operator: staff ID and name.
+    pub fn signed_in(staff_id: &str, name: &str) -> Result<Self, OperatorError> {
+        let id = staff_id.trim();
+        let ok = (1..=32).contains(&id.len())
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+        if !ok {
+            return Err(OperatorError::StaffId);
+        }
+        Ok(Self {
+            staff_id: Some(id.to_owned()),
+            ..Self::parse(name)?
         })
     }
 }

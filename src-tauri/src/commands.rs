@@ -1,6 +1,8 @@
 //! The commands the window may call. Each one parses its input into core
 //! types, asks the core, and translates the answer; none decides anything.
 
+use countersign::audit::{AuditEvent, EventKind};
+use countersign::clock::{Clock, SystemClock};
 use countersign::desk::{Outcome, SendRecorded, Started};
 use countersign::gateway::Gateway;
 use countersign::phone::PhoneNumber;
@@ -51,7 +53,12 @@ fn parse_id(raw: &str) -> IpcResult<VerificationId> {
 pub struct AppStatus {
     mode: Option<Mode>,
     gateway_label: String,
-    operator: Operator,
+    /// `None` while the desk is locked.
+    operator: Option<Operator>,
+    suggested_operator: Operator,
+    branch: String,
+    workstation: String,
+    lock_after_seconds: u64,
     default_country: String,
     allowed_countries: Vec<String>,
     code_length: u8,
@@ -80,7 +87,19 @@ pub fn app_status(shell: State<'_, Shell>) -> IpcResult<AppStatus> {
             .as_ref()
             .map(|g| g.label.clone())
             .unwrap_or_else(|| "No gateway".to_owned()),
-        operator: shell.operator(),
+        operator: shell.session.current(),
+        suggested_operator: shell.suggested_operator(),
+        branch: shell
+            .settings
+            .lock()
+            .map(|s| s.branch.clone())
+            .unwrap_or_default(),
+        workstation: shell
+            .settings
+            .lock()
+            .map(|s| s.workstation.clone())
+            .unwrap_or_default(),
+        lock_after_seconds: shell.session.lock_after().as_secs(),
         default_country: policy_country,
         allowed_countries: allowed,
         code_length,
@@ -106,8 +125,8 @@ pub async fn start_verification<R: Runtime>(
     phone: String,
     purpose: PurposeInput,
 ) -> IpcResult<StartAnswer> {
+    let operator = shell.session.require_operator()?;
     let purpose = purpose.parse()?;
-    let operator = shell.operator();
     let started = shell.with_desk(|desk| {
         let p = desk.policy();
         let number = PhoneNumber::parse(&phone, p.default_country(), p.allowed_countries())?;
@@ -144,6 +163,7 @@ pub async fn resend_code<R: Runtime>(
     shell: State<'_, Shell>,
     id: String,
 ) -> IpcResult<VerificationView> {
+    shell.session.require_operator()?;
     let id = parse_id(&id)?;
     let resent = shell.with_desk(|desk| Ok(desk.resend(&id)?))?;
     delivery::stop(&app, &id);
@@ -189,6 +209,7 @@ pub fn check_code<R: Runtime>(
     id: String,
     code: String,
 ) -> IpcResult<Outcome> {
+    shell.session.require_operator()?;
     let id = parse_id(&id)?;
     let outcome = shell.with_desk(|desk| Ok(desk.check(&id, &code)?))?;
     drop(code);
@@ -202,6 +223,7 @@ pub fn cancel_verification<R: Runtime>(
     shell: State<'_, Shell>,
     id: String,
 ) -> IpcResult<Outcome> {
+    shell.session.require_operator()?;
     let id = parse_id(&id)?;
     let outcome = shell.with_desk(|desk| Ok(desk.cancel(&id)?))?;
     after_outcome(&app, &outcome);
@@ -219,6 +241,7 @@ pub(crate) fn after_outcome<R: Runtime>(app: &AppHandle<R>, outcome: &Outcome) {
 
 #[tauri::command]
 pub fn list_pending(shell: State<'_, Shell>) -> IpcResult<Vec<VerificationView>> {
+    shell.session.require_operator()?;
     shell.with_desk(|desk| {
         for outcome in desk.purge()? {
             tracing::debug!(id = %outcome.id, "expired on listing");
@@ -237,6 +260,9 @@ pub struct DemoSms {
 /// Every SMS the demo gateway has received. Empty outside demo mode.
 #[tauri::command]
 pub fn demo_inbox(shell: State<'_, Shell>) -> Vec<DemoSms> {
+    if shell.session.current().is_none() {
+        return Vec::new();
+    }
     shell
         .gateway
         .as_ref()
@@ -255,18 +281,27 @@ pub struct OperatorAnswer {
     name: String,
 }
 
+/// Corrects the signed-in operator's display name.
 #[tauri::command]
 pub fn set_operator(shell: State<'_, Shell>, name: String) -> IpcResult<OperatorAnswer> {
-    let operator = Operator::parse(&name)?;
+    let current = shell.session.require_operator()?;
+    let operator = Operator {
+        staff_id: current.staff_id,
+        ..Operator::parse(&name)?
+    };
     if let Some(file) = &shell.settings_file {
         file.save_operator(&operator)
             .map_err(|e| IpcError::new("storage", e))?;
     }
-    let mut settings = shell
-        .settings
-        .lock()
-        .map_err(|_| IpcError::internal("settings lock poisoned"))?;
-    settings.operator = operator.clone();
+    if let Ok(mut settings) = shell.settings.lock() {
+        settings.operator = operator.clone();
+    }
+    shell.session.sign_in(operator.clone());
+    let mut e = AuditEvent::new(SystemClock.now(), EventKind::SettingsChanged);
+    e.operator = Some(operator.name.clone());
+    e.staff_id = operator.staff_id.clone();
+    e.detail = Some("changed: operatorName".to_owned());
+    shell.audit(e);
     Ok(OperatorAnswer {
         name: operator.name,
     })

@@ -4,3 +4,5 @@
 pub const VERIFICATION_CHANGED: &str = "verification-changed";
 pub const VERIFICATION_ENDED: &str = "verification-ended";
 pub const DEMO_SMS: &str = "demo-sms";
+/// The desk signed its operator out (Lock, or inactivity).
+pub const DESK_LOCKED: &str = "desk-locked";

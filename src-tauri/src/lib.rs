@@ -13,6 +13,7 @@ use std::time::Duration;
 use tauri::utils::config::AppDirectoriesOverride;
 use tauri::{App, AppHandle, Builder, Context, Emitter, Manager, Runtime};
 
+pub mod activity;
 pub mod commands;
 mod delivery;
 mod demo;
@@ -20,6 +21,7 @@ pub mod error;
 pub mod events;
 pub mod gateway_setup;
 mod pending_store;
+pub mod session;
 pub mod settings;
 pub mod state;
 
@@ -43,7 +45,14 @@ pub fn run_app<R: Runtime>(
 ) -> tauri::Result<App<R>> {
     builder
         .plugin(tauri_plugin_store::Builder::default().build())
+        .plugin(tauri_plugin_dialog::init())
         .invoke_handler(tauri::generate_handler![
+            activity::sign_in,
+            activity::lock_desk,
+            activity::still_here,
+            activity::audit_query,
+            activity::audit_verify,
+            activity::audit_export,
             commands::app_status,
             commands::start_verification,
             commands::resend_code,
@@ -78,6 +87,7 @@ fn setup<R: Runtime>(
     let handle = app.handle().clone();
     demo::forward_inbox(&handle);
     resume_tracking(&handle);
+    spawn_idle_lock(handle.clone());
     spawn_expiry_sweep(handle);
     Ok(())
 }
@@ -123,6 +133,30 @@ fn spawn_expiry_sweep<R: Runtime>(app: AppHandle<R>) {
     });
 }
 
+/// Signs the operator out after the lock interval without activity.
+fn spawn_idle_lock<R: Runtime>(app: AppHandle<R>) {
+    tauri::async_runtime::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            let shell = app.state::<Shell>();
+            if shell
+                .session
+                .lock_if_idle(std::time::Instant::now())
+                .is_some()
+            {
+                let mut e = countersign::audit::AuditEvent::new(
+                    countersign::clock::Clock::now(&countersign::clock::SystemClock),
+                    countersign::audit::EventKind::OperatorLocked,
+                );
+                e.detail = Some("locked after inactivity".to_owned());
+                shell.audit(e);
+                let _ = app.emit(events::DESK_LOCKED, "inactivity");
+            }
+        }
+    });
+}
+
 /// The desktop entry point.
 pub fn run() {
     init_logging();
@@ -132,7 +166,15 @@ pub fn run() {
         std::env::var_os("COUNTERSIGN_DATA_DIR").map(PathBuf::from),
     );
     match run_app(tauri::Builder::default(), context, None) {
-        Ok(app) => app.run(|_, _| {}),
+        Ok(app) => app.run(|app, event| {
+            if let tauri::RunEvent::Exit = event {
+                let shell = app.state::<Shell>();
+                shell.audit(countersign::audit::AuditEvent::new(
+                    countersign::clock::Clock::now(&countersign::clock::SystemClock),
+                    countersign::audit::EventKind::AppStopped,
+                ));
+            }
+        }),
         Err(e) => {
             eprintln!("Countersign could not start: {e}");
             std::process::exit(1);

@@ -17,18 +17,42 @@ use tauri_plugin_store::{Store, StoreBuilder};
 
 pub const SETTINGS_FILE: &str = "settings.json";
 const OPERATOR_KEY: &str = "operatorName";
+const STAFF_ID_KEY: &str = "staffId";
+const BRANCH_KEY: &str = "branch";
+const WORKSTATION_KEY: &str = "workstation";
 
 #[derive(Clone, Debug)]
 pub struct Settings {
+    /// The last operator who signed in here: the sign-in form's prefill.
     pub operator: Operator,
+    pub branch: String,
+    pub workstation: String,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
             operator: default_operator(),
+            branch: String::new(),
+            workstation: default_workstation(),
         }
     }
+}
+
+/// The machine's name identifies the workstation until IT names it.
+fn default_workstation() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| {
+            h.trim()
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(64)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The signed-in OS user is the best first guess of who sits at the desk.
@@ -39,6 +63,7 @@ fn default_operator() -> Operator {
         .and_then(|u| Operator::parse(&u).ok())
         .unwrap_or_else(|| Operator {
             name: "Desk operator".to_owned(),
+            staff_id: None,
         })
 }
 
@@ -64,10 +89,18 @@ impl SettingsFile {
             .disable_auto_save()
             .build()
             .map_err(|e| format!("the store plugin could not open {}: {e}", path.display()))?;
-        let operator = store
-            .get(OPERATOR_KEY)
-            .and_then(|v| v.as_str().and_then(|s| Operator::parse(s).ok()))
+        let text = |key: &str| store.get(key).and_then(|v| v.as_str().map(str::to_owned));
+        let mut operator = text(OPERATOR_KEY)
+            .and_then(|name| Operator::parse(&name).ok())
             .unwrap_or_else(default_operator);
+        operator.staff_id = text(STAFF_ID_KEY)
+            .and_then(|id| Operator::signed_in(&id, &operator.name).ok())
+            .and_then(|o| o.staff_id);
+        let defaults = Settings::default();
+        let branch =
+            text(BRANCH_KEY).map(|b| b.chars().filter(|c| !c.is_control()).take(64).collect());
+        let workstation =
+            text(WORKSTATION_KEY).map(|w| w.chars().filter(|c| !c.is_control()).take(64).collect());
         let file_path = path.clone();
         let save = Box::new(move |key: &str, value: Value| {
             let mut map: Map<String, Value> = store.entries().into_iter().collect();
@@ -77,11 +110,21 @@ impl SettingsFile {
                 .map_err(|e| format!("Could not save settings to {}: {e}", file_path.display()))?;
             store.reload_ignore_defaults().map_err(|e| e.to_string())
         });
-        Ok((Self { path, save }, Settings { operator }, warning))
+        let settings = Settings {
+            operator,
+            branch: branch.unwrap_or(defaults.branch),
+            workstation: workstation.unwrap_or(defaults.workstation),
+        };
+        Ok((Self { path, save }, settings, warning))
     }
 
+    /// Remembers who signed in last, for the next sign-in's prefill.
     pub fn save_operator(&self, operator: &Operator) -> Result<(), String> {
-        (self.save)(OPERATOR_KEY, Value::String(operator.name.clone()))
+        (self.save)(OPERATOR_KEY, Value::String(operator.name.clone()))?;
+        if let Some(id) = &operator.staff_id {
+            (self.save)(STAFF_ID_KEY, Value::String(id.clone()))?;
+        }
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {

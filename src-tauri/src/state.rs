@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use countersign::audit::{AuditEvent, AuditLog, EventKind};
+use countersign::audit::{AuditEvent, AuditLog, EventKind, Station};
 use countersign::clock::{Clock, SystemClock};
 use countersign::desk::{Desk, Parts};
 use countersign::gateway::restcomm::RestcommClient;
@@ -20,6 +20,7 @@ use tauri::Runtime;
 use crate::error::{IpcError, IpcResult};
 use crate::gateway_setup::{GatewaySetup, Mode};
 use crate::pending_store::PluginPendingStore;
+use crate::session::{Session, DEFAULT_LOCK_AFTER};
 use crate::settings::{Settings, SettingsFile};
 
 pub type Engine = Desk<PluginPendingStore, AuditLog, SystemClock, OsRng>;
@@ -34,6 +35,7 @@ pub struct Shell {
     pub gateway: Option<GatewaySetup>,
     pub settings: Mutex<Settings>,
     pub settings_file: Option<SettingsFile>,
+    pub session: Session,
     pub warnings: Mutex<Vec<String>>,
     pub data_dir: PathBuf,
     /// Delivery polling tasks, stopped when their verification ends.
@@ -66,11 +68,20 @@ impl Shell {
         self.gateway.as_ref().map(|g| g.mode)
     }
 
-    pub fn operator(&self) -> Operator {
+    /// The operator the sign-in form suggests.
+    pub fn suggested_operator(&self) -> Operator {
         self.settings
             .lock()
             .map(|s| s.operator.clone())
             .unwrap_or_else(|_| Settings::default().operator)
+    }
+
+    /// Audits an event that is not about one verification.
+    pub fn audit(&self, event: AuditEvent) {
+        let _ = self.with_desk(|d| {
+            d.audit_event(event);
+            Ok(())
+        });
     }
 
     pub fn warn(&self, message: String) {
@@ -100,7 +111,11 @@ pub fn assemble<R: Runtime, M: tauri::Manager<R>>(
         }
     };
     let gateway = gateway.map_err(|e| warnings.push(e)).ok();
-    let desk = open_desk(manager, data_dir, &mut warnings).map(Mutex::new);
+    let station = Station {
+        branch: settings.branch.clone(),
+        workstation: settings.workstation.clone(),
+    };
+    let desk = open_desk(manager, data_dir, station, &mut warnings).map(Mutex::new);
     if let Err(reason) = &desk {
         warnings.push(reason.clone());
     }
@@ -109,6 +124,7 @@ pub fn assemble<R: Runtime, M: tauri::Manager<R>>(
         gateway,
         settings: Mutex::new(settings),
         settings_file,
+        session: Session::new(DEFAULT_LOCK_AFTER),
         warnings: Mutex::new(warnings),
         data_dir: data_dir.to_owned(),
         trackers: Mutex::new(HashMap::new()),
@@ -119,6 +135,7 @@ pub fn assemble<R: Runtime, M: tauri::Manager<R>>(
 fn open_desk<R: Runtime, M: tauri::Manager<R>>(
     manager: &M,
     data_dir: &Path,
+    station: Station,
     warnings: &mut Vec<String>,
 ) -> Result<Engine, String> {
     std::fs::create_dir_all(data_dir).map_err(|e| {
@@ -129,7 +146,9 @@ fn open_desk<R: Runtime, M: tauri::Manager<R>>(
     })?;
     let key = persist::load_or_create_key_file(&data_dir.join(KEY_FILE), &mut OsRng)
         .map_err(|e| e.to_string())?;
-    let audit = AuditLog::open(&data_dir.join(AUDIT_FILE)).map_err(|e| e.to_string())?;
+    let audit = AuditLog::open(&data_dir.join(AUDIT_FILE))
+        .map_err(|e| e.to_string())?
+        .with_station(station);
     let pending_path = data_dir.join(PENDING_FILE);
     let now = SystemClock.now();
     let loaded = persist::load_or_quarantine(&pending_path, now).map_err(|e| e.to_string())?;

@@ -20,13 +20,20 @@ struct Desk {
 fn open(data_dir: &Path) -> Desk {
     let mut context = tauri::generate_context!();
     countersign_desk::apply_data_dir_override(&mut context, Some(data_dir.to_owned()));
-    let gateway = tauri::async_runtime::block_on(gateway_setup::demo()).expect("demo gateway starts");
-    let app = countersign_desk::run_app(mock_builder(), context, Some(gateway)).expect("app builds");
+    let gateway =
+        tauri::async_runtime::block_on(gateway_setup::demo()).expect("demo gateway starts");
+    let app =
+        countersign_desk::run_app(mock_builder(), context, Some(gateway)).expect("app builds");
     let window = match app.get_webview_window("main") {
         Some(w) => w,
-        None => tauri::WebviewWindowBuilder::new(&app, "main", Default::default()).build().expect("window"),
+        None => tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+            .build()
+            .expect("window"),
     };
-    Desk { app, window }
+    let desk = Desk { app, window };
+    desk.call("sign_in", json!({"staffId": "S1234", "name": "Sam Teller"}))
+        .expect("sign in");
+    desk
 }
 
 impl Desk {
@@ -55,8 +62,15 @@ impl Desk {
     /// reaches the UI, and only in demo mode).
     fn latest_code(&self) -> String {
         let inbox = self.call("demo_inbox", json!({})).expect("inbox");
-        let body = inbox.as_array().and_then(|a| a.last()).and_then(|m| m["body"].as_str()).expect("an SMS");
-        body.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() >= 6).expect("a code in the SMS").to_owned()
+        let body = inbox
+            .as_array()
+            .and_then(|a| a.last())
+            .and_then(|m| m["body"].as_str())
+            .expect("an SMS");
+        body.split(|c: char| !c.is_ascii_digit())
+            .find(|w| w.len() >= 6)
+            .expect("a code in the SMS")
+            .to_owned()
     }
 
     fn check(&self, id: &str, code: &str) -> Result<Value, Value> {
@@ -65,7 +79,10 @@ impl Desk {
 }
 
 fn id_of(started: &Value) -> String {
-    started["verification"]["id"].as_str().expect("id").to_owned()
+    started["verification"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned()
 }
 
 #[test]
@@ -91,7 +108,11 @@ fn a_wrong_code_leaves_tries_and_the_fifth_locks() {
     let desk = open(dir.path());
     let id = id_of(&desk.start("07400 123457"));
     let right = desk.latest_code();
-    let wrong = if right == "000000" { "111111" } else { "000000" };
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
     for tries_left in (1..=4).rev() {
         let outcome = desk.check(&id, wrong).unwrap();
         assert_eq!(outcome["outcome"], "wrong-code");
@@ -119,8 +140,11 @@ fn bad_numbers_are_refused_specifically_and_nothing_is_sent() {
     let dir = tempfile::tempdir().unwrap();
     let desk = open(dir.path());
     let start = |phone: &str| {
-        desk.call("start_verification", json!({"phone": phone, "purpose": {"kind": "reference", "reference": ""}}))
-            .unwrap_err()
+        desk.call(
+            "start_verification",
+            json!({"phone": phone, "purpose": {"kind": "reference", "reference": ""}}),
+        )
+        .unwrap_err()
     };
     assert_eq!(start("call me")["kind"], "invalid_number");
     assert_eq!(start("+33 6 12 34 56 78")["kind"], "country_not_allowed");
@@ -158,12 +182,19 @@ fn a_corrupt_pending_file_is_quarantined_reported_and_the_desk_still_works() {
     let moved: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("pending.json.corrupt-"))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("pending.json.corrupt-")
+        })
         .collect();
     assert_eq!(moved.len(), 1);
     assert_eq!(std::fs::read(moved[0].path()).unwrap(), garbage);
     let id = id_of(&desk.start("07400 123450"));
-    assert_eq!(desk.check(&id, &desk.latest_code()).unwrap()["outcome"], "approved");
+    assert_eq!(
+        desk.check(&id, &desk.latest_code()).unwrap()["outcome"],
+        "approved"
+    );
 }
 
 #[test]
@@ -173,7 +204,10 @@ fn s18_the_acl_is_in_force_the_window_cannot_call_the_store_plugin() {
     assert!(desk.call("app_status", json!({})).is_ok());
     for (cmd, args) in [
         ("plugin:store|load", json!({"path": "pending.json"})),
-        ("plugin:store|get", json!({"rid": 0, "key": "verifications"})),
+        (
+            "plugin:store|get",
+            json!({"rid": 0, "key": "verifications"}),
+        ),
     ] {
         let err = desk.call(cmd, args).unwrap_err();
         let text = err.to_string();
@@ -201,10 +235,18 @@ fn delivery_status_reaches_the_pending_card() {
 #[test]
 fn s18_the_csp_allows_no_remote_origin_and_no_inline_script() {
     let context: tauri::Context<MockRuntime> = tauri::generate_context!();
-    let csp = context.config().app.security.csp.as_ref().expect("a CSP is set").to_string();
+    let csp = context
+        .config()
+        .app
+        .security
+        .csp
+        .as_ref()
+        .expect("a CSP is set")
+        .to_string();
     for directive in csp.split(';') {
         for source in directive.split_whitespace().skip(1) {
-            let local = ["'self'", "'none'", "ipc:", "http://ipc.localhost", "data:"].contains(&source);
+            let local =
+                ["'self'", "'none'", "ipc:", "http://ipc.localhost", "data:"].contains(&source);
             assert!(local, "CSP source {source} in `{directive}` is not local");
         }
     }
@@ -219,18 +261,30 @@ fn s12_no_code_or_full_number_at_rest_or_in_answers_outside_the_demo_phone() {
     let id = id_of(&started);
     let code = desk.latest_code();
     let wrong = if code == "000000" { "111111" } else { "000000" };
-    let mut answers = vec![started, desk.check(&id, wrong).unwrap(), desk.call("list_pending", json!({})).unwrap()];
+    let mut answers = vec![
+        started,
+        desk.check(&id, wrong).unwrap(),
+        desk.call("list_pending", json!({})).unwrap(),
+    ];
     answers.push(desk.check(&id, &code).unwrap());
     answers.push(desk.call("app_status", json!({})).unwrap());
     for answer in &answers {
         let text = answer.to_string();
-        assert!(!text.contains(&code) && !text.contains("7400123452"), "IPC answer leaks: {text}");
+        assert!(
+            !text.contains(&code) && !text.contains("7400123452"),
+            "IPC answer leaks: {text}"
+        );
     }
     for file in ["pending.json", "audit.jsonl", "settings.json"] {
-        let Ok(bytes) = std::fs::read(dir.path().join(file)) else { continue };
+        let Ok(bytes) = std::fs::read(dir.path().join(file)) else {
+            continue;
+        };
         let text = String::from_utf8_lossy(&bytes);
         assert!(!text.contains(&code), "{file} holds the code");
-        assert!(!text.contains("7400123452") && !text.contains("07400 123452"), "{file} holds the number");
+        assert!(
+            !text.contains("7400123452") && !text.contains("07400 123452"),
+            "{file} holds the number"
+        );
     }
 }
 
@@ -246,21 +300,121 @@ fn s14_every_step_is_audited_in_an_intact_hash_chain() {
     let log = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
     let events: Vec<String> = log
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["event"].as_str().unwrap().to_owned())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["event"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
-    for expected in ["app_started", "started", "sent", "check_failed", "approved"] {
-        assert!(events.iter().any(|e| e == expected), "{expected} missing from {events:?}");
+    for expected in [
+        "app_started",
+        "operator_signed_in",
+        "started",
+        "sent",
+        "check_failed",
+        "approved",
+    ] {
+        assert!(
+            events.iter().any(|e| e == expected),
+            "{expected} missing from {events:?}"
+        );
     }
     let report = countersign::audit::verify_chain(&dir.path().join("audit.jsonl")).unwrap();
-    assert_eq!(report, countersign::audit::ChainReport::Intact { records: events.len() as u64 });
+    assert!(
+        matches!(report, countersign::audit::ChainReport::Intact { records, .. } if records == events.len() as u64),
+        "{report:?}"
+    );
 }
 
 #[test]
 fn s17_demo_mode_talks_only_to_the_embedded_emulator_on_loopback() {
-    let gateway = tauri::async_runtime::block_on(gateway_setup::demo()).expect("demo gateway starts");
-    let emulator = gateway.emulator.as_ref().expect("demo mode runs the emulator");
+    let gateway =
+        tauri::async_runtime::block_on(gateway_setup::demo()).expect("demo gateway starts");
+    let emulator = gateway
+        .emulator
+        .as_ref()
+        .expect("demo mode runs the emulator");
     assert!(emulator.local_addr().ip().is_loopback());
     let base = gateway.client.settings().base_url.clone();
     assert_eq!(base.host_str(), Some("127.0.0.1"));
     assert_eq!(base.port(), Some(emulator.local_addr().port()));
+}
+
+#[test]
+fn a_locked_desk_refuses_customer_work_until_someone_signs_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = open(dir.path());
+    desk.call("lock_desk", json!({})).unwrap();
+    let status = desk.call("app_status", json!({})).unwrap();
+    assert_eq!(status["operator"], Value::Null);
+    assert_eq!(status["suggestedOperator"]["staffId"], "S1234");
+    for (cmd, args) in [
+        (
+            "start_verification",
+            json!({"phone": "07400 123454", "purpose": {"kind": "reference", "reference": ""}}),
+        ),
+        ("list_pending", json!({})),
+        ("audit_query", json!({})),
+    ] {
+        assert_eq!(
+            desk.call(cmd, args).unwrap_err()["kind"],
+            "desk_locked",
+            "{cmd}"
+        );
+    }
+    assert_eq!(desk.call("demo_inbox", json!({})).unwrap(), json!([]));
+    let bad = desk
+        .call(
+            "sign_in",
+            json!({"staffId": "no spaces allowed", "name": "X"}),
+        )
+        .unwrap_err();
+    assert_eq!(bad["kind"], "invalid_operator");
+    desk.call("sign_in", json!({"staffId": "S9", "name": "Alex Clerk"}))
+        .unwrap();
+    assert!(desk.call("list_pending", json!({})).is_ok());
+}
+
+#[test]
+fn the_activity_screen_finds_a_customer_by_typed_number_and_verifies_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = open(dir.path());
+    let id = id_of(&desk.start("07400 123455"));
+    desk.check(&id, &desk.latest_code()).unwrap();
+    desk.start("07400 123456");
+    let rows = desk
+        .call(
+            "audit_query",
+            json!({"filter": {"phone": "+44 7400 123455"}}),
+        )
+        .unwrap();
+    let events: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        events.first(),
+        Some(&"approved"),
+        "newest first: {events:?}"
+    );
+    assert!(events.contains(&"started") && events.contains(&"sent"));
+    assert!(rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["maskedNumber"] == "+44 •••• 455"));
+    assert_eq!(rows[0]["staffId"], "S1234");
+    let approved = desk
+        .call("audit_query", json!({"filter": {"outcome": "approved"}}))
+        .unwrap();
+    assert_eq!(approved.as_array().unwrap().len(), 1);
+    let verdict = desk.call("audit_verify", json!({})).unwrap();
+    assert_eq!(verdict["intact"], true);
+    assert!(verdict["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Intact — "));
 }

@@ -1,0 +1,165 @@
+//! The audit log on real files: every kind of tampering is reported at the
+//! first bad record, and a damaged log is never appended to.
+
+use std::fs;
+use std::path::Path;
+
+use countersign::audit::{
+    self, AuditEvent, AuditLog, AuditSink, ChainReport, EventKind, Filter, Station,
+};
+use countersign::clock::Timestamp;
+
+fn write_log(path: &Path, n: u64) {
+    let mut log = AuditLog::open(path).unwrap().with_station(Station {
+        branch: "Leeds Central".into(),
+        workstation: "DESK-07".into(),
+    });
+    for i in 0..n {
+        let mut e = AuditEvent::new(
+            Timestamp::from_millis(1_800_000_000_000 + i as i64),
+            EventKind::Started,
+        );
+        e.operator = Some("Sam Teller".into());
+        e.masked_number = Some("+44 •••• 456".into());
+        e.reference = Some(format!("ref {i}"));
+        log.record(e).unwrap();
+    }
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn broken_at(path: &Path) -> u64 {
+    match audit::verify_chain(path).unwrap() {
+        ChainReport::Broken { line, .. } => line,
+        intact => panic!("tampering not detected: {intact:?}"),
+    }
+}
+
+#[test]
+fn an_untouched_log_is_intact_and_stamped_with_the_station() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    write_log(&path, 5);
+    assert!(matches!(
+        audit::verify_chain(&path).unwrap(),
+        ChainReport::Intact { records: 5, .. }
+    ));
+    let rows = audit::query(&path, &Filter::default(), 10).unwrap();
+    assert_eq!(rows.len(), 5);
+    assert_eq!(rows[0].seq, 5, "newest first");
+    assert_eq!(rows[0].event.branch.as_deref(), Some("Leeds Central"));
+    assert_eq!(rows[0].event.workstation.as_deref(), Some("DESK-07"));
+    assert_eq!(
+        audit::verify_chain(&path).unwrap().describe(),
+        "Intact — 5 records"
+    );
+}
+
+#[test]
+fn changing_one_byte_is_reported_at_that_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    write_log(&path, 5);
+    let mut l = lines(&path);
+    l[2] = l[2].replace("ref 2", "ref 9");
+    fs::write(&path, l.join("\n") + "\n").unwrap();
+    assert_eq!(broken_at(&path), 3);
+}
+
+#[test]
+fn deleting_a_record_is_reported_where_the_gap_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    write_log(&path, 5);
+    let mut l = lines(&path);
+    l.remove(1);
+    fs::write(&path, l.join("\n") + "\n").unwrap();
+    assert_eq!(broken_at(&path), 2);
+}
+
+#[test]
+fn swapping_two_records_is_reported_at_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    write_log(&path, 5);
+    let mut l = lines(&path);
+    l.swap(1, 3);
+    fs::write(&path, l.join("\n") + "\n").unwrap();
+    assert_eq!(broken_at(&path), 2);
+}
+
+#[test]
+fn cutting_records_off_the_end_is_reported_by_the_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    write_log(&path, 5);
+    let l = lines(&path);
+    fs::write(&path, l[..3].join("\n") + "\n").unwrap();
+    match audit::verify_chain(&path).unwrap() {
+        ChainReport::Broken { line, reason } => {
+            assert_eq!(line, 4);
+            assert!(reason.contains("4–5 are missing"), "{reason}");
+        }
+        intact => panic!("truncation not detected: {intact:?}"),
+    }
+}
+
+#[test]
+fn a_damaged_log_is_refused_and_left_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    write_log(&path, 3);
+    let mut l = lines(&path);
+    l[0] = l[0].replace("Sam", "Tom");
+    let tampered = l.join("\n") + "\n";
+    fs::write(&path, &tampered).unwrap();
+    let err = AuditLog::open(&path)
+        .err()
+        .expect("a damaged log is refused")
+        .to_string();
+    assert!(err.contains("line 1"), "{err}");
+    assert_eq!(fs::read_to_string(&path).unwrap(), tampered);
+}
+
+#[test]
+fn the_log_continues_its_chain_after_reopening_and_is_owner_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    write_log(&path, 2);
+    write_log(&path, 2);
+    assert!(matches!(
+        audit::verify_chain(&path).unwrap(),
+        ChainReport::Intact { records: 4, .. }
+    ));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+}
+
+#[test]
+fn csv_export_quotes_fields_and_defuses_spreadsheet_formulas() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let mut log = AuditLog::open(&path).unwrap();
+    let mut e = AuditEvent::new(Timestamp::from_millis(0), EventKind::Approved);
+    e.reference = Some("=HYPERLINK(\"x\"), \"quoted\"".into());
+    log.record(e).unwrap();
+    let csv = audit::to_csv(&audit::query(&path, &Filter::default(), 10).unwrap());
+    let row = csv.lines().nth(1).unwrap();
+    assert!(
+        row.contains("\"'=HYPERLINK(\"\"x\"\"), \"\"quoted\"\"\""),
+        "{row}"
+    );
+    assert!(row.contains("\"approved\""), "{row}");
+}
