@@ -94,3 +94,15 @@ export const resendCode = (id) => call("resend_code", { id }, { userAction: true
 export const checkCode = (id, code) => call("check_code", { id, code }, { userAction: true });
 export const cancelVerification = (id) => call("cancel_verification", { id }, { userAction: true });
 export const setOperator = (name) => call("set_operator", { name }, { userAction: true });
+
+export const signIn = (staffId, name) => call("sign_in", { staffId, name }, { userAction: true });
+export const lockDesk = () => call("lock_desk", {}, { userAction: true });
+export const auditQuery = (filter) => call("audit_query", { filter }, { userAction: true });
+export const auditVerify = () => call("audit_verify", {}, { userAction: true });
+export const auditExport = (filter) => call("audit_export", { filter }, { userAction: true });
+
+// Activity reports are best-effort and silent: a locked desk answers them
+// with an error that the sign-in screen already explains.
+export function stillHere() {
+  if (available) tauri.core.invoke("still_here").catch(() => {});
+}

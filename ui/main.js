@@ -1,5 +1,6 @@
 // Wiring: screens, the top bar, settings, and the start-up order
 // (status → listeners → pending queue → demo inbox → ui_ready).
+import * as activity from "./activity.js";
 import * as api from "./api.js";
 import * as desk from "./desk.js";
 import * as phone from "./phone.js";
@@ -21,6 +22,48 @@ function route() {
     if (link.dataset.screen === screen) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
+  if (screen === "activity" && signedIn) activity.refresh();
+}
+
+let signedIn = false;
+
+// The desk starts locked. Until someone signs in, only the sign-in form is
+// on screen; Rust refuses customer commands meanwhile anyway.
+function askSignIn(suggested) {
+  document.body.dataset.locked = "true";
+  $("signin").hidden = false;
+  $("signin-staff-id").value = (suggested && suggested.staffId) || "";
+  $("signin-name").value = (suggested && suggested.name) || "";
+  ($("signin-staff-id").value ? $("signin-name") : $("signin-staff-id")).focus();
+  return new Promise((resolve) => {
+    $("signin-form").addEventListener("submit", async function onSubmit(event) {
+      event.preventDefault();
+      try {
+        await api.signIn($("signin-staff-id").value, $("signin-name").value);
+      } catch {
+        $("signin-staff-id").focus();
+        return;
+      }
+      $("signin-form").removeEventListener("submit", onSubmit);
+      $("signin").hidden = true;
+      document.body.dataset.locked = "false";
+      resolve();
+    });
+  });
+}
+
+// Locking wipes every customer detail from the page by reloading it: the
+// fresh page starts at the sign-in form with nothing in memory.
+function onLocked() {
+  location.reload();
+}
+
+let lastReport = 0;
+function reportActivity() {
+  const now = Date.now();
+  if (now - lastReport < 20_000) return;
+  lastReport = now;
+  api.stillHere();
 }
 
 function showOperator(name) {
@@ -80,6 +123,18 @@ async function start() {
     return; // the error area says why (or that the desktop runtime is missing)
   }
   applyStatus(status);
+  await api.listen("desk-locked", onLocked);
+  if (!status.operator) {
+    await askSignIn(status.suggestedOperator);
+    status = await api.appStatus();
+    applyStatus(status);
+  }
+  signedIn = true;
+  $("lock").hidden = false;
+  $("lock").addEventListener("click", () => api.lockDesk().then(onLocked, () => {}));
+  for (const kind of ["keydown", "pointerdown"]) document.addEventListener(kind, reportActivity, true);
+  activity.init();
+  if (current === "activity") activity.refresh();
   desk.init(status);
 
   // Listen before the first list so nothing that changes in between is missed.
