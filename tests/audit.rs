@@ -163,3 +163,85 @@ fn csv_export_quotes_fields_and_defuses_spreadsheet_formulas() {
     );
     assert!(row.contains("\"approved\""), "{row}");
 }
+
+/// Midday UTC on the 15th of a month, as a timestamp.
+fn mid_month(year: i32, month: u32) -> Timestamp {
+    let date = chrono::NaiveDate::from_ymd_opt(year, month, 15)
+        .unwrap()
+        .and_hms_opt(12, 0, 0)
+        .unwrap();
+    Timestamp::from_millis(date.and_utc().timestamp_millis())
+}
+
+fn record_in(log: &mut AuditLog, at: Timestamp, reference: &str) {
+    let mut e = AuditEvent::new(at, EventKind::Approved);
+    e.reference = Some(reference.into());
+    log.record(e).unwrap();
+}
+
+#[test]
+fn the_log_rotates_by_month_and_the_chain_runs_across_months() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let mut log = AuditLog::open(&path).unwrap();
+    for (y, m) in [(2026, 9), (2026, 10), (2026, 11)] {
+        record_in(&mut log, mid_month(y, m), &format!("{y}-{m}"));
+        record_in(&mut log, mid_month(y, m), &format!("{y}-{m} again"));
+    }
+    assert!(dir.path().join("audit-2026-09.jsonl").exists());
+    assert!(dir.path().join("audit-2026-10.jsonl").exists());
+    assert!(matches!(
+        audit::trail::verify_trail(&path).unwrap(),
+        ChainReport::Intact { records: 6, .. }
+    ));
+    let rows = audit::query(&path, &Filter::default(), 100).unwrap();
+    let seqs: Vec<u64> = rows.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, [6, 5, 4, 3, 2, 1], "newest first across months");
+    // Reopening continues the current month's chain.
+    drop(log);
+    let mut log = AuditLog::open(&path).unwrap();
+    record_in(&mut log, mid_month(2026, 11), "after restart");
+    assert!(matches!(
+        audit::trail::verify_trail(&path).unwrap(),
+        ChainReport::Intact { records: 7, .. }
+    ));
+}
+
+#[test]
+fn a_month_removed_from_the_middle_of_the_trail_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let mut log = AuditLog::open(&path).unwrap();
+    for (y, m) in [(2026, 9), (2026, 10), (2026, 11)] {
+        record_in(&mut log, mid_month(y, m), "r");
+    }
+    fs::remove_file(dir.path().join("audit-2026-10.jsonl")).unwrap();
+    fs::remove_file(dir.path().join("audit-2026-10.jsonl.head")).unwrap();
+    match audit::trail::verify_trail(&path).unwrap() {
+        ChainReport::Broken { line, reason } => {
+            assert_eq!(line, 3);
+            assert!(reason.contains("month is missing"), "{reason}");
+        }
+        intact => panic!("missing month not detected: {intact:?}"),
+    }
+}
+
+#[test]
+fn retention_deletes_months_older_than_the_limit_and_the_rest_still_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let mut log = AuditLog::open(&path).unwrap().with_retention(13);
+    for i in 0..16 {
+        let (y, m) = (2025 + (i / 12) as i32, (i % 12) as u32 + 1);
+        record_in(&mut log, mid_month(y, m), "r");
+    }
+    // Written: Jan 2025 .. Apr 2026; the current file is April 2026. The last
+    // rotation archived March 2026, so months before April 2025 are gone.
+    assert!(!dir.path().join("audit-2025-01.jsonl").exists());
+    assert!(!dir.path().join("audit-2025-03.jsonl").exists());
+    assert!(dir.path().join("audit-2025-04.jsonl").exists());
+    assert!(matches!(
+        audit::trail::verify_trail(&path).unwrap(),
+        ChainReport::Intact { records: 13, .. }
+    ));
+}

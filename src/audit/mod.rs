@@ -21,6 +21,8 @@ use sha2::{Digest, Sha256};
 use crate::clock::Timestamp;
 use crate::persist::atomic_write;
 
+pub mod trail;
+
 /// What happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -141,11 +143,26 @@ pub struct AuditRecord {
     pub hash: String,
 }
 
-/// The last record, kept beside the log so truncation shows.
+/// The first and last record of a log file, kept beside it so that records
+/// cut off either end show.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct Head {
     seq: u64,
     hash: String,
+    /// Where this file's chain starts: 1 and the genesis hash for the first
+    /// file, the previous month's last record after a rotation.
+    #[serde(default = "first_seq")]
+    first_seq: u64,
+    #[serde(default = "genesis")]
+    first_prev: String,
+}
+
+fn first_seq() -> u64 {
+    1
+}
+
+fn genesis() -> String {
+    GENESIS.to_owned()
 }
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -168,13 +185,19 @@ fn head_path(log: &Path) -> PathBuf {
     log.with_file_name(name)
 }
 
-/// The hash-chained JSON Lines log, fsync'ed after every record.
+/// The hash-chained JSON Lines log, fsync'ed after every record, rotated
+/// by month (see [`trail`]).
 pub struct AuditLog {
     path: PathBuf,
     file: File,
     seq: u64,
     prev: String,
+    /// Where the current file's chain starts.
+    first: (u64, String),
+    /// The UTC month of the current file's first record.
+    month: Option<(i32, u32)>,
     station: Station,
+    retention_months: Option<u32>,
 }
 
 impl AuditLog {
@@ -186,29 +209,24 @@ impl AuditLog {
             path: path.to_owned(),
             source,
         };
-        let (seq, prev) = match verify_chain(path) {
-            Ok(ChainReport::Intact { records, last_hash }) => (records, last_hash),
-            Ok(ChainReport::Broken { line, reason }) => {
-                return Err(AuditError::Damaged {
-                    path: path.to_owned(),
-                    line,
-                    reason,
-                })
-            }
-            Err(e) => return Err(io(e)),
-        };
-        let mut options = OpenOptions::new();
-        options.create(true).append(true);
-        // Owner-only: the log names operators and masked numbers.
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let file = options.open(path).map_err(io)?;
+        let scan = scan_file(path).map_err(io)?;
+        if let Some((line, reason)) = scan.broken {
+            return Err(AuditError::Damaged {
+                path: path.to_owned(),
+                line,
+                reason,
+            });
+        }
+        let file = open_append(path).map_err(io)?;
         Ok(Self {
             path: path.to_owned(),
             file,
-            seq,
-            prev,
+            seq: scan.last.0,
+            prev: scan.last.1,
+            first: scan.first,
+            month: scan.first_at.map(month_of),
             station: Station::default(),
+            retention_months: None,
         })
     }
 
@@ -218,13 +236,68 @@ impl AuditLog {
         self
     }
 
+    /// Deletes archived months older than this many months at each rotation.
+    pub fn with_retention(mut self, months: u32) -> Self {
+        self.retention_months = Some(months);
+        self
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Moves the current file aside as `<stem>-YYYY-MM.jsonl` and starts a
+    /// new one whose chain continues from the old one's last record.
+    fn rotate(&mut self, archive_month: (i32, u32), new_month: (i32, u32)) -> io::Result<()> {
+        let archived = trail::archive_path(&self.path, archive_month);
+        std::fs::rename(head_path(&self.path), head_path(&archived)).or_else(ignore_missing)?;
+        std::fs::rename(&self.path, &archived)?;
+        self.file = open_append(&self.path)?;
+        self.first = (self.seq + 1, self.prev.clone());
+        self.month = None;
+        if let Some(months) = self.retention_months {
+            trail::delete_older_than(&self.path, new_month, months);
+        }
+        Ok(())
+    }
+}
+
+fn ignore_missing(e: io::Error) -> io::Result<()> {
+    if e.kind() == io::ErrorKind::NotFound {
+        Ok(())
+    } else {
+        Err(e)
+    }
+}
+
+fn open_append(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    // Owner-only: the log names operators and masked numbers.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+fn month_of(t: Timestamp) -> (i32, u32) {
+    use chrono::Datelike;
+    chrono::DateTime::from_timestamp_millis(t.millis())
+        .map(|d| (d.year(), d.month()))
+        .unwrap_or((1970, 1))
 }
 
 impl AuditSink for AuditLog {
     fn record(&mut self, mut event: AuditEvent) -> Result<(), AuditError> {
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| AuditError::Io { path, source }
+        };
+        let month = month_of(event.at);
+        if let Some(current) = self.month {
+            if month > current {
+                self.rotate(current, month).map_err(io(&self.path))?;
+            }
+        }
         event.branch = Some(self.station.branch.clone()).filter(|b| !b.is_empty());
         event.workstation = Some(self.station.workstation.clone()).filter(|w| !w.is_empty());
         let seq = self.seq + 1;
@@ -238,20 +311,19 @@ impl AuditSink for AuditLog {
         };
         let mut bytes = serde_json::to_vec(&line).expect("an audit line always serialises");
         bytes.push(b'\n');
-        let io = |source| AuditError::Io {
-            path: self.path.clone(),
-            source,
-        };
-        self.file.write_all(&bytes).map_err(io)?;
-        self.file.sync_data().map_err(io)?;
-        let head = serde_json::to_vec(&Head {
+        self.file.write_all(&bytes).map_err(io(&self.path))?;
+        self.file.sync_data().map_err(io(&self.path))?;
+        let head = Head {
             seq,
             hash: hash.clone(),
-        })
-        .expect("a head always serialises");
-        atomic_write(&head_path(&self.path), &head).map_err(io)?;
+            first_seq: self.first.0,
+            first_prev: self.first.1.clone(),
+        };
+        let head = serde_json::to_vec(&head).expect("a head always serialises");
+        atomic_write(&head_path(&self.path), &head).map_err(io(&self.path))?;
         self.seq = seq;
         self.prev = hash;
+        self.month.get_or_insert(month);
         Ok(())
     }
 }
@@ -273,75 +345,97 @@ impl ChainReport {
     }
 }
 
-/// Checks every link of the chain and the head. A missing log is an intact
-/// empty one.
-pub fn verify_chain(path: &Path) -> io::Result<ChainReport> {
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Ok(ChainReport::Intact {
-                records: 0,
-                last_hash: GENESIS.to_owned(),
-            })
-        }
+/// What one file holds: where its chain starts and ends, and the first break.
+pub(crate) struct FileScan {
+    pub(crate) first: (u64, String),
+    pub(crate) last: (u64, String),
+    pub(crate) first_at: Option<Timestamp>,
+    pub(crate) records: u64,
+    /// `(seq, reason)` of the first bad record.
+    pub(crate) broken: Option<(u64, String)>,
+}
+
+/// Reads one file of the trail. Its head says where its chain starts (1 and
+/// the genesis hash unless the file continues an archived month) and ends.
+pub(crate) fn scan_file(path: &Path) -> io::Result<FileScan> {
+    let head = match std::fs::read(head_path(path)) {
+        Ok(bytes) => Some(serde_json::from_slice::<Head>(&bytes).ok()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => return Err(e),
     };
-    let mut prev = GENESIS.to_owned();
-    let mut count = 0;
-    for (i, line) in BufReader::new(file).split(b'\n').enumerate() {
-        let n = i as u64 + 1;
+    let first = match &head {
+        Some(Some(h)) => (h.first_seq, h.first_prev.clone()),
+        _ => (1, GENESIS.to_owned()),
+    };
+    let mut scan = FileScan {
+        last: (first.0 - 1, first.1.clone()),
+        first,
+        first_at: None,
+        records: 0,
+        broken: None,
+    };
+    if let Some(None) = head {
+        scan.broken = Some((scan.first.0, "the head file is damaged".to_owned()));
+        return Ok(scan);
+    }
+    let file = match File::open(path) {
+        Ok(f) => Some(f),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
+    };
+    for line in file
+        .into_iter()
+        .flat_map(|f| BufReader::new(f).split(b'\n'))
+    {
         let line = line?;
-        let broken = |reason: &str| {
-            Ok(ChainReport::Broken {
-                line: n,
-                reason: reason.to_owned(),
-            })
+        let expected = scan.last.0 + 1;
+        let reason = match serde_json::from_slice::<AuditRecord>(&line) {
+            Err(_) => Some("not a readable audit record"),
+            Ok(r) if r.seq != expected => {
+                Some("sequence number out of order (a record was removed or moved)")
+            }
+            Ok(r) if r.prev != scan.last.1 => Some("does not follow the previous record"),
+            Ok(r) if chain_hash(r.seq, &r.prev, &r.event) != r.hash => {
+                Some("contents were altered")
+            }
+            Ok(r) => {
+                scan.first_at.get_or_insert(r.event.at);
+                scan.last = (r.seq, r.hash);
+                scan.records += 1;
+                None
+            }
         };
-        let Ok(record) = serde_json::from_slice::<AuditRecord>(&line) else {
-            return broken("not a readable audit record");
-        };
-        if record.seq != n {
-            return broken("sequence number out of order (a record was removed or moved)");
-        }
-        if record.prev != prev {
-            return broken("does not follow the previous record");
-        }
-        if chain_hash(record.seq, &record.prev, &record.event) != record.hash {
-            return broken("contents were altered");
-        }
-        prev = record.hash;
-        count = n;
-    }
-    if let Ok(bytes) = std::fs::read(head_path(path)) {
-        match serde_json::from_slice::<Head>(&bytes) {
-            Ok(head) if head.seq > count => {
-                return Ok(ChainReport::Broken {
-                    line: count + 1,
-                    reason: format!(
-                        "records {}–{} are missing (the log was cut short)",
-                        count + 1,
-                        head.seq
-                    ),
-                })
-            }
-            Ok(head) if head.seq == count && head.hash != prev => {
-                return Ok(ChainReport::Broken {
-                    line: count,
-                    reason: "the last record was replaced".to_owned(),
-                })
-            }
-            Ok(_) => {}
-            Err(_) => {
-                return Ok(ChainReport::Broken {
-                    line: count,
-                    reason: "the head file is damaged".to_owned(),
-                })
-            }
+        if let Some(reason) = reason {
+            scan.broken = Some((expected, reason.to_owned()));
+            return Ok(scan);
         }
     }
-    Ok(ChainReport::Intact {
-        records: count,
-        last_hash: prev,
+    if let Some(Some(h)) = head {
+        if h.seq > scan.last.0 {
+            let reason = format!(
+                "records {}–{} are missing (the log was cut short)",
+                scan.last.0 + 1,
+                h.seq
+            );
+            scan.broken = Some((scan.last.0 + 1, reason));
+        } else if h.seq == scan.last.0 && h.hash != scan.last.1 {
+            scan.broken = Some((h.seq, "the last record was replaced".to_owned()));
+        }
+    }
+    Ok(scan)
+}
+
+/// Checks every link of one file's chain and its head. A missing log is an
+/// intact empty one. For the whole trail across months, see
+/// [`trail::verify_trail`].
+pub fn verify_chain(path: &Path) -> io::Result<ChainReport> {
+    let scan = scan_file(path)?;
+    Ok(match scan.broken {
+        Some((line, reason)) => ChainReport::Broken { line, reason },
+        None => ChainReport::Intact {
+            records: scan.records,
+            last_hash: scan.last.1,
+        },
     })
 }
 
@@ -375,21 +469,28 @@ impl Filter {
     }
 }
 
-/// Records matching `filter`, newest first, at most `limit`. Unreadable
-/// lines are skipped here; [`verify_chain`] is where damage is reported.
+/// Records matching `filter` across every month of the trail, newest
+/// first, at most `limit`. Unreadable lines are skipped here;
+/// [`trail::verify_trail`] is where damage is reported.
 pub fn query(path: &Path, filter: &Filter, limit: usize) -> io::Result<Vec<AuditRecord>> {
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    let mut out: Vec<AuditRecord> = BufReader::new(file)
-        .split(b'\n')
-        .map_while(Result::ok)
-        .filter_map(|l| serde_json::from_slice::<AuditRecord>(&l).ok())
-        .filter(|r| filter.matches(&r.event))
-        .collect();
-    out.reverse();
+    let mut out = Vec::new();
+    for file in trail::files(path)?.iter().rev() {
+        let lines = match File::open(file) {
+            Ok(f) => BufReader::new(f).split(b'\n'),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        let mut records: Vec<AuditRecord> = lines
+            .map_while(Result::ok)
+            .filter_map(|l| serde_json::from_slice::<AuditRecord>(&l).ok())
+            .filter(|r| filter.matches(&r.event))
+            .collect();
+        records.reverse();
+        out.extend(records);
+        if out.len() >= limit {
+            break;
+        }
+    }
     out.truncate(limit);
     Ok(out)
 }
