@@ -232,7 +232,7 @@ fn retention_deletes_months_older_than_the_limit_and_the_rest_still_verifies() {
     let path = dir.path().join("audit.jsonl");
     let mut log = AuditLog::open(&path).unwrap().with_retention(13);
     for i in 0..16 {
-        let (y, m) = (2025 + (i / 12) as i32, (i % 12) as u32 + 1);
+        let (y, m) = (2025 + i / 12, (i % 12) as u32 + 1);
         record_in(&mut log, mid_month(y, m), "r");
     }
     // Written: Jan 2025 .. Apr 2026; the current file is April 2026. The last
