@@ -99,6 +99,9 @@ pub struct Desk<S, A, C, R> {
     numbers: BTreeMap<NumberId, NumberHistory>,
     ended: Vec<EndedRecord>,
     audit_failures: u64,
+    /// Verifications whose SMS this process handed out and whose gateway
+    /// answer has not been recorded yet.
+    in_flight: std::collections::BTreeSet<VerificationId>,
 }
 
 impl<S, A, C, R> Desk<S, A, C, R>
@@ -129,6 +132,7 @@ where
             numbers: doc.numbers,
             ended: doc.ended,
             audit_failures: 0,
+            in_flight: Default::default(),
         })
     }
 
@@ -215,6 +219,7 @@ where
         let v = &self.pending[&id];
         let (event, view) = (self.event(EventKind::Started, v, now), self.view(v, now));
         self.audit(event);
+        self.in_flight.insert(id);
         Ok(Started::New {
             view,
             sms: OutboundSms { to: number, body },
@@ -228,6 +233,7 @@ where
         result: Result<SendReceipt, GatewayError>,
     ) -> Result<SendRecorded, DeskError> {
         let now = self.now();
+        self.in_flight.remove(id);
         let Some(v) = self.pending.get(id) else {
             return Ok(SendRecorded::AlreadyEnded);
         };
@@ -268,7 +274,9 @@ where
             return Err(DeskError::Expired);
         }
         self.refuse_if_country_not_allowed(&v.number)?;
-        if matches!(v.record.delivery, Delivery::AwaitingGateway) {
+        // Only a send made by this process can still be on its way. An entry
+        // that was awaiting the gateway when the app died may be resent.
+        if matches!(v.record.delivery, Delivery::AwaitingGateway) && self.in_flight.contains(id) {
             return Err(DeskError::StillSending);
         }
         let number_id = v.record.number_id.clone();
@@ -308,6 +316,7 @@ where
             v.number.clone(),
         );
         self.audit(event);
+        self.in_flight.insert(id.clone());
         Ok(Resent {
             view,
             sms: OutboundSms { to, body },

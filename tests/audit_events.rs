@@ -12,9 +12,12 @@ use support::{wrong, Harness};
 const NUMBER: &str = "+447400123456";
 
 fn last(h: &Harness, kind: EventKind) -> AuditEvent {
-    h.events().iter().rev().find(|e| e.event == kind).cloned().unwrap_or_else(|| {
-        panic!("no {kind:?} event in {:?}", h.event_kinds())
-    })
+    h.events()
+        .iter()
+        .rev()
+        .find(|e| e.event == kind)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {kind:?} event in {:?}", h.event_kinds()))
 }
 
 /// The fields every verification event carries.
@@ -23,7 +26,10 @@ fn assert_complete(e: &AuditEvent, outcome: Option<&str>) {
     assert_eq!(e.verification.as_ref().map(String::len), Some(20), "{e:?}");
     assert_eq!(e.masked_number.as_deref(), Some("+44 •••• 456"), "{e:?}");
     assert_eq!(e.number_id.as_ref().map(String::len), Some(64), "{e:?}");
-    assert!(e.reference.as_deref().is_some_and(|r| !r.is_empty()), "{e:?}");
+    assert!(
+        e.reference.as_deref().is_some_and(|r| !r.is_empty()),
+        "{e:?}"
+    );
     assert!(e.delivery.is_some(), "{e:?}");
     assert_eq!(e.outcome.as_deref(), outcome, "{e:?}");
     let text = serde_json::to_string(e).unwrap();
@@ -43,7 +49,10 @@ fn sent_is_audited_with_the_gateway_sid() {
     h.start_and_send(NUMBER);
     let e = last(&h, EventKind::Sent);
     assert_complete(&e, None);
-    assert!(e.gateway_sid.as_deref().is_some_and(|s| s.starts_with("SM")));
+    assert!(e
+        .gateway_sid
+        .as_deref()
+        .is_some_and(|s| s.starts_with("SM")));
 }
 
 #[test]
@@ -70,7 +79,9 @@ fn delivery_status_changes_are_audited_with_sid_and_state() {
     let mut h = Harness::new();
     let (id, _) = h.start_and_send(NUMBER);
     let sid = MessageSid::parse(&format!("SM{:032x}", 1)).unwrap();
-    h.desk.record_delivery(&id, &sid, DeliveryStatus::Delivered).unwrap();
+    h.desk
+        .record_delivery(&id, &sid, DeliveryStatus::Delivered)
+        .unwrap();
     let e = last(&h, EventKind::DeliveryStatus);
     assert_complete(&e, None);
     assert_eq!(e.delivery.as_deref(), Some("delivered"));

@@ -360,3 +360,37 @@ fn entries_sealed_under_another_key_are_refused() {
     // The right key still opens them.
     assert!(desk(&path, &key, &clock, doc).is_ok());
 }
+
+/// A crash between handing out an SMS and recording the gateway's answer
+/// leaves the entry "awaiting the gateway". After a restart that send is no
+/// longer in flight, so staff can resend instead of waiting for expiry.
+#[test]
+fn an_entry_left_awaiting_the_gateway_by_a_crash_can_be_resent_after_restart() {
+    use countersign::verification::Operator;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pending.json");
+    let key = DigestKey::generate(&mut StdRng::seed_from_u64(9));
+    let clock = ManualClock::at(T0);
+    let mut first = desk(&path, &key, &clock, PendingDocument::default()).unwrap();
+    let number = PhoneNumber::parse_any("+447400123456", "GB".parse().unwrap()).unwrap();
+    let Started::New { view, .. } = first
+        .start(
+            number,
+            Purpose::Unspecified,
+            Operator::parse("Sam").unwrap(),
+        )
+        .unwrap()
+    else {
+        panic!("a new verification")
+    };
+    assert!(matches!(
+        first.resend(&view.id),
+        Err(DeskError::StillSending)
+    ));
+    drop(first); // the crash: no record_send
+
+    clock.advance(std::time::Duration::from_secs(31));
+    let loaded = countersign::persist::load_or_quarantine(&path, clock.now()).unwrap();
+    let mut restarted = desk(&path, &key, &clock, loaded.document).unwrap();
+    assert!(restarted.resend(&view.id).is_ok());
+}
