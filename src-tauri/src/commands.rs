@@ -311,7 +311,8 @@ pub fn set_operator(shell: State<'_, Shell>, name: String) -> IpcResult<Operator
 /// footprint measurements read.
 #[tauri::command]
 pub fn ui_ready(shell: State<'_, Shell>) {
-    let ms = shell.started.elapsed().as_millis();
+    let since = crate::PROCESS_START.get().copied().unwrap_or(shell.started);
+    let ms = since.elapsed().as_millis();
     tracing::info!(ms, "ui ready");
     eprintln!("countersign: ui ready after {ms} ms");
 }

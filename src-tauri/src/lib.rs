@@ -157,8 +157,12 @@ fn spawn_idle_lock<R: Runtime>(app: AppHandle<R>) {
     });
 }
 
+/// When `main` started: the origin of the "ui ready" figure.
+pub static PROCESS_START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
 /// The desktop entry point.
 pub fn run() {
+    PROCESS_START.get_or_init(std::time::Instant::now);
     init_logging();
     let mut context = tauri::generate_context!();
     apply_data_dir_override(
