@@ -111,7 +111,7 @@ fn cutting_records_off_the_end_is_reported_by_the_head() {
 }
 
 #[test]
-fn a_damaged_log_is_refused_and_left_byte_for_byte() {
+fn a_damaged_log_is_kept_byte_for_byte_reported_and_appended_after() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.jsonl");
     write_log(&path, 3);
@@ -119,12 +119,40 @@ fn a_damaged_log_is_refused_and_left_byte_for_byte() {
     l[0] = l[0].replace("Sam", "Tom");
     let tampered = l.join("\n") + "\n";
     fs::write(&path, &tampered).unwrap();
-    let err = AuditLog::open(&path)
-        .err()
-        .expect("a damaged log is refused")
-        .to_string();
-    assert!(err.contains("line 1"), "{err}");
-    assert_eq!(fs::read_to_string(&path).unwrap(), tampered);
+    let mut log = AuditLog::open(&path).expect("a damaged log still opens");
+    let damage = log.damage().expect("the damage is reported").to_owned();
+    assert!(damage.contains("record 1"), "{damage}");
+    log.record(AuditEvent::new(
+        Timestamp::from_millis(1),
+        EventKind::AppStarted,
+    ))
+    .unwrap();
+    let after = fs::read_to_string(&path).unwrap();
+    assert!(after.starts_with(&tampered), "the damaged bytes are kept");
+    assert_eq!(broken_at(&path), 1, "verify still names the damage");
+}
+
+#[test]
+fn a_line_cut_short_by_a_crash_is_closed_and_new_records_stay_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    write_log(&path, 2);
+    let mut bytes = fs::read(&path).unwrap();
+    bytes.extend_from_slice(b"{\"seq\":3,\"time\":\"20");
+    fs::write(&path, &bytes).unwrap();
+    let mut log = AuditLog::open(&path).unwrap();
+    log.record(AuditEvent::new(
+        Timestamp::from_millis(5),
+        EventKind::AppStarted,
+    ))
+    .unwrap();
+    let rows = audit::query(&path, &Filter::default(), 10).unwrap();
+    assert_eq!(
+        rows.first().map(|r| r.seq),
+        Some(3),
+        "the new record continues from record 2"
+    );
+    assert_eq!(broken_at(&path), 3, "the torn line is still reported");
 }
 
 #[test]

@@ -150,6 +150,7 @@ fn open_desk<R: Runtime, M: tauri::Manager<R>>(
         .map_err(|e| e.to_string())?
         .with_station(station)
         .with_retention(countersign::audit::trail::DEFAULT_RETENTION_MONTHS);
+    warnings.extend(audit.damage().map(str::to_owned));
     let pending_path = data_dir.join(PENDING_FILE);
     let now = SystemClock.now();
     let loaded = persist::load_or_quarantine(&pending_path, now).map_err(|e| e.to_string())?;

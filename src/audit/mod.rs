@@ -99,12 +99,9 @@ impl AuditEvent {
 pub enum AuditError {
     #[error("The audit log {path} cannot be written: {source}")]
     Io { path: PathBuf, source: io::Error },
-    #[error("The audit log {path} is damaged at line {line} ({reason}); it was left as it is. Ask IT to keep it as evidence and move it aside.")]
-    Damaged {
-        path: PathBuf,
-        line: u64,
-        reason: String,
-    },
+    /// The existing log could not be read at start; it was left as it is.
+    #[error("The audit log {path} cannot be read: {source}. It was left as it is; check that Countersign may read its data folder, or ask IT.")]
+    Read { path: PathBuf, source: io::Error },
 }
 
 /// Where audit events go. Called after the change it records is durable.
@@ -198,36 +195,63 @@ pub struct AuditLog {
     month: Option<(i32, u32)>,
     station: Station,
     retention_months: Option<u32>,
+    damage: Option<String>,
 }
 
 impl AuditLog {
-    /// Opens (or creates) the log and continues its chain. A log whose chain
-    /// does not verify is refused, untouched: appending to it would bury the
-    /// evidence under valid-looking records.
+    /// Opens (or creates) the log and continues its chain.
+    ///
+    /// A damaged log is never rewritten: the damage stays where it is (so
+    /// [`verify_chain`] keeps naming it, and [`AuditLog::damage`] says so at
+    /// start), the chain continues from the last readable record, and a last
+    /// line cut short by a crash is closed with a newline so new records stay
+    /// readable. Refusing to open would stop the desk after any power cut
+    /// during a write. A log that cannot be read, or is not a regular file,
+    /// is an error.
     pub fn open(path: &Path) -> Result<Self, AuditError> {
+        let read = |source| AuditError::Read {
+            path: path.to_owned(),
+            source,
+        };
+        match std::fs::metadata(path) {
+            // Opening a FIFO would block; a directory cannot be appended to.
+            Ok(meta) if !meta.is_file() => {
+                return Err(read(io::Error::other("not a regular file")))
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(read(e)),
+        }
+        let scan = scan_file(path).map_err(read)?;
         let io = |source| AuditError::Io {
             path: path.to_owned(),
             source,
         };
-        let scan = scan_file(path).map_err(io)?;
-        if let Some((line, reason)) = scan.broken {
-            return Err(AuditError::Damaged {
-                path: path.to_owned(),
-                line,
-                reason,
-            });
+        let mut file = open_append(path).map_err(io)?;
+        if scan.ends_mid_line {
+            file.write_all(b"\n").map_err(io)?;
+            file.sync_data().map_err(io)?;
         }
-        let file = open_append(path).map_err(io)?;
+        let damage = scan.broken.as_ref().map(|(line, reason)| {
+            let report = ChainReport::Broken { line: *line, reason: reason.clone() };
+            format!("The audit log is damaged: {}. It was kept as it is; new records follow it. Tell IT.", report.describe())
+        });
         Ok(Self {
             path: path.to_owned(),
             file,
-            seq: scan.last.0,
-            prev: scan.last.1,
+            seq: scan.last_readable.0,
+            prev: scan.last_readable.1,
             first: scan.first,
             month: scan.first_at.map(month_of),
             station: Station::default(),
             retention_months: None,
+            damage,
         })
+    }
+
+    /// What was wrong with the log when it was opened, for the operator.
+    pub fn damage(&self) -> Option<&str> {
+        self.damage.as_deref()
     }
 
     /// Stamps every following record with this branch and workstation.
@@ -348,15 +372,23 @@ impl ChainReport {
 /// What one file holds: where its chain starts and ends, and the first break.
 pub(crate) struct FileScan {
     pub(crate) first: (u64, String),
+    /// The end of the unbroken part of the chain.
     pub(crate) last: (u64, String),
+    /// The last record that parses at all, even after a break: where new
+    /// records continue from.
+    pub(crate) last_readable: (u64, String),
     pub(crate) first_at: Option<Timestamp>,
     pub(crate) records: u64,
     /// `(seq, reason)` of the first bad record.
     pub(crate) broken: Option<(u64, String)>,
+    /// The file ends in the middle of a line (a write cut short).
+    pub(crate) ends_mid_line: bool,
 }
 
 /// Reads one file of the trail. Its head says where its chain starts (1 and
 /// the genesis hash unless the file continues an archived month) and ends.
+/// Lines are read as bytes: a damaged (non-UTF-8) line is a broken record to
+/// name, not an I/O error.
 pub(crate) fn scan_file(path: &Path) -> io::Result<FileScan> {
     let head = match std::fs::read(head_path(path)) {
         Ok(bytes) => Some(serde_json::from_slice::<Head>(&bytes).ok()),
@@ -367,38 +399,50 @@ pub(crate) fn scan_file(path: &Path) -> io::Result<FileScan> {
         Some(Some(h)) => (h.first_seq, h.first_prev.clone()),
         _ => (1, GENESIS.to_owned()),
     };
+    let start = (first.0.saturating_sub(1), first.1.clone());
     let mut scan = FileScan {
-        last: (first.0 - 1, first.1.clone()),
+        last: start.clone(),
+        last_readable: start,
         first,
         first_at: None,
         records: 0,
         broken: None,
+        ends_mid_line: false,
     };
     if let Some(None) = head {
         scan.broken = Some((scan.first.0, "the head file is damaged".to_owned()));
-        return Ok(scan);
     }
-    let file = match File::open(path) {
-        Ok(f) => Some(f),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+    let mut reader = match File::open(path) {
+        Ok(f) => BufReader::new(f),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(scan),
         Err(e) => return Err(e),
     };
-    for line in file
-        .into_iter()
-        .flat_map(|f| BufReader::new(f).split(b'\n'))
-    {
-        let line = line?;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        scan.ends_mid_line = line.last() != Some(&b'\n');
+        let record =
+            serde_json::from_slice::<AuditRecord>(line.strip_suffix(b"\n").unwrap_or(&line)).ok();
+        if let Some(r) = &record {
+            scan.last_readable = (r.seq, r.hash.clone());
+        }
+        if scan.broken.is_some() {
+            continue;
+        }
         let expected = scan.last.0 + 1;
-        let reason = match serde_json::from_slice::<AuditRecord>(&line) {
-            Err(_) => Some("not a readable audit record"),
-            Ok(r) if r.seq != expected => {
+        let reason = match record {
+            None => Some("not a readable audit record"),
+            Some(r) if r.seq != expected => {
                 Some("sequence number out of order (a record was removed or moved)")
             }
-            Ok(r) if r.prev != scan.last.1 => Some("does not follow the previous record"),
-            Ok(r) if chain_hash(r.seq, &r.prev, &r.event) != r.hash => {
+            Some(r) if r.prev != scan.last.1 => Some("does not follow the previous record"),
+            Some(r) if chain_hash(r.seq, &r.prev, &r.event) != r.hash => {
                 Some("contents were altered")
             }
-            Ok(r) => {
+            Some(r) => {
                 scan.first_at.get_or_insert(r.event.at);
                 scan.last = (r.seq, r.hash);
                 scan.records += 1;
@@ -407,10 +451,9 @@ pub(crate) fn scan_file(path: &Path) -> io::Result<FileScan> {
         };
         if let Some(reason) = reason {
             scan.broken = Some((expected, reason.to_owned()));
-            return Ok(scan);
         }
     }
-    if let Some(Some(h)) = head {
+    if let (None, Some(Some(h))) = (&scan.broken, head) {
         if h.seq > scan.last.0 {
             let reason = format!(
                 "records {}–{} are missing (the log was cut short)",
