@@ -8,8 +8,8 @@
 //! removing, reordering or truncating records breaks the chain, and
 //! [`verify_chain`] names the first broken record.
 
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -76,6 +76,12 @@ pub enum AuditError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The existing log could not be read at start; it was left as it is.
+    #[error("The audit log {path} cannot be read: {source}. It was left as it is; check that Countersign may read its data folder, or ask IT.")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Where audit events go. Called after the change it records is durable.
@@ -128,28 +134,56 @@ pub struct AuditLog {
 
 impl AuditLog {
     /// Opens (or creates) the log and continues its chain.
+    ///
+    /// A damaged log is never rewritten: lines that do not parse are kept as
+    /// they are (and [`verify_chain`] names the first of them), the chain
+    /// continues from the last readable record, and a last line cut short by
+    /// a crash is closed with a newline so that new records stay readable.
+    /// A log that cannot be read, or is not a regular file, is an error.
     pub fn open(path: &Path) -> Result<Self, AuditError> {
-        let io = |source| AuditError::Io {
+        let read = |source| AuditError::Read {
             path: path.to_owned(),
             source,
         };
         let (mut seq, mut prev) = (0, GENESIS.to_owned());
-        if path.exists() {
-            let reader = BufReader::new(File::open(path).map_err(io)?);
-            for line in reader.lines() {
-                let line = line.map_err(io)?;
-                if let Ok(l) = serde_json::from_str::<Line>(&line) {
-                    seq = l.seq;
-                    prev = l.hash;
+        let mut ends_mid_line = false;
+        match fs::metadata(path) {
+            Ok(meta) if !meta.is_file() => {
+                // Opening a FIFO would block; a directory cannot be appended to.
+                return Err(read(io::Error::other("not a regular file")));
+            }
+            Ok(_) => {
+                let mut reader = BufReader::new(File::open(path).map_err(read)?);
+                let mut line = Vec::new();
+                loop {
+                    line.clear();
+                    if reader.read_until(b'\n', &mut line).map_err(read)? == 0 {
+                        break;
+                    }
+                    ends_mid_line = line.last() != Some(&b'\n');
+                    if let Ok(l) = serde_json::from_slice::<Line>(&line) {
+                        seq = l.seq;
+                        prev = l.hash;
+                    }
                 }
             }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(read(e)),
         }
+        let io = |source| AuditError::Io {
+            path: path.to_owned(),
+            source,
+        };
         let mut options = OpenOptions::new();
         options.create(true).append(true);
         // Owner-only: the log names operators and masked numbers.
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let file = options.open(path).map_err(io)?;
+        let mut file = options.open(path).map_err(io)?;
+        if ends_mid_line {
+            file.write_all(b"\n").map_err(io)?;
+            file.sync_data().map_err(io)?;
+        }
         Ok(Self {
             path: path.to_owned(),
             file,
@@ -195,7 +229,9 @@ pub fn verify_chain(path: &Path) -> std::io::Result<ChainReport> {
     let reader = BufReader::new(File::open(path)?);
     let mut prev = GENESIS.to_owned();
     let mut count = 0;
-    for (i, line) in reader.lines().enumerate() {
+    // Bytes, not `lines()`: a damaged (non-UTF-8) line is a broken record to
+    // name, not an I/O error.
+    for (i, line) in reader.split(b'\n').enumerate() {
         let n = i as u64 + 1;
         let line = line?;
         let broken = |reason: &str| {
@@ -204,7 +240,7 @@ pub fn verify_chain(path: &Path) -> std::io::Result<ChainReport> {
                 reason: reason.to_owned(),
             })
         };
-        let Ok(l) = serde_json::from_str::<Line>(&line) else {
+        let Ok(l) = serde_json::from_slice::<Line>(&line) else {
             return broken("not a readable audit record");
         };
         if l.seq != n {

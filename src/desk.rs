@@ -87,7 +87,9 @@ pub struct Parts<S, A, C, R> {
 /// Shown in test failures; the key and the rest stay out of it.
 impl<S, A, C, R> std::fmt::Debug for Parts<S, A, C, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Parts").field("policy", &self.policy).finish_non_exhaustive()
+        f.debug_struct("Parts")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
     }
 }
 
@@ -325,7 +327,9 @@ where
         }
 
         let number_id = v.record.number_id.clone();
-        let attempts = v.record.failed_attempts + 1;
+        // Saturating: a damaged or edited pending file may hold any count,
+        // and a count that wrapped to zero would hand back every try.
+        let attempts = v.record.failed_attempts.saturating_add(1);
         let recent_failures = self.recent_failures(&number_id, now) + 1;
         let number_capped =
             recent_failures >= self.parts.policy.number_failures_per_hour() as usize;
