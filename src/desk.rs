@@ -342,7 +342,9 @@ where
         }
 
         let number_id = v.record.number_id.clone();
-        let attempts = v.record.failed_attempts + 1;
+        // Saturating: a damaged or edited pending file may hold any count,
+        // and a count that wrapped to zero would hand back every try.
+        let attempts = v.record.failed_attempts.saturating_add(1);
         let recent_failures = self.recent_failures(&number_id, now) + 1;
         let number_capped =
             recent_failures >= self.parts.policy.number_failures_per_hour() as usize;

@@ -534,6 +534,30 @@ pub fn mask_digit_runs(text: &str) -> String {
     out
 }
 
+/// The client's answer parsers, reachable from the fuzz targets and the
+/// property tests. Not an API: the client is the only real caller.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::{DeliveryStatus, GatewayError, MessageSid};
+
+    /// What the client reads from a 200/201 body: the SID and the status.
+    pub fn parse_message(
+        body: &[u8],
+    ) -> Result<(MessageSid, Option<DeliveryStatus>), GatewayError> {
+        super::parse_message(body).map(|a| (a.sid, a.status))
+    }
+
+    /// How the client reads a non-success answer (JSON, XML or text).
+    pub fn classify_failure(code: u16, body: &[u8]) -> GatewayError {
+        super::classify_failure(code, body)
+    }
+
+    /// The `error` word of a JSON body or the `<Error>` of an XML one.
+    pub fn error_word(text: &str) -> Option<String> {
+        super::error_word(text)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

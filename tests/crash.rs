@@ -1,0 +1,469 @@
+//! Crash test: the engine and the file store the app uses, killed with
+//! SIGKILL at random moments, then reloaded by a fresh process.
+//!
+//! The test binary re-executes itself as the child (`crash_child_process`,
+//! which does nothing unless `COUNTERSIGN_CRASH_CHILD_DIR` is set). The child
+//! loads the store with `persist::load_or_quarantine` and `Desk::new`, then
+//! loops over start, send (a fake gateway answer fed to `record_send`),
+//! check (right and wrong codes), resend, cancel and purge on a `FileStore`
+//! in a real directory. Its store announces every save on stdout:
+//! `WRITING <sha256> <state>` before writing, `ACK <sha256> <state>` once the
+//! save has returned `Ok` (the earliest moment the engine could acknowledge
+//! anything to a caller). The parent kills it after a random delay and then,
+//! in its own process, requires:
+//!
+//! - the file parses (no quarantine, no read error) and `Desk::new` opens
+//!   every entry with the key;
+//! - its SHA-256 is the last ACKed document, or the one announced as
+//!   WRITING after it (a write in flight may or may not have landed): no
+//!   acknowledged change is lost, nothing half-written is visible;
+//! - the desk built from it shows exactly the announced verifications, each
+//!   with its try count and delivery state.
+//!
+//! Rounds: `CRASH_ROUNDS` (default 20). The next round's child restarts from
+//! whatever the previous kill left, so recovery is exercised every round.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use countersign::audit::MemoryAudit;
+use countersign::clock::{ManualClock, Timestamp};
+use countersign::desk::{Desk, Parts, Started};
+use countersign::gateway::{DeliveryStatus, GatewayError, MessageSid, SendReceipt};
+use countersign::keys::DigestKey;
+use countersign::persist::{
+    self, load_or_create_key_file, load_or_quarantine, FileStore, MemoryStore, PendingDocument,
+    PendingStore, StoreError,
+};
+use countersign::phone::PhoneNumber;
+use countersign::policy::Policy;
+use countersign::purpose::Purpose;
+use countersign::sms::Template;
+use countersign::verification::VerificationId;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use sha2::{Digest, Sha256};
+use support::{code_of, Harness, T0};
+
+const CHILD_ENV: &str = "COUNTERSIGN_CRASH_CHILD_DIR";
+const NUMBERS: [&str; 6] = [
+    "+447400123456",
+    "+447400123457",
+    "+447400123458",
+    "+447400123459",
+    "+447400123460",
+    "+447400123461",
+];
+
+fn fingerprint(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// The state a document holds, as one comparable word: every pending
+/// verification with its wrong-try count and delivery state, and how many
+/// ended records are kept.
+fn summary_of_document(doc: &PendingDocument) -> String {
+    let mut parts: Vec<String> = doc
+        .verifications
+        .iter()
+        .map(|v| format!("{}:{}:{}", v.id, v.failed_attempts, v.delivery.state()))
+        .collect();
+    parts.sort();
+    format!("[{}]ended={}", parts.join(","), doc.ended.len())
+}
+
+fn key_path(data: &Path) -> PathBuf {
+    data.join("keys").join("desk.key")
+}
+
+fn pending_path(data: &Path) -> PathBuf {
+    data.join("pending.json")
+}
+
+// ---------------------------------------------------------------- child --
+
+/// A `FileStore` that announces each save before and after it.
+struct Announcing {
+    inner: FileStore,
+}
+
+fn emit(line: &str) {
+    // One write per line (well under PIPE_BUF), so a kill never leaves half
+    // a line that looks whole.
+    let mut out = std::io::stdout().lock();
+    out.write_all(line.as_bytes()).expect("parent is listening");
+    out.flush().expect("parent is listening");
+}
+
+impl PendingStore for Announcing {
+    fn save(&mut self, doc: &PendingDocument) -> Result<(), StoreError> {
+        let fp = fingerprint(&persist::to_bytes(doc));
+        let summary = summary_of_document(doc);
+        emit(&format!("WRITING {fp} {summary}\n"));
+        self.inner.save(doc)?;
+        emit(&format!("ACK {fp} {summary}\n"));
+        Ok(())
+    }
+}
+
+fn receipt(n: u64) -> SendReceipt {
+    SendReceipt {
+        sid: MessageSid::parse(&format!("SM{n:032x}")).unwrap(),
+        status: DeliveryStatus::Sending,
+    }
+}
+
+fn run_child(data: &Path) {
+    let round: u64 = std::env::var("CRASH_ROUND").unwrap().parse().unwrap();
+    let seed: u64 = std::env::var("CRASH_SEED").unwrap().parse().unwrap();
+    let mut rng = StdRng::seed_from_u64(seed);
+    // Two hours of desk time per round: every restart finds some entries
+    // expired and some history stale, as after a real outage.
+    let clock = ManualClock::at(T0.plus(Duration::from_secs(round * 7200)));
+    let key = load_or_create_key_file(&key_path(data), &mut StdRng::seed_from_u64(1)).unwrap();
+    let path = pending_path(data);
+    let loaded = load_or_quarantine(&path, clock_now(&clock)).expect("child loads the store");
+    assert!(loaded.quarantined.is_none(), "child found a corrupt store");
+    let mut desk = Desk::new(
+        Parts {
+            policy: Policy::default(),
+            template: Template::default_english(),
+            key,
+            store: Announcing {
+                inner: FileStore::new(&path),
+            },
+            audit: MemoryAudit::default(),
+            clock: clock.clone(),
+            rng: StdRng::seed_from_u64(seed ^ 0xc0de),
+        },
+        loaded.document,
+    )
+    .map_err(|(e, _)| e)
+    .expect("child opens every entry");
+    let gb = "GB".parse().unwrap();
+    let numbers: Vec<PhoneNumber> = NUMBERS
+        .iter()
+        .map(|n| PhoneNumber::parse_any(n, gb).unwrap())
+        .collect();
+    let mut codes: BTreeMap<VerificationId, String> = BTreeMap::new();
+    let mut sids = seed.wrapping_mul(1_000_000);
+    // On a line of its own: the test harness has just printed the test's
+    // name without a newline.
+    emit("\nREADY\n");
+    loop {
+        clock.advance(Duration::from_millis(rng.gen_range(0..20_000)));
+        let pending: Vec<VerificationId> = desk.list().into_iter().map(|v| v.id).collect();
+        let pick = |rng: &mut StdRng| pending.get(rng.gen_range(0..pending.len().max(1))).cloned();
+        let op = rng.gen_range(0..100);
+        // Errors a desk answers in normal use (cooldown, send limit, ended,
+        // still sending, expired) are fine; a storage error is not.
+        let storage_failed = |e: &countersign::desk::DeskError| e.kind() == "storage";
+        match op {
+            0..=29 => {
+                let n = numbers[rng.gen_range(0..numbers.len())].clone();
+                match desk.start(n, Purpose::Unspecified, Harness::operator()) {
+                    Ok(Started::New { view, sms }) => {
+                        codes.insert(view.id.clone(), code_of(&sms));
+                        sids += 1;
+                        let answer = if rng.gen_bool(0.1) {
+                            Err(GatewayError::ServerError(503))
+                        } else {
+                            Ok(receipt(sids))
+                        };
+                        desk.record_send(&view.id, answer).unwrap();
+                    }
+                    Ok(Started::AlreadyPending { .. }) => {}
+                    Err(e) => assert!(!storage_failed(&e), "{e}"),
+                }
+            }
+            30..=54 => {
+                if let Some(id) = pick(&mut rng) {
+                    if let Err(e) = desk.check(&id, "000000") {
+                        assert!(!storage_failed(&e), "{e}");
+                    }
+                }
+            }
+            55..=69 => {
+                if let Some(id) = pick(&mut rng) {
+                    if let Some(code) = codes.get(&id).cloned() {
+                        if let Err(e) = desk.check(&id, &code) {
+                            assert!(!storage_failed(&e), "{e}");
+                        }
+                    }
+                }
+            }
+            70..=84 => {
+                if let Some(id) = pick(&mut rng) {
+                    match desk.resend(&id) {
+                        Ok(resent) => {
+                            codes.insert(id.clone(), code_of(&resent.sms));
+                            sids += 1;
+                            desk.record_send(&id, Ok(receipt(sids))).unwrap();
+                        }
+                        Err(e) => assert!(!storage_failed(&e), "{e}"),
+                    }
+                }
+            }
+            85..=94 => {
+                if let Some(id) = pick(&mut rng) {
+                    if let Err(e) = desk.cancel(&id) {
+                        assert!(!storage_failed(&e), "{e}");
+                    }
+                }
+            }
+            _ => {
+                desk.purge().unwrap();
+            }
+        }
+    }
+}
+
+fn clock_now(clock: &ManualClock) -> Timestamp {
+    countersign::clock::Clock::now(clock)
+}
+
+/// Only does work when the crash test re-executes this binary as its child.
+#[test]
+fn crash_child_process() {
+    if let Ok(dir) = std::env::var(CHILD_ENV) {
+        run_child(Path::new(&dir));
+    }
+}
+
+// --------------------------------------------------------------- parent --
+
+#[derive(Default, Debug)]
+struct Figures {
+    rounds: u64,
+    acks: u64,
+    writes_announced: u64,
+    in_flight_landed: u64,
+    temp_files_left: u64,
+    killed_before_ready: u64,
+    losses: u64,
+    unreadable: u64,
+}
+
+/// What a child said before it died.
+#[derive(Default)]
+struct Heard {
+    ready: bool,
+    /// (fingerprint, state) of every ACK, in order.
+    acks: Vec<(String, String)>,
+    /// Announced after the last ACK (at most one: saves are sequential).
+    in_flight: Vec<(String, String)>,
+    writes: u64,
+}
+
+fn listen(lines: Vec<String>) -> Heard {
+    let mut heard = Heard::default();
+    for line in lines {
+        let mut words = line.splitn(3, ' ');
+        match (words.next(), words.next(), words.next()) {
+            (Some("READY"), _, _) => heard.ready = true,
+            (Some("WRITING"), Some(fp), Some(state)) => {
+                heard.writes += 1;
+                heard.in_flight.push((fp.to_owned(), state.to_owned()));
+            }
+            (Some("ACK"), Some(fp), Some(state)) => {
+                heard.acks.push((fp.to_owned(), state.to_owned()));
+                heard.in_flight.clear();
+            }
+            _ => {} // the test harness's own lines
+        }
+    }
+    heard
+}
+
+fn stale_temps(data: &Path) -> u64 {
+    fs::read_dir(data)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".pending.json.tmp-")
+        })
+        .count() as u64
+}
+
+/// Loads what the child left, in this process, the way the app starts.
+/// Returns the file's fingerprint and the desk's state, or why not.
+fn reload(data: &Path, key: &DigestKey) -> Result<Option<(String, String)>, String> {
+    let path = pending_path(data);
+    let bytes = match fs::read(&path) {
+        Ok(b) => Some(b),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(format!("cannot read: {e}")),
+    };
+    let loaded = load_or_quarantine(&path, T0).map_err(|e| e.to_string())?;
+    if let Some(q) = loaded.quarantined {
+        // Put it back so the failure can be inspected in place.
+        let _ = fs::rename(&q.moved_to, &path);
+        return Err(q.message());
+    }
+    let Some(bytes) = bytes else {
+        return Ok(None);
+    };
+    let policy = Policy::default();
+    let max = policy.max_attempts();
+    let desk = Desk::new(
+        Parts {
+            policy,
+            template: Template::default_english(),
+            key: key.clone(),
+            store: MemoryStore::default(),
+            audit: MemoryAudit::default(),
+            clock: ManualClock::at(T0),
+            rng: StdRng::seed_from_u64(0),
+        },
+        loaded.document.clone(),
+    )
+    .map_err(|(e, _)| e.to_string())?;
+    // The desk's view, rebuilt into the child's words.
+    let mut parts: Vec<String> = desk
+        .list()
+        .into_iter()
+        .map(|v| format!("{}:{}:{}", v.id, max - v.tries_left, v.delivery.state))
+        .collect();
+    parts.sort();
+    let state = format!("[{}]ended={}", parts.join(","), loaded.document.ended.len());
+    Ok(Some((fingerprint(&bytes), state)))
+}
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[test]
+fn sigkill_at_random_moments_loses_no_acknowledged_change() {
+    let rounds = env_number("CRASH_ROUNDS", 20);
+    let master_seed = env_number("CRASH_SEED", 0x5eed_c0de);
+    let mut rng = StdRng::seed_from_u64(master_seed);
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    fs::create_dir(&data).unwrap();
+    let key = load_or_create_key_file(&key_path(&data), &mut StdRng::seed_from_u64(1)).unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let mut f = Figures::default();
+    // What was on disk (acknowledged) before this round's child started.
+    let mut before: Option<(String, String)> = None;
+    let mut failures = Vec::new();
+
+    for round in 0..rounds {
+        let stderr = fs::File::create(root.path().join("child-stderr.log")).unwrap();
+        let mut child = Command::new(&exe)
+            .args([
+                "--exact",
+                "crash_child_process",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_ENV, &data)
+            .env("CRASH_ROUND", round.to_string())
+            .env("CRASH_SEED", rng.gen::<u64>().to_string())
+            .env("RUST_BACKTRACE", "0")
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("the test binary re-executes itself");
+        let stdout = child.stdout.take().unwrap();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let mut lines = Vec::new();
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if line == "READY" {
+                    let _ = ready_tx.send(());
+                }
+                lines.push(line);
+            }
+            lines
+        });
+        // One kill in ten lands during start-up (loading, temp clean-up);
+        // the rest somewhere in the first quarter second of operations.
+        if rng.gen_ratio(9, 10) {
+            // A child that dies before READY ends the wait early.
+            let _ = ready_rx.recv_timeout(Duration::from_secs(30));
+            std::thread::sleep(Duration::from_micros(rng.gen_range(0..250_000)));
+        }
+        child.kill().expect("SIGKILL");
+        let status = child.wait().unwrap();
+        let heard = listen(reader.join().unwrap());
+        use std::os::unix::process::ExitStatusExt;
+        if status.signal() != Some(9) {
+            let log = fs::read_to_string(root.path().join("child-stderr.log")).unwrap();
+            panic!("round {round}: the child ended by itself ({status}) before the kill:\n{log}");
+        }
+
+        f.rounds += 1;
+        f.acks += heard.acks.len() as u64;
+        f.writes_announced += heard.writes;
+        f.killed_before_ready += u64::from(!heard.ready);
+        f.temp_files_left += stale_temps(&data);
+
+        let last_ack = heard.acks.last().cloned().or_else(|| before.clone());
+        match reload(&data, &key) {
+            Err(why) => {
+                f.unreadable += 1;
+                failures.push(format!("round {round}: unreadable: {why}"));
+                break;
+            }
+            Ok(found) => {
+                let fp = found.as_ref().map(|(fp, _)| fp.clone());
+                let acked = last_ack.as_ref().map(|(fp, _)| fp.clone());
+                let expected = if fp == acked {
+                    last_ack.clone()
+                } else if let Some(w) = heard.in_flight.iter().find(|(w, _)| Some(w) == fp.as_ref())
+                {
+                    f.in_flight_landed += 1;
+                    Some(w.clone())
+                } else {
+                    f.losses += 1;
+                    failures.push(format!(
+                        "round {round}: on disk {fp:?}, last acknowledged {acked:?}, in flight {:?}",
+                        heard.in_flight
+                    ));
+                    break;
+                };
+                if let (Some((_, want)), Some((_, got))) = (&expected, &found) {
+                    if want != got {
+                        f.losses += 1;
+                        failures.push(format!(
+                            "round {round}: desk state {got}, acknowledged {want}"
+                        ));
+                        break;
+                    }
+                }
+                before = found;
+            }
+        }
+    }
+
+    println!(
+        "CRASH FIGURES rounds={} acks_checked={} writes_announced={} in_flight_landed={} \
+         temp_files_left_by_kills={} killed_during_startup={} losses={} unreadable_files={}",
+        f.rounds,
+        f.acks,
+        f.writes_announced,
+        f.in_flight_landed,
+        f.temp_files_left,
+        f.killed_before_ready,
+        f.losses,
+        f.unreadable
+    );
+    assert!(failures.is_empty(), "{failures:#?}\n{f:?}");
+    assert_eq!((f.losses, f.unreadable), (0, 0));
+    // The test means something only if the children got to work.
+    assert!(f.acks > f.rounds, "too few saves before the kills: {f:?}");
+}

@@ -1,0 +1,292 @@
+//! Gateway faults end to end: every failure row of the Restcomm API (§3:
+//! 400, 401, the three 403s, 5xx) and the transport faults (timeout, refused,
+//! dropped, cut mid-answer, malformed body, TLS, an undefined status), sent
+//! by the real client to the emulator over loopback HTTP, then handed to
+//! `Desk::record_send` the way the shell does.
+//!
+//! For each: a clear operator message (the gateway's own words plus that the
+//! code was destroyed), the verification ends `NotSent` with its entry (and
+//! digest) gone from the saved document, the audit names the fault, and the
+//! send caps count only messages the gateway accepted: every row uses the
+//! same number, far more times than its five-sends cap, with no cooldown.
+
+mod gateway_support;
+mod support;
+
+use std::time::Duration;
+
+use countersign::audit::EventKind;
+use countersign::desk::{DeskError, OutcomeKind, SendRecorded};
+use countersign::gateway::restcomm::{RestcommClient, RestcommSettings};
+use countersign::gateway::{Gateway, GatewayError};
+use countersign::purpose::Purpose;
+use countersign::verification::Status;
+use gateway_support::*;
+use secrecy::SecretString;
+use support::{Harness, A, A_DIGITS, A_NATIONAL};
+
+enum Arm {
+    Nothing,
+    Answer(u16, &'static str),
+    Delay(Duration),
+    Drop,
+    Cut,
+    Malformed,
+}
+
+struct Row {
+    label: &'static str,
+    client: RestcommClient,
+    arm: Arm,
+    want: GatewayError,
+    phrase: &'static str,
+}
+
+fn with_credentials(em: &emulator::EmulatorHandle, sid: &str, token: &str) -> RestcommClient {
+    let mut s = settings_for(em);
+    s.account_sid = sid.to_owned();
+    s.auth_token = SecretString::from(token.to_owned());
+    RestcommClient::new(s).unwrap()
+}
+
+use countersign::gateway::emulator;
+
+fn rows(em: &emulator::EmulatorHandle) -> Vec<Row> {
+    let closed_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let nowhere = url::Url::parse(&format!("http://127.0.0.1:{closed_port}/restcomm")).unwrap();
+    let mut tls = em.base_url();
+    tls.set_scheme("https").unwrap();
+    let row = |label, client, arm, want, phrase| Row {
+        label,
+        client,
+        arm,
+        want,
+        phrase,
+    };
+    vec![
+        row(
+            "400 refused field",
+            client(em),
+            Arm::Answer(400, "To can not be null."),
+            GatewayError::Rejected("To can not be null.".into()),
+            "rejected the request: To can not be null.",
+        ),
+        row(
+            "401 wrong token",
+            with_credentials(em, SID, "wrong-token"),
+            Arm::Nothing,
+            GatewayError::Unauthorized,
+            "refused the Account SID or auth token",
+        ),
+        row(
+            "403 empty body",
+            client(em),
+            Arm::Answer(403, ""),
+            GatewayError::AccountForbidden,
+            "may not send for that Restcomm account",
+        ),
+        row(
+            "403 account not active",
+            with_credentials(em, INACTIVE_SID, "inactivetoken"),
+            Arm::Nothing,
+            GatewayError::AccountNotActive,
+            "account is not active",
+        ),
+        row(
+            "403 SMS_LIMIT_EXCEEDED",
+            with_credentials(em, LIMITED_SID, "limitedtoken"),
+            Arm::Nothing,
+            GatewayError::SmsLimitExceeded,
+            "sending limit",
+        ),
+        row(
+            "500",
+            client(em),
+            Arm::Answer(500, "SMS service timed out"),
+            GatewayError::ServerError(500),
+            "internal error (HTTP 500)",
+        ),
+        row(
+            "502",
+            client(em),
+            Arm::Answer(502, ""),
+            GatewayError::ServerError(502),
+            "HTTP 502",
+        ),
+        row(
+            "503",
+            client(em),
+            Arm::Answer(503, "<html>down</html>"),
+            GatewayError::ServerError(503),
+            "HTTP 503",
+        ),
+        row(
+            "undefined status 413",
+            client(em),
+            Arm::Answer(413, "too large"),
+            GatewayError::UnexpectedStatus(413),
+            "unexpected HTTP 413",
+        ),
+        row(
+            "timeout",
+            quick(settings_for(em)),
+            Arm::Delay(Duration::from_secs(3)),
+            GatewayError::Timeout,
+            "did not answer in time",
+        ),
+        row(
+            "connection refused",
+            RestcommClient::new(
+                RestcommSettings::new(SID, SecretString::from(TOKEN), SENDER)
+                    .with_base_url(nowhere),
+            )
+            .unwrap(),
+            Arm::Nothing,
+            GatewayError::CannotConnect,
+            "Cannot reach the SMS gateway",
+        ),
+        row(
+            "connection dropped before answering",
+            client(em),
+            Arm::Drop,
+            GatewayError::ConnectionDropped,
+            "dropped before it answered",
+        ),
+        row(
+            "connection cut mid-answer",
+            client(em),
+            Arm::Cut,
+            GatewayError::ConnectionDropped,
+            "dropped before it answered",
+        ),
+        row(
+            "malformed body",
+            client(em),
+            Arm::Malformed,
+            GatewayError::UnreadableAnswer("not JSON".into()),
+            "could not be read (not JSON)",
+        ),
+        row(
+            "TLS handshake fails",
+            RestcommClient::new(settings_for(em).with_base_url(tls)).unwrap(),
+            Arm::Nothing,
+            GatewayError::Tls,
+            "certificate problem",
+        ),
+    ]
+}
+
+fn accepted_sends(h: &Harness) -> usize {
+    let id = h.key.number_id(&h.number(A));
+    h.saved().numbers.get(&id).map_or(0, |n| n.sends.len())
+}
+
+#[tokio::test]
+async fn every_gateway_fault_ends_not_sent_with_the_digest_destroyed() {
+    let em = emulator().await;
+    let mut h = Harness::new();
+    let rows = rows(&em);
+    let count = rows.len();
+    for row in rows {
+        let label = row.label;
+        match row.arm {
+            Arm::Nothing => {}
+            Arm::Answer(status, body) => em.faults().answer_next(1, status, body),
+            Arm::Delay(d) => em.faults().delay_next(1, d),
+            Arm::Drop => em.faults().drop_next(1),
+            Arm::Cut => em.faults().cut_next(1),
+            Arm::Malformed => em.faults().malformed_next(1),
+        }
+        // The same number every time: a refused send is no send, so neither
+        // the cooldown nor the five-per-ten-minutes cap may stop it.
+        let (view, sms) = h.start_new(A, Purpose::Unspecified);
+        let code = support::code_of(&sms);
+        let result = row.client.send(&sms).await;
+        let err = result.as_ref().expect_err(label).clone();
+        assert_eq!(err, row.want, "{label}");
+        assert!(err.to_string().contains(row.phrase), "{label}: {err}");
+
+        let outcome = match h.desk.record_send(&view.id, result).unwrap() {
+            SendRecorded::NotSent(o) => o,
+            other => panic!("{label}: expected NotSent, got {other:?}"),
+        };
+        assert_eq!(outcome.outcome, OutcomeKind::NotSent, "{label}");
+        assert_eq!(outcome.title, "Not sent", "{label}");
+        assert!(
+            outcome.message.starts_with(&err.to_string()),
+            "{label}: {}",
+            outcome.message
+        );
+        assert!(
+            outcome.message.ends_with("its code was destroyed."),
+            "{label}: {}",
+            outcome.message
+        );
+        for secret in [A_DIGITS, A_NATIONAL, code.as_str()] {
+            assert!(
+                !outcome.message.contains(secret),
+                "{label}: {}",
+                outcome.message
+            );
+        }
+
+        // Gone from memory and from the saved document, digest and all.
+        let saved = h.saved();
+        assert!(h.desk.get(&view.id).is_none(), "{label}");
+        assert!(saved.verifications.is_empty(), "{label}: entry kept");
+        let ended = saved.ended.last().unwrap();
+        assert_eq!((&ended.id, ended.status), (&view.id, Status::NotSent));
+        // The code that may still arrive (timeout, drop) is refused.
+        assert!(
+            matches!(
+                h.desk.check(&view.id, &code),
+                Err(DeskError::AlreadyEnded(Status::NotSent))
+            ),
+            "{label}"
+        );
+        let audited = h.events().last().unwrap();
+        assert_eq!(audited.event, EventKind::NotSent, "{label}");
+        assert_eq!(audited.detail.as_deref(), Some(err.kind()), "{label}");
+        assert_eq!(accepted_sends(&h), 0, "{label}: a refused send was counted");
+    }
+    assert!(count >= 15);
+
+    // A slow gateway that answers within the timeout is a normal send.
+    em.faults().delay_next(1, Duration::from_millis(200));
+    let (view, sms) = h.start_new(A, Purpose::Unspecified);
+    let result = client(&em).send(&sms).await;
+    assert!(result.is_ok(), "{result:?}");
+    assert!(matches!(
+        h.desk.record_send(&view.id, result).unwrap(),
+        SendRecorded::Accepted(_)
+    ));
+    assert_eq!(accepted_sends(&h), 1, "only the accepted message counts");
+    assert_eq!(h.saved().verifications.len(), 1);
+}
+
+#[tokio::test]
+async fn a_fault_on_resend_ends_the_verification_and_counts_only_the_first_send() {
+    let em = emulator().await;
+    let c = client(&em);
+    let mut h = Harness::new();
+    let (view, sms) = h.start_new(A, Purpose::Unspecified);
+    let result = c.send(&sms).await;
+    h.desk.record_send(&view.id, result).unwrap();
+    assert_eq!(accepted_sends(&h), 1);
+    h.advance(31);
+    let resent = h.desk.resend(&view.id).unwrap();
+    em.faults().answer_next(1, 503, "");
+    let result = c.send(&resent.sms).await;
+    match h.desk.record_send(&view.id, result).unwrap() {
+        SendRecorded::NotSent(o) => assert!(o.message.contains("HTTP 503"), "{}", o.message),
+        other => panic!("expected NotSent, got {other:?}"),
+    }
+    assert!(h.saved().verifications.is_empty());
+    assert_eq!(accepted_sends(&h), 1);
+    // The first code died with the verification too.
+    assert!(h.desk.check(&view.id, &support::code_of(&sms)).is_err());
+    assert_eq!(em.inbox().len(), 1, "one message reached the gateway");
+}
