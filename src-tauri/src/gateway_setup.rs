@@ -5,7 +5,8 @@
 //!
 //! Until the settings screen exists, real mode is configured from the
 //! environment: `COUNTERSIGN_RESTCOMM_URL`, `…_ACCOUNT_SID`, `…_AUTH_TOKEN`,
-//! `…_SENDER`, and optionally `…_FLAVOUR` (`restcomm` or `twilio`).
+//! `…_SENDER`, and optionally `…_FLAVOUR` (`restcomm` or `twilio`) and
+//! `…_TIMEOUT_SECONDS` (the whole-request timeout, 1 to 60 seconds).
 
 use secrecy::SecretString;
 use url::Url;
@@ -70,15 +71,33 @@ pub fn configured_from_env(
             return Err("COUNTERSIGN_RESTCOMM_FLAVOUR must be restcomm or twilio.".to_owned())
         }
     };
-    let settings = RestcommSettings::new(
+    let mut settings = RestcommSettings::new(
         sid.trim(),
         SecretString::from(token.trim().to_owned()),
         sender.trim(),
     )
     .with_base_url(base)
     .with_flavour(flavour);
+    if let Some(seconds) = request_timeout_from(&get)? {
+        settings.request_timeout = std::time::Duration::from_secs(seconds);
+    }
     settings.validate().map_err(|e| e.to_string())?;
     Ok(Some(settings))
+}
+
+/// `COUNTERSIGN_RESTCOMM_TIMEOUT_SECONDS`: unset or blank keeps the default;
+/// otherwise a whole number of seconds from 1 to 60.
+fn request_timeout_from(get: &impl Fn(&str) -> Option<String>) -> Result<Option<u64>, String> {
+    const VAR: &str = "COUNTERSIGN_RESTCOMM_TIMEOUT_SECONDS";
+    let Some(raw) = get(VAR).filter(|s| !s.trim().is_empty()) else {
+        return Ok(None);
+    };
+    match raw.trim().parse::<u64>() {
+        Ok(seconds @ 1..=60) => Ok(Some(seconds)),
+        _ => Err(format!(
+            "{VAR} must be a whole number of seconds from 1 to 60."
+        )),
+    }
 }
 
 pub fn real(settings: RestcommSettings) -> Result<GatewaySetup, String> {
@@ -171,5 +190,42 @@ mod tests {
         .unwrap();
         assert_eq!(s.flavour, Flavour::TwilioCompatible);
         assert!(!format!("{s:?}").contains("token\""));
+    }
+
+    fn full(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+        let mut pairs = vec![
+            ("COUNTERSIGN_RESTCOMM_URL", "http://127.0.0.1:8089/restcomm"),
+            ("COUNTERSIGN_RESTCOMM_ACCOUNT_SID", "ACxxxx"),
+            ("COUNTERSIGN_RESTCOMM_AUTH_TOKEN", "token"),
+            ("COUNTERSIGN_RESTCOMM_SENDER", "+15550001111"),
+        ];
+        pairs.extend_from_slice(extra);
+        pairs
+    }
+
+    #[test]
+    fn the_request_timeout_is_configurable_from_1_to_60_seconds() {
+        let default = configured_from_env(env(&full(&[]))).unwrap().unwrap();
+        assert_eq!(default.request_timeout, std::time::Duration::from_secs(15));
+        for (raw, secs) in [("1", 1), (" 60 ", 60), ("7", 7)] {
+            let s =
+                configured_from_env(env(&full(&[("COUNTERSIGN_RESTCOMM_TIMEOUT_SECONDS", raw)])))
+                    .unwrap()
+                    .unwrap();
+            assert_eq!(
+                s.request_timeout,
+                std::time::Duration::from_secs(secs),
+                "{raw}"
+            );
+        }
+        for raw in ["0", "61", "-1", "1.5", "ten"] {
+            let err =
+                configured_from_env(env(&full(&[("COUNTERSIGN_RESTCOMM_TIMEOUT_SECONDS", raw)])))
+                    .unwrap_err();
+            assert!(
+                err.starts_with("COUNTERSIGN_RESTCOMM_TIMEOUT_SECONDS must be"),
+                "{raw}: {err}"
+            );
+        }
     }
 }
