@@ -326,6 +326,81 @@ async fn refused_numbers_send_nothing() {
 
 /// Regenerates `docs/screenshots/*.png` (1280×800). Run by
 /// `scripts/screenshots.sh`; ignored in the ordinary suite.
+/// Polls a script in the window until `ok` accepts its answer.
+async fn wait_js(
+    app: &e2e_support::App,
+    what: &str,
+    js: &str,
+    ok: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let v = app.execute(js).await;
+        if ok(&v) {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}; last: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn activity_shows_the_trail_verifies_it_and_lock_clears_the_desk() {
+    let desk = Desk::demo();
+    let app = desk.open().await;
+    let id = app.send(CUSTOMER_A, "Audit me").await;
+    let code = app.code_from_phone("Audit me", 1).await;
+    app.check(&id, &code).await;
+    ended_with(&app, &id, "approved").await;
+
+    app.click("nav-activity").await;
+    let events = wait_js(
+        &app,
+        "audit rows",
+        r#"return [...document.querySelectorAll('[data-testid="audit-row"]')].map(r => r.dataset.event);"#,
+        |v| v.as_array().is_some_and(|a| a.iter().any(|e| e == "approved")),
+    )
+    .await;
+    assert_eq!(events[0], "approved", "newest first: {events}");
+    for expected in ["started", "sent", "operator_signed_in", "app_started"] {
+        assert!(
+            events.as_array().unwrap().iter().any(|e| e == expected),
+            "{expected} missing: {events}"
+        );
+    }
+    app.click("audit-verify").await;
+    wait_js(
+        &app,
+        "the log to verify",
+        r#"return document.querySelector('[data-testid="audit-verify-result"]').textContent;"#,
+        |v| v.as_str().is_some_and(|t| t.starts_with("Intact")),
+    )
+    .await;
+
+    app.click("lock").await;
+    app.wait("the sign-in form", |s| {
+        matches!(s.active.as_deref(), Some("signin-staff-id" | "signin-name")).then_some(())
+    })
+    .await;
+    let s = app.snapshot().await.expect("snapshot");
+    assert!(
+        s.result.is_none() && s.cards.is_empty() && s.sms.is_empty(),
+        "customer details left on screen: {s:#?}"
+    );
+    app.sign_in("S1234", "Sam Teller").await;
+    wait_js(
+        &app,
+        "the desk after signing in",
+        "return document.body.dataset.locked;",
+        |v| v == "false",
+    )
+    .await;
+    app.close().await;
+}
+
 #[tokio::test]
 #[ignore = "writes docs/screenshots; run scripts/screenshots.sh"]
 async fn screenshots() {

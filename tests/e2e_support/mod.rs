@@ -590,14 +590,42 @@ impl App {
         self.wait_within(what, WAIT, ready).await
     }
 
-    /// Start-up done: the mode is known and the phone field has the focus
-    /// (main.js focuses it last, after the queue and the demo inbox loaded).
+    /// Start-up done: the desk starts locked, so sign in as a member of
+    /// staff would, then wait until the mode is known and the phone field
+    /// has the focus (main.js focuses it last, after the queue and the demo
+    /// inbox loaded).
     async fn wait_ready(&self) {
+        let signin = self
+            .wait_within("the sign-in form or the desk", START_WAIT, |s| {
+                let active = s.active.as_deref();
+                let started = s.mode != "unknown" && !s.mode.is_empty();
+                match active {
+                    Some("signin-staff-id" | "signin-name") => Some(true),
+                    Some("phone") if started => Some(false),
+                    _ => None,
+                }
+            })
+            .await;
+        if signin {
+            self.sign_in("S1234", "Sam Teller").await;
+        }
         self.wait_within("the window to finish starting", START_WAIT, |s| {
             (s.mode != "unknown" && !s.mode.is_empty() && s.active.as_deref() == Some("phone"))
                 .then_some(())
         })
         .await;
+    }
+
+    /// Fills the sign-in form (the fields may be prefilled) and submits it.
+    pub async fn sign_in(&self, staff_id: &str, name: &str) {
+        for (testid, value) in [("signin-staff-id", staff_id), ("signin-name", name)] {
+            let field = self.find(testid).await;
+            self.retry(&format!("clearing {testid}"), || field.clear())
+                .await;
+            self.retry(&format!("typing into {testid}"), || field.send_keys(value))
+                .await;
+        }
+        self.click("signin-submit").await;
     }
 
     /// Runs a WebDriver command, once more if the connection dropped.
