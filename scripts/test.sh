@@ -5,6 +5,9 @@
 # tauri-driver and WebKitWebDriver). Missing pieces are errors, not skips.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The end-to-end suite drives the built app, so build it first.
-cargo build -p countersign-desk
+export PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"
+# One build for everything: `cargo test` also builds the app binary that the
+# end-to-end suite drives (a separate `cargo build` would compile Tauri a
+# second time, without the dev-dependency features the tests unify in).
+cargo test --workspace --all-targets --no-run
 cargo test --workspace --all-targets -- --test-threads=2
