@@ -59,13 +59,19 @@ pub fn still_here(shell: State<'_, Shell>) {
 
 pub fn lock<R: Runtime>(app: &AppHandle<R>, shell: &Shell, why: &str) {
     if let Some(operator) = shell.session.lock() {
-        let mut e = AuditEvent::new(SystemClock.now(), EventKind::OperatorLocked);
-        e.operator = Some(operator.name);
-        e.staff_id = operator.staff_id;
-        e.detail = Some(why.to_owned());
-        shell.audit(e);
-        let _ = app.emit(events::DESK_LOCKED, why);
+        record_lock(app, shell, operator, why);
     }
+}
+
+/// Audits a sign-out (Lock or inactivity) under the operator who was
+/// signed in, and tells the window to clear itself.
+pub fn record_lock<R: Runtime>(app: &AppHandle<R>, shell: &Shell, operator: Operator, why: &str) {
+    let mut e = AuditEvent::new(SystemClock.now(), EventKind::OperatorLocked);
+    e.operator = Some(operator.name);
+    e.staff_id = operator.staff_id;
+    e.detail = Some(why.to_owned());
+    shell.audit(e);
+    let _ = app.emit(events::DESK_LOCKED, why);
 }
 
 /// The activity screen's filter, as the form sends it.

@@ -80,6 +80,8 @@ pub fn app_status(shell: State<'_, Shell>) -> IpcResult<AppStatus> {
             ))
         })
         .unwrap_or_else(|_| ("GB".to_owned(), vec!["GB".to_owned()], 6));
+    // One snapshot, so the three fields come from the same moment.
+    let settings = shell.settings.lock().map(|s| s.clone()).unwrap_or_default();
     Ok(AppStatus {
         mode: shell.mode(),
         gateway_label: shell
@@ -88,17 +90,9 @@ pub fn app_status(shell: State<'_, Shell>) -> IpcResult<AppStatus> {
             .map(|g| g.label.clone())
             .unwrap_or_else(|| "No gateway".to_owned()),
         operator: shell.session.current(),
-        suggested_operator: shell.suggested_operator(),
-        branch: shell
-            .settings
-            .lock()
-            .map(|s| s.branch.clone())
-            .unwrap_or_default(),
-        workstation: shell
-            .settings
-            .lock()
-            .map(|s| s.workstation.clone())
-            .unwrap_or_default(),
+        suggested_operator: settings.operator,
+        branch: settings.branch,
+        workstation: settings.workstation,
         lock_after_seconds: shell.session.lock_after().as_secs(),
         default_country: policy_country,
         allowed_countries: allowed,
@@ -310,9 +304,11 @@ pub fn set_operator(shell: State<'_, Shell>, name: String) -> IpcResult<Operator
 /// The UI calls this once the desk is interactive: the start-up figure
 /// footprint measurements read.
 #[tauri::command]
-pub fn ui_ready(shell: State<'_, Shell>) {
-    let since = crate::PROCESS_START.get().copied().unwrap_or(shell.started);
-    let ms = since.elapsed().as_millis();
+pub fn ui_ready() {
+    let ms = crate::PROCESS_START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis();
     tracing::info!(ms, "ui ready");
     eprintln!("countersign: ui ready after {ms} ms");
 }

@@ -140,18 +140,8 @@ fn spawn_idle_lock<R: Runtime>(app: AppHandle<R>) {
         loop {
             tick.tick().await;
             let shell = app.state::<Shell>();
-            if shell
-                .session
-                .lock_if_idle(std::time::Instant::now())
-                .is_some()
-            {
-                let mut e = countersign::audit::AuditEvent::new(
-                    countersign::clock::Clock::now(&countersign::clock::SystemClock),
-                    countersign::audit::EventKind::OperatorLocked,
-                );
-                e.detail = Some("locked after inactivity".to_owned());
-                shell.audit(e);
-                let _ = app.emit(events::DESK_LOCKED, "inactivity");
+            if let Some(operator) = shell.session.lock_if_idle(std::time::Instant::now()) {
+                activity::record_lock(&app, &shell, operator, "locked after inactivity");
             }
         }
     });

@@ -13,7 +13,7 @@ use countersign::gateway::restcomm::RestcommClient;
 use countersign::persist::{self, Corruption, PendingDocument};
 use countersign::policy::Policy;
 use countersign::sms::Template;
-use countersign::verification::{Operator, VerificationId};
+use countersign::verification::VerificationId;
 use rand::rngs::OsRng;
 use tauri::Runtime;
 
@@ -40,7 +40,6 @@ pub struct Shell {
     pub data_dir: PathBuf,
     /// Delivery polling tasks, stopped when their verification ends.
     pub trackers: Mutex<HashMap<VerificationId, tauri::async_runtime::JoinHandle<()>>>,
-    pub started: std::time::Instant,
 }
 
 impl Shell {
@@ -66,14 +65,6 @@ impl Shell {
 
     pub fn mode(&self) -> Option<Mode> {
         self.gateway.as_ref().map(|g| g.mode)
-    }
-
-    /// The operator the sign-in form suggests.
-    pub fn suggested_operator(&self) -> Operator {
-        self.settings
-            .lock()
-            .map(|s| s.operator.clone())
-            .unwrap_or_else(|_| Settings::default().operator)
     }
 
     /// Audits an event that is not about one verification.
@@ -128,7 +119,6 @@ pub fn assemble<R: Runtime, M: tauri::Manager<R>>(
         warnings: Mutex::new(warnings),
         data_dir: data_dir.to_owned(),
         trackers: Mutex::new(HashMap::new()),
-        started: std::time::Instant::now(),
     }
 }
 
