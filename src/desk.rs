@@ -21,11 +21,13 @@ use crate::clock::{Clock, Timestamp};
 use crate::code::{Binding, Code, CodeInput};
 use crate::gateway::{DeliveryStatus, GatewayError, OutboundSms, SendReceipt};
 use crate::keys::{DigestKey, NumberId};
+use crate::language::Language;
 use crate::persist::{EndedRecord, NumberHistory, PendingDocument, PendingStore};
 use crate::phone::{PhoneError, PhoneNumber};
 use crate::policy::{Policy, FAILURE_WINDOW};
 use crate::purpose::Purpose;
-use crate::sms::{purpose_display, Fill, Template};
+use crate::sms::{purpose_display, Fill};
+use crate::templates::MessageTemplates;
 use crate::verification::{
     Delivery, DeliveryView, Operator, Status, Verification, VerificationId, VerificationRecord,
     VerificationView,
@@ -76,7 +78,7 @@ pub type Refused<S, A, C, R> = (DeskError, Parts<S, A, C, R>);
 /// The parts the engine is given.
 pub struct Parts<S, A, C, R> {
     pub policy: Policy,
-    pub template: Template,
+    pub templates: MessageTemplates,
     pub key: DigestKey,
     pub store: S,
     pub audit: A,
@@ -140,6 +142,18 @@ where
         &self.parts.policy
     }
 
+    pub fn templates(&self) -> &MessageTemplates {
+        &self.parts.templates
+    }
+
+    /// Takes new settings. Pending verifications keep their code, language
+    /// and expiry; the new limits apply to what happens next (a lower try
+    /// cap, say, locks at the next wrong code).
+    pub fn reconfigure(&mut self, policy: Policy, templates: MessageTemplates) {
+        self.parts.policy = policy;
+        self.parts.templates = templates;
+    }
+
     /// The keyed digest a number is known by in counters and the audit log,
     /// so a typed number can be looked up without being stored.
     pub fn number_id(&self, number: &PhoneNumber) -> NumberId {
@@ -163,12 +177,25 @@ where
         &self.parts.audit
     }
 
-    /// Starts a verification for `number`, or returns the one already pending.
+    /// Starts a verification in the default language.
     pub fn start(
         &mut self,
         number: PhoneNumber,
         purpose: Purpose,
         operator: Operator,
+    ) -> Result<Started, DeskError> {
+        let language = self.parts.templates.default_language();
+        self.start_in(number, purpose, operator, language)
+    }
+
+    /// Starts a verification for `number` with its SMS in `language`, or
+    /// returns the one already pending.
+    pub fn start_in(
+        &mut self,
+        number: PhoneNumber,
+        purpose: Purpose,
+        operator: Operator,
+        language: Language,
     ) -> Result<Started, DeskError> {
         self.refuse_if_country_not_allowed(&number)?;
         self.purge()?;
@@ -188,7 +215,7 @@ where
 
         let id = VerificationId::generate(&mut self.parts.rng);
         let code = Code::generate(&mut self.parts.rng, self.parts.policy.code_length());
-        let body = self.render(&code, &purpose, &id)?;
+        let body = self.render(&code, &purpose, &id, language)?;
         let binding = Binding {
             id: &id,
             number: &number,
@@ -208,6 +235,8 @@ where
             expires_at: now.plus(self.parts.policy.validity()),
             failed_attempts: 0,
             delivery: Delivery::AwaitingGateway,
+            language,
+            code_length: code.digits().len() as u8,
         };
         let v = Verification {
             record,
@@ -293,7 +322,7 @@ where
 
         let code = Code::generate(&mut self.parts.rng, self.parts.policy.code_length());
         let v = &self.pending[id];
-        let body = self.render(&code, &v.record.purpose, id)?;
+        let body = self.render(&code, &v.record.purpose, id, v.record.language)?;
         let binding = Binding {
             id,
             number: &v.number,
@@ -307,6 +336,7 @@ where
                 v.record.code_issued_at = now;
                 v.record.expires_at = expires_at;
                 v.record.delivery = Delivery::AwaitingGateway;
+                v.record.code_length = code.digits().len() as u8;
             }
         })?;
         let v = &self.pending[id];
@@ -326,7 +356,12 @@ where
     /// Checks what the customer read out. Input that is not exactly N digits
     /// is refused before anything else and uses no try.
     pub fn check(&mut self, id: &VerificationId, typed: &str) -> Result<Outcome, DeskError> {
-        let input = CodeInput::parse(typed, self.parts.policy.code_length())?;
+        // The length the code was issued with: settings may change meanwhile.
+        let issued_length = self
+            .pending
+            .get(id)
+            .map_or(self.parts.policy.code_length(), |v| v.record.code_length);
+        let input = CodeInput::parse(typed, issued_length)?;
         let now = self.now();
         let v = self.pending_or_error(id)?;
         if now >= v.record.expires_at {
@@ -504,13 +539,15 @@ where
         code: &Code,
         purpose: &Purpose,
         id: &VerificationId,
+        language: Language,
     ) -> Result<SecretString, DeskError> {
         let fill = Fill {
             minutes: self.parts.policy.validity().as_secs().div_ceil(60),
             purpose,
             short_reference: &id.short_reference(),
         };
-        Ok(SecretString::from(self.parts.template.render(code, &fill)?))
+        let template = self.parts.templates.get(language);
+        Ok(SecretString::from(template.render(code, &fill)?))
     }
 
     fn pending_or_error(&self, id: &VerificationId) -> Result<&Verification, DeskError> {

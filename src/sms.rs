@@ -7,6 +7,7 @@
 //! not fit is an error, never cut.
 
 use crate::code::Code;
+use crate::language::Language;
 use crate::purpose::Purpose;
 
 pub const GSM7_SEGMENT: usize = 160;
@@ -69,6 +70,15 @@ pub enum TemplateError {
     Unbalanced,
     #[error("The message template must contain {{code}}.")]
     NoCode,
+    #[error("The message template must contain {{{0}}}: S15 asks every SMS to name the brand, the purpose and the validity.")]
+    MissingPlaceholder(&'static str),
+    #[error("The message template can run to {units} characters ({encoding:?}) with the longest brand, code and purpose, over the {limit} one SMS holds. Shorten it{hint}.")]
+    CanRunLong {
+        units: usize,
+        limit: usize,
+        encoding: Encoding,
+        hint: &'static str,
+    },
     #[error(
         "The brand name must be 1 to {MAX_BRAND_CHARS} characters of the standard SMS alphabet (€, [, ], {{, }}, ^, ~, | and \\ count as two)."
     )]
@@ -97,6 +107,7 @@ enum Piece {
 pub struct Template {
     pieces: Vec<Piece>,
     brand: String,
+    language: Language,
 }
 
 /// What fills the placeholders besides the code.
@@ -108,7 +119,13 @@ pub struct Fill<'a> {
 }
 
 impl Template {
+    /// An English template (the language decides only the word between an
+    /// amount and its payee).
     pub fn parse(text: &str, brand: &str) -> Result<Self, TemplateError> {
+        Self::parse_in(Language::En, text, brand)
+    }
+
+    pub fn parse_in(language: Language, text: &str, brand: &str) -> Result<Self, TemplateError> {
         let brand = brand.trim();
         if brand.is_empty()
             || !brand.chars().all(is_gsm7)
@@ -154,7 +171,36 @@ impl Template {
         Ok(Self {
             pieces,
             brand: brand.to_owned(),
+            language,
         })
+    }
+
+    pub fn language(&self) -> Language {
+        self.language
+    }
+
+    pub fn brand(&self) -> &str {
+        &self.brand
+    }
+
+    /// Whether the template names `{name}`.
+    pub(crate) fn has(&self, name: &str) -> bool {
+        self.pieces.iter().any(|p| {
+            matches!(
+                (p, name),
+                (Piece::Code, "code")
+                    | (Piece::Minutes, "minutes")
+                    | (Piece::Reference, "reference")
+                    | (Piece::Amount, "amount")
+                    | (Piece::Payee, "payee")
+                    | (Piece::Brand, "brand")
+            )
+        })
+    }
+
+    /// Renders without the one-segment check: previews and worst cases.
+    pub fn render_unchecked(&self, code_digits: &str, fill: &Fill<'_>) -> String {
+        self.render_with(code_digits, fill)
     }
 
     pub fn default_english() -> Self {
@@ -185,7 +231,7 @@ impl Template {
             ),
             Purpose::Reference { reference } => (reference.clone(), String::new(), String::new()),
             Purpose::Payment { amount, payee } => (
-                format!("{amount} to {payee}"),
+                format!("{amount} {} {payee}", self.language.payment_joiner()),
                 amount.to_string(),
                 payee.clone(),
             ),

@@ -15,6 +15,7 @@ use crate::clock::Timestamp;
 use crate::code::CodeDigest;
 use crate::gateway::{DeliveryStatus, MessageSid};
 use crate::keys::{NumberId, SealedNumber};
+use crate::language::Language;
 use crate::phone::{PhoneNumber, Region};
 use crate::purpose::Purpose;
 
@@ -207,6 +208,18 @@ pub struct VerificationRecord {
     pub digest: CodeDigest,
     pub failed_attempts: u32,
     pub delivery: Delivery,
+    /// The SMS language; resends use it too. Absent in files written before
+    /// languages existed: those were English.
+    #[serde(default)]
+    pub language: Language,
+    /// Digits of the current code; the policy's length may change after.
+    /// Absent in older files, whose codes had the then fixed 6 digits.
+    #[serde(default = "six_digits")]
+    pub code_length: u8,
+}
+
+fn six_digits() -> u8 {
+    6
 }
 
 /// A pending verification in memory: the record plus its opened number.

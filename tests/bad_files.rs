@@ -371,7 +371,6 @@ fn an_entry_with_an_extreme_try_count_locks_on_the_next_wrong_code() {
     use countersign::desk::{Desk, OutcomeKind, Parts};
     use countersign::persist::MemoryStore;
     use countersign::policy::Policy;
-    use countersign::sms::Template;
     use rand::SeedableRng;
 
     let mut h = Harness::new();
@@ -382,7 +381,7 @@ fn an_entry_with_an_extreme_try_count_locks_on_the_next_wrong_code() {
     let mut desk = Desk::new(
         Parts {
             policy: Policy::default(),
-            template: Template::default_english(),
+            templates: countersign::templates::MessageTemplates::default(),
             key: h.key.clone(),
             store: MemoryStore::default(),
             audit: MemoryAudit::default(),

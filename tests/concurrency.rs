@@ -27,7 +27,6 @@ use countersign::persist::{MemoryStore, PendingDocument};
 use countersign::phone::PhoneNumber;
 use countersign::policy::Policy;
 use countersign::purpose::Purpose;
-use countersign::sms::Template;
 use countersign::verification::{Status, VerificationId};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -57,7 +56,7 @@ impl Shell {
         let desk = Desk::new(
             Parts {
                 policy: Policy::default(),
-                template: Template::default_english(),
+                templates: countersign::templates::MessageTemplates::default(),
                 key: DigestKey::generate(&mut StdRng::seed_from_u64(seed ^ 0xfeed)),
                 store: MemoryStore::default(),
                 audit: MemoryAudit::default(),

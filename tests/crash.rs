@@ -44,7 +44,6 @@ use countersign::persist::{
 use countersign::phone::PhoneNumber;
 use countersign::policy::Policy;
 use countersign::purpose::Purpose;
-use countersign::sms::Template;
 use countersign::verification::VerificationId;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -133,7 +132,7 @@ fn run_child(data: &Path) {
     let mut desk = Desk::new(
         Parts {
             policy: Policy::default(),
-            template: Template::default_english(),
+            templates: countersign::templates::MessageTemplates::default(),
             key,
             store: Announcing {
                 inner: FileStore::new(&path),
@@ -317,7 +316,7 @@ fn reload(data: &Path, key: &DigestKey) -> Result<Option<(String, String)>, Stri
     let desk = Desk::new(
         Parts {
             policy,
-            template: Template::default_english(),
+            templates: countersign::templates::MessageTemplates::default(),
             key: key.clone(),
             store: MemoryStore::default(),
             audit: MemoryAudit::default(),

@@ -27,7 +27,6 @@ use countersign::persist::{self, FileStore, PendingDocument, StoreError};
 use countersign::phone::PhoneNumber;
 use countersign::policy::Policy;
 use countersign::purpose::Purpose;
-use countersign::sms::Template;
 use countersign::verification::VerificationId;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -145,7 +144,7 @@ fn fresh_desk(data: &Path, clock: &ManualClock) -> FileDesk {
     Desk::new(
         Parts {
             policy: Policy::default(),
-            template: Template::default_english(),
+            templates: countersign::templates::MessageTemplates::default(),
             key: DigestKey::generate(&mut StdRng::seed_from_u64(7)),
             store: FileStore::new(data.join("pending.json")),
             audit: MemoryAudit::default(),

@@ -591,7 +591,7 @@ fn fuzz_pending_file_parser() {
         let result = Desk::new(
             Parts {
                 policy: policy.clone(),
-                template: Template::default_english(),
+                templates: countersign::templates::MessageTemplates::default(),
                 key: key.clone(),
                 store: MemoryStore::default(),
                 audit: MemoryAudit::default(),

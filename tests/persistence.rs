@@ -18,7 +18,6 @@ use countersign::persist::{
 use countersign::phone::PhoneNumber;
 use countersign::policy::Policy;
 use countersign::purpose::Purpose;
-use countersign::sms::Template;
 use countersign::verification::VerificationId;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -35,7 +34,7 @@ fn desk(
     Desk::new(
         Parts {
             policy: Policy::default(),
-            template: Template::default_english(),
+            templates: countersign::templates::MessageTemplates::default(),
             key: key.clone(),
             store: FileStore::new(path),
             audit: MemoryAudit::default(),

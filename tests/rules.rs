@@ -452,7 +452,7 @@ fn s5_number_block_survives_a_restart() {
     let mut restarted = countersign::desk::Desk::new(
         countersign::desk::Parts {
             policy: h.policy.clone(),
-            template: Template::default_english(),
+            templates: countersign::templates::MessageTemplates::default(),
             key: h.key.clone(),
             store: persist::MemoryStore::default(),
             audit: countersign::audit::MemoryAudit::default(),

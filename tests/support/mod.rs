@@ -81,7 +81,7 @@ impl Harness {
         let desk = Desk::new(
             Parts {
                 policy: policy.clone(),
-                template,
+                templates: countersign::templates::MessageTemplates::single(template),
                 key: key.clone(),
                 store: store.clone(),
                 audit: MemoryAudit::default(),
@@ -127,6 +127,24 @@ impl Harness {
     /// Starts a verification that must be new; returns its view and SMS.
     pub fn start_new(&mut self, number: &str, purpose: Purpose) -> (VerificationView, OutboundSms) {
         match self.start_for(number, purpose).expect("start succeeds") {
+            Started::New { view, sms } => (view, sms),
+            Started::AlreadyPending { .. } => panic!("expected a new verification"),
+        }
+    }
+
+    /// Like [`Harness::start_new`], with the SMS in `language`.
+    pub fn start_new_in(
+        &mut self,
+        number: &str,
+        purpose: Purpose,
+        language: countersign::language::Language,
+    ) -> (VerificationView, OutboundSms) {
+        let n = self.number(number);
+        match self
+            .desk
+            .start_in(n, purpose, Self::operator(), language)
+            .expect("start succeeds")
+        {
             Started::New { view, sms } => (view, sms),
             Started::AlreadyPending { .. } => panic!("expected a new verification"),
         }
