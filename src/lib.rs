@@ -12,6 +12,7 @@
 pub mod audit;
 pub mod clock;
 pub mod code;
+pub mod config;
 pub mod desk;
 pub mod gateway;
 pub mod keys;
@@ -20,6 +21,7 @@ pub mod persist;
 pub mod phone;
 pub mod policy;
 pub mod purpose;
+pub mod secrets;
 pub mod sms;
 pub mod templates;
 pub mod verification;

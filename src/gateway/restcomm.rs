@@ -110,21 +110,8 @@ impl RestcommSettings {
     /// Checks everything that can be checked before talking to the gateway.
     pub fn validate(&self) -> Result<(), GatewayError> {
         let bad = |m: &str| Err(GatewayError::Misconfigured(m.to_owned()));
-        if !matches!(self.base_url.scheme(), "http" | "https") {
-            return bad(
-                "the gateway address must start with https:// (or http:// for a local emulator)",
-            );
-        }
-        if self.base_url.cannot_be_a_base() || self.base_url.host_str().is_none() {
-            return bad("the gateway address has no host");
-        }
-        if !self.base_url.username().is_empty() || self.base_url.password().is_some() {
-            return bad("the gateway address must not contain credentials; use the Account SID and auth token fields");
-        }
-        let sid = &self.account_sid;
-        if !(2..=64).contains(&sid.len()) || !sid.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return bad("the Account SID must be 2 to 64 letters and digits");
-        }
+        check_base_url(&self.base_url).or_else(bad)?;
+        check_account_sid(&self.account_sid).or_else(bad)?;
         let v = &self.api_version;
         if v.is_empty()
             || v.len() > 32
@@ -134,9 +121,7 @@ impl RestcommSettings {
         {
             return bad("the API version must be like 2012-04-24");
         }
-        if self.sender.trim().is_empty() {
-            return bad("the sender (From) is empty");
-        }
+        check_sender(&self.sender).or_else(bad)?;
         if self.auth_token.expose_secret().is_empty() {
             return bad("the auth token is empty");
         }
@@ -144,6 +129,50 @@ impl RestcommSettings {
             return bad("the timeouts must be longer than zero");
         }
         Ok(())
+    }
+}
+
+/// The gateway address: http(s), a host, no credentials in it. Shared by
+/// [`RestcommSettings::validate`] and the settings screen's field check.
+pub fn check_base_url(url: &Url) -> Result<(), &'static str> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(
+            "the gateway address must start with https:// (or http:// for a local emulator)",
+        );
+    }
+    if url.cannot_be_a_base() || url.host_str().is_none() {
+        return Err("the gateway address has no host");
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("the gateway address must not contain credentials; use the Account SID and auth token fields");
+    }
+    Ok(())
+}
+
+pub fn check_account_sid(sid: &str) -> Result<(), &'static str> {
+    if !(2..=64).contains(&sid.len()) || !sid.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err("the Account SID must be 2 to 64 letters and digits");
+    }
+    Ok(())
+}
+
+/// A sender is a number (`+` and up to 15 digits) or an alphanumeric name of
+/// up to 11 characters, the most any network carries.
+pub fn check_sender(sender: &str) -> Result<(), &'static str> {
+    let s = sender.trim();
+    if s.is_empty() {
+        return Err("the sender (From) is empty");
+    }
+    let number = s.strip_prefix('+').unwrap_or(s);
+    let is_number =
+        !number.is_empty() && number.len() <= 15 && number.bytes().all(|b| b.is_ascii_digit());
+    let is_name = s.len() <= 11
+        && s.bytes().any(|b| b.is_ascii_alphabetic())
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' ');
+    if is_number || is_name {
+        Ok(())
+    } else {
+        Err("the sender must be a number such as +15550001111 or a name of up to 11 letters and digits")
     }
 }
 

@@ -1,0 +1,326 @@
+//! Every setting's name, label, default and check. A check takes what a
+//! person typed or a file held — a string, a number, a list — and returns
+//! the value's normal form or a message that says what is wrong and what
+//! would be right.
+
+use serde_json::{json, Value};
+use url::Url;
+
+use crate::gateway::restcomm::{check_account_sid, check_base_url, check_sender};
+use crate::language::Language;
+use crate::phone::Region;
+use crate::policy::{self, Limit};
+use crate::sms::{Template, DEFAULT_TEMPLATE};
+use crate::templates;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Key {
+    Gateway,
+    BaseUrl,
+    AccountSid,
+    Sender,
+    RequestTimeoutSeconds,
+    AuthTokenFile,
+    DefaultCountry,
+    AllowedCountries,
+    CodeLength,
+    ValiditySeconds,
+    MaxAttempts,
+    NumberFailuresPerHour,
+    ResendCooldownSeconds,
+    SendsPerWindow,
+    SendWindowMinutes,
+    Brand,
+    DefaultLanguage,
+    TemplateEn,
+    TemplateFr,
+    TemplateEs,
+    TemplateDe,
+    Branch,
+    Workstation,
+    DemoAllowed,
+}
+
+/// The request timeout's bounds: long enough for a slow network, short
+/// enough that staff are not left waiting in front of a customer.
+const TIMEOUT_SECONDS: (u32, u32, u32) = (1, 60, 15);
+const MAX_NAME_CHARS: usize = 64;
+
+impl serde::Serialize for Key {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl Key {
+    pub const ALL: [Key; 24] = [
+        Self::Gateway,
+        Self::BaseUrl,
+        Self::AccountSid,
+        Self::Sender,
+        Self::RequestTimeoutSeconds,
+        Self::AuthTokenFile,
+        Self::DefaultCountry,
+        Self::AllowedCountries,
+        Self::CodeLength,
+        Self::ValiditySeconds,
+        Self::MaxAttempts,
+        Self::NumberFailuresPerHour,
+        Self::ResendCooldownSeconds,
+        Self::SendsPerWindow,
+        Self::SendWindowMinutes,
+        Self::Brand,
+        Self::DefaultLanguage,
+        Self::TemplateEn,
+        Self::TemplateFr,
+        Self::TemplateEs,
+        Self::TemplateDe,
+        Self::Branch,
+        Self::Workstation,
+        Self::DemoAllowed,
+    ];
+
+    /// The name in `settings.json`, the policy file and IPC.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Gateway => "gateway",
+            Self::BaseUrl => "base_url",
+            Self::AccountSid => "account_sid",
+            Self::Sender => "sender",
+            Self::RequestTimeoutSeconds => "request_timeout_seconds",
+            Self::AuthTokenFile => "auth_token_file",
+            Self::DefaultCountry => "default_country",
+            Self::AllowedCountries => "allowed_countries",
+            Self::Brand => "brand",
+            Self::DefaultLanguage => "default_language",
+            Self::TemplateEn => "template_en",
+            Self::TemplateFr => "template_fr",
+            Self::TemplateEs => "template_es",
+            Self::TemplateDe => "template_de",
+            Self::Branch => "branch",
+            Self::Workstation => "workstation",
+            Self::DemoAllowed => "demo_allowed",
+            limit => limit.limit().map_or("", |l| l.field),
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// What a person calls it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Gateway => "The gateway",
+            Self::BaseUrl => "The gateway address",
+            Self::AccountSid => "The Account SID",
+            Self::Sender => "The sender",
+            Self::RequestTimeoutSeconds => "The request timeout",
+            Self::AuthTokenFile => "The auth token file",
+            Self::DefaultCountry => "The default country",
+            Self::AllowedCountries => "The allowed countries",
+            Self::CodeLength => "The code length",
+            Self::ValiditySeconds => "The validity",
+            Self::MaxAttempts => "The tries per code",
+            Self::NumberFailuresPerHour => "The failures per number per hour",
+            Self::ResendCooldownSeconds => "The resend pause",
+            Self::SendsPerWindow => "The sends per window",
+            Self::SendWindowMinutes => "The send window",
+            Self::Brand => "The brand name",
+            Self::DefaultLanguage => "The default language",
+            Self::TemplateEn => "The English template",
+            Self::TemplateFr => "The French template",
+            Self::TemplateEs => "The Spanish template",
+            Self::TemplateDe => "The German template",
+            Self::Branch => "The branch name",
+            Self::Workstation => "The workstation name",
+            Self::DemoAllowed => "Demo mode",
+        }
+    }
+
+    pub fn template_for(language: Language) -> Self {
+        match language {
+            Language::En => Self::TemplateEn,
+            Language::Fr => Self::TemplateFr,
+            Language::Es => Self::TemplateEs,
+            Language::De => Self::TemplateDe,
+        }
+    }
+
+    fn limit(self) -> Option<Limit> {
+        Some(match self {
+            Self::CodeLength => policy::CODE_LENGTH,
+            Self::ValiditySeconds => policy::VALIDITY,
+            Self::MaxAttempts => policy::MAX_ATTEMPTS,
+            Self::NumberFailuresPerHour => policy::NUMBER_FAILURES_PER_HOUR,
+            Self::ResendCooldownSeconds => policy::RESEND_COOLDOWN,
+            Self::SendsPerWindow => policy::SENDS_PER_WINDOW,
+            Self::SendWindowMinutes => policy::SEND_WINDOW,
+            _ => return None,
+        })
+    }
+
+    /// `(min, max, unit)` for numeric settings: the screen shows them.
+    pub fn bounds(self) -> Option<(u32, u32, &'static str)> {
+        match self {
+            Self::RequestTimeoutSeconds => Some((TIMEOUT_SECONDS.0, TIMEOUT_SECONDS.1, "seconds")),
+            k => k.limit().map(|l| (l.min, l.max, l.unit)),
+        }
+    }
+
+    /// A secret-free setting whose value may be shown and audited. (The
+    /// auth token itself is not a setting: it lives in the credential store.)
+    pub fn default_value(self) -> Value {
+        match self {
+            Self::Gateway => json!("demo"),
+            Self::RequestTimeoutSeconds => json!(TIMEOUT_SECONDS.2),
+            Self::DefaultCountry => json!("GB"),
+            Self::AllowedCountries => json!([]),
+            Self::Brand => json!("Countersign"),
+            Self::DefaultLanguage => json!("en"),
+            Self::DemoAllowed => json!(true),
+            k => match k.limit() {
+                Some(l) => json!(l.default),
+                // Text settings default to empty: not set, use the built-in.
+                None => json!(""),
+            },
+        }
+    }
+
+    /// Checks one value on its own and returns its normal form.
+    pub fn check(self, raw: &Value) -> Result<Value, String> {
+        let label = self.label();
+        if let Some((min, max, unit)) = self.bounds() {
+            let n = whole_number(raw)
+                .ok_or_else(|| format!("{label} must be a whole number of {unit}."))?;
+            return if (u64::from(min)..=u64::from(max)).contains(&n) {
+                Ok(json!(n))
+            } else {
+                Err(format!(
+                    "{label} must be between {min} and {max} {unit} (got {n})."
+                ))
+            };
+        }
+        match self {
+            Self::DemoAllowed => raw
+                .as_bool()
+                .map(Value::Bool)
+                .ok_or_else(|| format!("{label} must be true or false.")),
+            Self::AllowedCountries => countries(raw).map(|c| json!(c)),
+            _ => {
+                let text = raw
+                    .as_str()
+                    .ok_or_else(|| format!("{label} must be text."))?
+                    .trim();
+                self.check_text(text).map(Value::String)
+            }
+        }
+    }
+
+    fn check_text(self, text: &str) -> Result<String, String> {
+        let label = self.label();
+        let optional = |r: Result<(), &str>| match r {
+            _ if text.is_empty() => Ok(String::new()),
+            Ok(()) => Ok(text.to_owned()),
+            Err(m) => Err(sentence(m)),
+        };
+        match self {
+            Self::Gateway => match text {
+                "demo" | "restcomm" | "twilio" => Ok(text.to_owned()),
+                _ => Err(format!("{label} must be demo, restcomm or twilio.")),
+            },
+            Self::BaseUrl => {
+                if text.is_empty() {
+                    return Ok(String::new());
+                }
+                let url = Url::parse(text).map_err(|e| {
+                    format!("{label} is not a web address ({e}); type it like https://sms.example.com/restcomm.")
+                })?;
+                optional(check_base_url(&url)).map(|_| url.to_string())
+            }
+            Self::AccountSid => optional(check_account_sid(text)),
+            Self::Sender => optional(check_sender(text)),
+            Self::AuthTokenFile => {
+                if text.is_empty() || std::path::Path::new(text).is_absolute() {
+                    Ok(text.to_owned())
+                } else {
+                    Err(format!("{label} must be an absolute path."))
+                }
+            }
+            Self::DefaultCountry => text
+                .parse::<Region>()
+                .map(|r| r.code().to_owned())
+                .map_err(|e| format!("{label}: {e}")),
+            Self::DefaultLanguage => Language::parse(text)
+                .map(|l| l.code().to_owned())
+                .map_err(|e| e.to_string()),
+            Self::Brand => Template::parse(DEFAULT_TEMPLATE, text)
+                .map(|_| text.to_owned())
+                .map_err(|e| e.to_string()),
+            Self::TemplateEn | Self::TemplateFr | Self::TemplateEs | Self::TemplateDe => {
+                if text.is_empty() {
+                    return Ok(String::new());
+                }
+                let language = Language::ALL
+                    .into_iter()
+                    .find(|l| Key::template_for(*l) == self)
+                    .unwrap_or_default();
+                // The brand is measured at its longest, so any brand fits.
+                templates::check(language, text, "Brand")
+                    .map(|_| text.to_owned())
+                    .map_err(|e| e.to_string())
+            }
+            Self::Branch | Self::Workstation => {
+                if text.chars().count() > MAX_NAME_CHARS || text.chars().any(char::is_control) {
+                    Err(format!(
+                        "{label} must be at most {MAX_NAME_CHARS} characters on one line."
+                    ))
+                } else {
+                    Ok(text.to_owned())
+                }
+            }
+            _ => Err(format!("{label} is not a text setting.")),
+        }
+    }
+}
+
+fn whole_number(raw: &Value) -> Option<u64> {
+    match raw {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// A list of ISO country codes, from a list or "GB, FR" as typed.
+fn countries(raw: &Value) -> Result<Vec<String>, String> {
+    let items: Vec<String> = match raw {
+        Value::Array(a) => a
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect::<Option<_>>()
+            .ok_or("The allowed countries must be country codes such as GB, FR.")?,
+        Value::String(s) => s.split([',', ' ']).map(str::to_owned).collect(),
+        _ => return Err("The allowed countries must be country codes such as GB, FR.".to_owned()),
+    };
+    let mut out: Vec<String> = Vec::new();
+    for item in items.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        let region: Region = item
+            .parse()
+            .map_err(|e| format!("The allowed countries: {e}"))?;
+        let code = region.code().to_owned();
+        if !out.contains(&code) {
+            out.push(code);
+        }
+    }
+    Ok(out)
+}
+
+/// Messages from the gateway checks start lower-case, mid-sentence.
+fn sentence(m: &str) -> String {
+    let mut chars = m.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        None => String::new(),
+    }
+}

@@ -1,0 +1,260 @@
+//! The desk's configuration: what the settings screen edits, what the IT
+//! policy file provisions or locks, and the checked form the desk runs on.
+//!
+//! Every setting is a [`Key`]. A value arrives untrusted (typed on the
+//! settings screen, read from `settings.json` or from the policy file) and is
+//! checked on its own by [`Key::check`], which gives a specific message and
+//! a normalised value. [`Layers`] stacks the sources — a locked policy value
+//! beats a saved one, which beats a provisioned default, which beats the
+//! built-in default — and [`DeskConfig::resolve`] checks the combination
+//! (a real gateway needs its address, SID and sender) into typed parts: the
+//! [`Policy`], the [`MessageTemplates`] and the gateway choice.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::Value;
+use url::Url;
+
+use crate::language::Language;
+use crate::policy::{Policy, PolicySettings};
+use crate::templates::MessageTemplates;
+
+mod fields;
+pub mod it_policy;
+
+pub use fields::Key;
+
+/// A setting that failed its check: which, and why, in words for the screen.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    pub key: Key,
+    pub message: String,
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.key.name(), self.message)
+    }
+}
+
+/// Checked values by key.
+pub type Values = BTreeMap<Key, Value>;
+
+/// Where each effective value came from, lowest first.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Layers {
+    /// The policy file's `[defaults]`: staff may change them.
+    pub provisioned: Values,
+    /// What was saved from the settings screen.
+    pub saved: Values,
+    /// The policy file's `[locked]`: shown read-only, never saved over.
+    pub locked: Values,
+}
+
+impl Layers {
+    pub fn is_locked(&self, key: Key) -> bool {
+        self.locked.contains_key(&key)
+    }
+
+    /// The value in force, or `None` for the built-in default.
+    pub fn get(&self, key: Key) -> Option<&Value> {
+        self.locked
+            .get(&key)
+            .or_else(|| self.saved.get(&key))
+            .or_else(|| self.provisioned.get(&key))
+    }
+
+    /// Every key's value in force, defaults filled in.
+    pub fn effective(&self) -> Values {
+        Key::ALL
+            .into_iter()
+            .map(|k| (k, self.get(k).cloned().unwrap_or_else(|| k.default_value())))
+            .collect()
+    }
+}
+
+/// Which gateway the desk sends through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GatewayKind {
+    Demo,
+    Restcomm,
+    Twilio,
+}
+
+/// A real gateway's settings, all but the auth token (a secret, kept apart).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RealGateway {
+    pub kind: GatewayKind,
+    pub base_url: Url,
+    pub account_sid: String,
+    pub sender: String,
+    pub request_timeout: Duration,
+    /// IT may provide the token in a file instead of the credential store.
+    pub token_file: Option<std::path::PathBuf>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GatewayChoice {
+    Demo,
+    Real(RealGateway),
+}
+
+/// The configuration the desk runs on, checked as a whole.
+#[derive(Clone, Debug)]
+pub struct DeskConfig {
+    pub gateway: GatewayChoice,
+    pub policy: Policy,
+    pub templates: MessageTemplates,
+    pub branch: String,
+    pub workstation: String,
+    pub demo_allowed: bool,
+}
+
+impl DeskConfig {
+    /// Checks every value in force, then how they combine. Every problem is
+    /// reported, each against the key to fix.
+    pub fn resolve(layers: &Layers) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut values = Values::new();
+        for (key, raw) in layers.effective() {
+            match key.check(&raw) {
+                Ok(v) => {
+                    values.insert(key, v);
+                }
+                Err(message) => errors.push(FieldError { key, message }),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let v = Checked(&values);
+        let policy = Policy::from_settings(&PolicySettings {
+            code_length: v.number(Key::CodeLength),
+            validity_seconds: v.number(Key::ValiditySeconds),
+            max_attempts: v.number(Key::MaxAttempts),
+            number_failures_per_hour: v.number(Key::NumberFailuresPerHour),
+            resend_cooldown_seconds: v.number(Key::ResendCooldownSeconds),
+            sends_per_window: v.number(Key::SendsPerWindow),
+            send_window_minutes: v.number(Key::SendWindowMinutes),
+            default_country: v.text(Key::DefaultCountry).to_owned(),
+            allowed_countries: v.list(Key::AllowedCountries),
+        })
+        .map_err(|e| {
+            errors.push(FieldError {
+                key: Key::AllowedCountries,
+                message: e.to_string(),
+            })
+        });
+        let custom: BTreeMap<Language, String> = Language::ALL
+            .into_iter()
+            .filter_map(|l| {
+                let text = v.text(Key::template_for(l));
+                (!text.is_empty()).then(|| (l, text.to_owned()))
+            })
+            .collect();
+        let default_language =
+            Language::parse(v.text(Key::DefaultLanguage)).unwrap_or(Language::En);
+        let templates = MessageTemplates::new(v.text(Key::Brand), default_language, &custom)
+            .map_err(|(language, e)| {
+                errors.push(FieldError {
+                    key: Key::template_for(language),
+                    message: e.to_string(),
+                })
+            });
+        let demo_allowed = v.flag(Key::DemoAllowed);
+        let gateway = v.gateway(demo_allowed, &mut errors);
+        match (policy, templates, errors.is_empty()) {
+            (Ok(policy), Ok(templates), true) => Ok(Self {
+                gateway,
+                policy,
+                templates,
+                branch: v.text(Key::Branch).to_owned(),
+                workstation: v.text(Key::Workstation).to_owned(),
+                demo_allowed,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// Typed reads of values that passed [`Key::check`], whose normal forms
+/// these match; a mismatch would be a bug here, so it reads as the default.
+struct Checked<'a>(&'a Values);
+
+impl Checked<'_> {
+    fn number(&self, key: Key) -> u32 {
+        self.0
+            .get(&key)
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(0)
+    }
+    fn text(&self, key: Key) -> &str {
+        self.0.get(&key).and_then(Value::as_str).unwrap_or("")
+    }
+    fn flag(&self, key: Key) -> bool {
+        self.0.get(&key).and_then(Value::as_bool).unwrap_or(true)
+    }
+    fn list(&self, key: Key) -> Vec<String> {
+        self.0
+            .get(&key)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn gateway(&self, demo_allowed: bool, errors: &mut Vec<FieldError>) -> GatewayChoice {
+        let kind = match self.text(Key::Gateway) {
+            "restcomm" => GatewayKind::Restcomm,
+            "twilio" => GatewayKind::Twilio,
+            _ => GatewayKind::Demo,
+        };
+        if kind == GatewayKind::Demo {
+            if !demo_allowed {
+                errors.push(FieldError {
+                    key: Key::Gateway,
+                    message: "Demo mode is switched off by IT; choose Restcomm or Twilio-compatible and fill in the gateway.".to_owned(),
+                });
+            }
+            return GatewayChoice::Demo;
+        }
+        let mut required = |key: Key| {
+            let text = self.text(key);
+            if text.is_empty() {
+                errors.push(FieldError {
+                    key,
+                    message: format!("{} is required for a real gateway.", key.label()),
+                });
+            }
+            text.to_owned()
+        };
+        let (url, account_sid, sender) = (
+            required(Key::BaseUrl),
+            required(Key::AccountSid),
+            required(Key::Sender),
+        );
+        let token_file = Some(self.text(Key::AuthTokenFile))
+            .filter(|p| !p.is_empty())
+            .map(std::path::PathBuf::from);
+        match Url::parse(&url) {
+            Ok(base_url) => GatewayChoice::Real(RealGateway {
+                kind,
+                base_url,
+                account_sid,
+                sender,
+                request_timeout: Duration::from_secs(u64::from(
+                    self.number(Key::RequestTimeoutSeconds),
+                )),
+                token_file,
+            }),
+            // Already reported as required (a set URL passed its check).
+            Err(_) => GatewayChoice::Demo,
+        }
+    }
+}

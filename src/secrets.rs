@@ -1,0 +1,165 @@
+//! Where the desk's two secrets live: the gateway's auth token and the key
+//! that digests codes and seals numbers.
+//!
+//! The OS credential store (Windows Credential Manager, macOS Keychain,
+//! Secret Service) is preferred; the shell provides it. Without one, each
+//! secret is an owner-only (0600) file in a folder of its own (0700), apart
+//! from the settings and pending stores, so a copy of `settings.json` or a
+//! support bundle never carries them. Either way the caller sees one
+//! [`CredentialStore`], and the settings screen says which is in use.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use rand::{CryptoRng, RngCore};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::keys::DigestKey;
+use crate::persist::atomic_write;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecretName {
+    AuthToken,
+    DigestKey,
+}
+
+impl SecretName {
+    pub fn account(self) -> &'static str {
+        match self {
+            Self::AuthToken => "gateway-auth-token",
+            Self::DigestKey => "desk-digest-key",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("The credential store could not be used: {0}")]
+    Store(String),
+    #[error("The credential file {0} cannot be read or written: {1}")]
+    File(PathBuf, io::Error),
+    #[error("The stored desk key is damaged. Pending verifications cannot be checked without it; ask IT to restore it from backup.")]
+    DamagedKey,
+}
+
+pub trait CredentialStore: Send + Sync {
+    /// For the settings screen: which store, in words.
+    fn describe(&self) -> String;
+    /// True for the OS credential store, false for the file fallback.
+    fn is_os_store(&self) -> bool;
+    fn get(&self, name: SecretName) -> Result<Option<SecretString>, SecretError>;
+    fn set(&self, name: SecretName, value: &SecretString) -> Result<(), SecretError>;
+}
+
+/// The fallback: one owner-only file per secret.
+pub struct FileCredentials {
+    token: PathBuf,
+    key: PathBuf,
+}
+
+impl FileCredentials {
+    /// The token under `<data>/credentials/`; the key stays where earlier
+    /// versions kept it, `<data>/keys/desk.key`, so existing desks open.
+    pub fn in_data_dir(data_dir: &Path) -> Self {
+        Self {
+            token: data_dir
+                .join("credentials")
+                .join(SecretName::AuthToken.account()),
+            key: data_dir.join("keys").join("desk.key"),
+        }
+    }
+
+    fn path(&self, name: SecretName) -> &Path {
+        match name {
+            SecretName::AuthToken => &self.token,
+            SecretName::DigestKey => &self.key,
+        }
+    }
+}
+
+impl CredentialStore for FileCredentials {
+    fn describe(&self) -> String {
+        let dir = self.token.parent().unwrap_or(Path::new("."));
+        format!(
+            "Owner-only files in {} (no OS credential store is available)",
+            dir.display()
+        )
+    }
+
+    fn is_os_store(&self) -> bool {
+        false
+    }
+
+    fn get(&self, name: SecretName) -> Result<Option<SecretString>, SecretError> {
+        let path = self.path(name);
+        match fs::read_to_string(path) {
+            Ok(text) => Ok(Some(SecretString::from(text.trim().to_owned()))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(SecretError::File(path.to_owned(), e)),
+        }
+    }
+
+    fn set(&self, name: SecretName, value: &SecretString) -> Result<(), SecretError> {
+        let path = self.path(name);
+        let fail = |e| SecretError::File(path.to_owned(), e);
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(fail)?;
+            owner_only_dir(dir).map_err(fail)?;
+        }
+        // `atomic_write` creates its files 0600.
+        atomic_write(path, value.expose_secret().as_bytes()).map_err(fail)
+    }
+}
+
+#[cfg(unix)]
+fn owner_only_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+}
+
+#[cfg(not(unix))]
+fn owner_only_dir(_: &Path) -> io::Result<()> {
+    Ok(())
+}
+
+/// The desk key from the store, made on first use. A key file left by an
+/// earlier run without an OS store moves into the OS store once one is
+/// there, and the file is removed so the key exists in one place only.
+pub fn load_or_create_digest_key<R: RngCore + CryptoRng>(
+    store: &dyn CredentialStore,
+    legacy_file: &Path,
+    rng: &mut R,
+) -> Result<DigestKey, SecretError> {
+    let decode = |hex_text: &str| {
+        hex::decode(hex_text.trim())
+            .ok()
+            .and_then(|b| DigestKey::from_bytes(&b))
+            .ok_or(SecretError::DamagedKey)
+    };
+    if let Some(stored) = store.get(SecretName::DigestKey)? {
+        return decode(stored.expose_secret());
+    }
+    if store.is_os_store() {
+        match fs::read_to_string(legacy_file) {
+            Ok(text) => {
+                let key = decode(&text)?;
+                store.set(
+                    SecretName::DigestKey,
+                    &SecretString::from(text.trim().to_owned()),
+                )?;
+                fs::remove_file(legacy_file)
+                    .map_err(|e| SecretError::File(legacy_file.to_owned(), e))?;
+                return Ok(key);
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(SecretError::File(legacy_file.to_owned(), e)),
+        }
+    }
+    let key = DigestKey::generate(rng);
+    store.set(
+        SecretName::DigestKey,
+        &SecretString::from(hex::encode(key.as_bytes())),
+    )?;
+    Ok(key)
+}
