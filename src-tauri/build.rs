@@ -16,6 +16,11 @@ const COMMANDS: &[&str] = &[
     "audit_query",
     "audit_verify",
     "audit_export",
+    "settings_read",
+    "settings_check",
+    "settings_save",
+    "send_test_sms",
+    "test_sms_status",
 ];
 
 fn main() {

@@ -177,6 +177,10 @@ where
         &self.parts.audit
     }
 
+    pub fn audit_sink_mut(&mut self) -> &mut A {
+        &mut self.parts.audit
+    }
+
     /// Starts a verification in the default language.
     pub fn start(
         &mut self,

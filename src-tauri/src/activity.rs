@@ -31,8 +31,8 @@ pub fn sign_in(shell: State<'_, Shell>, staff_id: String, name: String) -> IpcRe
             tracing::warn!(error = %e, "could not remember the operator for next time");
         }
     }
-    if let Ok(mut s) = shell.settings.lock() {
-        s.operator = operator.clone();
+    if let Ok(mut prefill) = shell.prefill.lock() {
+        *prefill = operator.clone();
     }
     shell.session.sign_in(operator.clone());
     let mut e = AuditEvent::new(SystemClock.now(), EventKind::OperatorSignedIn);

@@ -5,6 +5,7 @@ use countersign::audit::{AuditEvent, EventKind};
 use countersign::clock::{Clock, SystemClock};
 use countersign::desk::{Outcome, SendRecorded, Started};
 use countersign::gateway::Gateway;
+use countersign::language::Language;
 use countersign::phone::PhoneNumber;
 use countersign::purpose::Purpose;
 use countersign::verification::{Operator, VerificationId, VerificationView};
@@ -58,6 +59,8 @@ pub struct AppStatus {
     suggested_operator: Operator,
     branch: String,
     workstation: String,
+    default_language: &'static str,
+    languages: Vec<(&'static str, &'static str)>,
     lock_after_seconds: u64,
     default_country: String,
     allowed_countries: Vec<String>,
@@ -80,19 +83,27 @@ pub fn app_status(shell: State<'_, Shell>) -> IpcResult<AppStatus> {
             ))
         })
         .unwrap_or_else(|_| ("GB".to_owned(), vec!["GB".to_owned()], 6));
-    // One snapshot, so the three fields come from the same moment.
-    let settings = shell.settings.lock().map(|s| s.clone()).unwrap_or_default();
+    let station = shell.config(|c| crate::state::station_of(&c.layers()))?;
+    let suggested_operator = shell
+        .prefill
+        .lock()
+        .map(|o| o.clone())
+        .unwrap_or_else(|_| crate::settings::default_operator());
+    let default_language = shell
+        .with_desk(|d| Ok(d.templates().default_language()))
+        .unwrap_or_default();
     Ok(AppStatus {
         mode: shell.mode(),
-        gateway_label: shell
-            .gateway
-            .as_ref()
-            .map(|g| g.label.clone())
-            .unwrap_or_else(|| "No gateway".to_owned()),
+        gateway_label: shell.gateway_label(),
         operator: shell.session.current(),
-        suggested_operator: settings.operator,
-        branch: settings.branch,
-        workstation: settings.workstation,
+        suggested_operator,
+        branch: station.branch,
+        workstation: station.workstation,
+        default_language: default_language.code(),
+        languages: Language::ALL
+            .into_iter()
+            .map(|l| (l.code(), l.native_name()))
+            .collect(),
         lock_after_seconds: shell.session.lock_after().as_secs(),
         default_country: policy_country,
         allowed_countries: allowed,
@@ -118,13 +129,21 @@ pub async fn start_verification<R: Runtime>(
     shell: State<'_, Shell>,
     phone: String,
     purpose: PurposeInput,
+    language: Option<String>,
 ) -> IpcResult<StartAnswer> {
     let operator = shell.session.require_operator()?;
     let purpose = purpose.parse()?;
+    let language = language
+        .as_deref()
+        .filter(|l| !l.trim().is_empty())
+        .map(Language::parse)
+        .transpose()
+        .map_err(|e| IpcError::new("invalid_language", e.to_string()))?;
     let started = shell.with_desk(|desk| {
         let p = desk.policy();
         let number = PhoneNumber::parse(&phone, p.default_country(), p.allowed_countries())?;
-        Ok(desk.start(number, purpose, operator)?)
+        let language = language.unwrap_or(desk.templates().default_language());
+        Ok(desk.start_in(number, purpose, operator, language)?)
     })?;
     let (view, sms) = match started {
         Started::AlreadyPending { view } => {
@@ -258,15 +277,8 @@ pub fn demo_inbox(shell: State<'_, Shell>) -> Vec<DemoSms> {
         return Vec::new();
     }
     shell
-        .gateway
-        .as_ref()
-        .and_then(|g| g.emulator.as_ref())
-        .map(|e| {
-            e.inbox()
-                .into_iter()
-                .map(crate::demo::to_demo_sms)
-                .collect()
-        })
+        .demo_inbox()
+        .map(|(inbox, _)| inbox.into_iter().map(crate::demo::to_demo_sms).collect())
         .unwrap_or_default()
 }
 
@@ -287,8 +299,8 @@ pub fn set_operator(shell: State<'_, Shell>, name: String) -> IpcResult<Operator
         file.save_operator(&operator)
             .map_err(|e| IpcError::new("storage", e))?;
     }
-    if let Ok(mut settings) = shell.settings.lock() {
-        settings.operator = operator.clone();
+    if let Ok(mut prefill) = shell.prefill.lock() {
+        *prefill = operator.clone();
     }
     shell.session.sign_in(operator.clone());
     let mut e = AuditEvent::new(SystemClock.now(), EventKind::SettingsChanged);

@@ -27,12 +27,7 @@ pub fn to_demo_sms(m: InboxMessage) -> DemoSms {
 /// Forwards the emulator's inbox to the window until the app exits.
 pub fn forward_inbox<R: Runtime>(app: &AppHandle<R>) {
     let shell = app.state::<Shell>();
-    let Some(mut inbox) = shell
-        .gateway
-        .as_ref()
-        .and_then(|g| g.emulator.as_ref())
-        .map(|e| e.subscribe())
-    else {
+    let Some((_, mut inbox)) = shell.demo_inbox() else {
         return;
     };
     let app = app.clone();

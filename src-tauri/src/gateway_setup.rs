@@ -1,16 +1,18 @@
 //! Which gateway the desk talks to: the real Restcomm (or Twilio-compatible)
-//! service when IT configured one, otherwise demo mode on the embedded
+//! service when one is configured, otherwise demo mode on the embedded
 //! emulator (S17). Either way the desk uses the same Restcomm client over
 //! HTTP, so demo mode exercises the production path.
 //!
-//! Until the settings screen exists, real mode is configured from the
-//! environment: `COUNTERSIGN_RESTCOMM_URL`, `…_ACCOUNT_SID`, `…_AUTH_TOKEN`,
-//! `…_SENDER`, and optionally `…_FLAVOUR` (`restcomm` or `twilio`) and
-//! `…_TIMEOUT_SECONDS` (the whole-request timeout, 1 to 60 seconds).
+//! The settings screen and the IT policy file configure the gateway. The
+//! environment can too, over both (operations scripts and tests):
+//! `COUNTERSIGN_RESTCOMM_URL`, `…_ACCOUNT_SID`, `…_AUTH_TOKEN`, `…_SENDER`,
+//! and optionally `…_FLAVOUR` (`restcomm` or `twilio`) and
+//! `…_TIMEOUT_SECONDS`. Those keys then show as locked "by the environment".
 
 use secrecy::SecretString;
-use url::Url;
+use serde_json::json;
 
+use countersign::config::{GatewayKind, Key, RealGateway, Values};
 use countersign::gateway::emulator::{self, EmulatorConfig, EmulatorHandle, DEMO_ACCOUNT_SID};
 use countersign::gateway::restcomm::{Flavour, RestcommClient, RestcommSettings};
 
@@ -32,79 +34,86 @@ pub struct GatewaySetup {
 
 const DEMO_SENDER: &str = "Countersign";
 
-/// Reads the real-gateway settings from the environment. `Ok(None)` when
-/// none is set (demo mode); an error naming the variable when some are set
-/// but not usable, so a half-configured desk never silently falls back to demo.
+/// A gateway configured in the environment: its settings, locked, and its token.
+pub struct EnvGateway {
+    pub values: Values,
+    pub token: SecretString,
+}
+
+/// Reads the gateway from the environment. `Ok(None)` when none is set; an
+/// error naming the variable when some are set but not usable, so a
+/// half-configured desk never silently falls back to demo.
 pub fn configured_from_env(
     get: impl Fn(&str) -> Option<String>,
-) -> Result<Option<RestcommSettings>, String> {
-    const VARS: [&str; 4] = [
-        "COUNTERSIGN_RESTCOMM_URL",
-        "COUNTERSIGN_RESTCOMM_ACCOUNT_SID",
-        "COUNTERSIGN_RESTCOMM_AUTH_TOKEN",
-        "COUNTERSIGN_RESTCOMM_SENDER",
+) -> Result<Option<EnvGateway>, String> {
+    const VARS: [(&str, Key); 4] = [
+        ("COUNTERSIGN_RESTCOMM_URL", Key::BaseUrl),
+        ("COUNTERSIGN_RESTCOMM_ACCOUNT_SID", Key::AccountSid),
+        ("COUNTERSIGN_RESTCOMM_AUTH_TOKEN", Key::Gateway),
+        ("COUNTERSIGN_RESTCOMM_SENDER", Key::Sender),
     ];
     let values: Vec<Option<String>> = VARS
         .iter()
-        .map(|v| get(v).filter(|s| !s.trim().is_empty()))
+        .map(|(v, _)| {
+            get(v)
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+        })
         .collect();
     if values.iter().all(Option::is_none) {
         return Ok(None);
     }
-    if let Some(missing) = VARS.iter().zip(&values).find(|(_, v)| v.is_none()) {
+    if let Some(((missing, _), _)) = VARS.iter().zip(&values).find(|(_, v)| v.is_none()) {
+        let names: Vec<&str> = VARS.iter().map(|(n, _)| *n).collect();
         return Err(format!(
-            "{} is not set; set all of {} or none.",
-            missing.0,
-            VARS.join(", ")
+            "{missing} is not set; set all of {} or none.",
+            names.join(", ")
         ));
     }
-    let [url, sid, token, sender] = [0, 1, 2, 3].map(|i| values[i].clone().unwrap_or_default());
-    let base = Url::parse(url.trim())
-        .map_err(|e| format!("COUNTERSIGN_RESTCOMM_URL is not a URL ({e})."))?;
+    let mut out = Values::new();
+    let mut put = |var: &str, key: Key, raw: serde_json::Value| -> Result<(), String> {
+        let v = key.check(&raw).map_err(|m| format!("{var}: {m}"))?;
+        out.insert(key, v);
+        Ok(())
+    };
     let flavour = match get("COUNTERSIGN_RESTCOMM_FLAVOUR")
         .as_deref()
         .map(str::trim)
     {
-        None | Some("") | Some("restcomm") => Flavour::Restcomm,
-        Some("twilio") => Flavour::TwilioCompatible,
+        None | Some("") | Some("restcomm") => "restcomm",
+        Some("twilio") => "twilio",
         Some(_) => {
             return Err("COUNTERSIGN_RESTCOMM_FLAVOUR must be restcomm or twilio.".to_owned())
         }
     };
-    let mut settings = RestcommSettings::new(
-        sid.trim(),
-        SecretString::from(token.trim().to_owned()),
-        sender.trim(),
-    )
-    .with_base_url(base)
-    .with_flavour(flavour);
-    if let Some(seconds) = request_timeout_from(&get)? {
-        settings.request_timeout = std::time::Duration::from_secs(seconds);
+    put("COUNTERSIGN_RESTCOMM_FLAVOUR", Key::Gateway, json!(flavour))?;
+    let [url, sid, token, sender] = [0, 1, 2, 3].map(|i| values[i].clone().unwrap_or_default());
+    put(VARS[0].0, Key::BaseUrl, json!(url))?;
+    put(VARS[1].0, Key::AccountSid, json!(sid))?;
+    put(VARS[3].0, Key::Sender, json!(sender))?;
+    const TIMEOUT: &str = "COUNTERSIGN_RESTCOMM_TIMEOUT_SECONDS";
+    if let Some(raw) = get(TIMEOUT).filter(|s| !s.trim().is_empty()) {
+        put(TIMEOUT, Key::RequestTimeoutSeconds, json!(raw))?;
     }
+    Ok(Some(EnvGateway {
+        values: out,
+        token: SecretString::from(token),
+    }))
+}
+
+/// The real gateway's client. Nothing is sent to check it: the settings
+/// screen's "Send a test SMS" does that, on purpose.
+pub fn real(gateway: &RealGateway, token: SecretString) -> Result<GatewaySetup, String> {
+    let (mode, flavour) = match gateway.kind {
+        GatewayKind::Twilio => (Mode::Twilio, Flavour::TwilioCompatible),
+        _ => (Mode::Restcomm, Flavour::Restcomm),
+    };
+    let mut settings =
+        RestcommSettings::new(gateway.account_sid.clone(), token, gateway.sender.clone())
+            .with_base_url(gateway.base_url.clone())
+            .with_flavour(flavour);
+    settings.request_timeout = gateway.request_timeout;
     settings.validate().map_err(|e| e.to_string())?;
-    Ok(Some(settings))
-}
-
-/// `COUNTERSIGN_RESTCOMM_TIMEOUT_SECONDS`: unset or blank keeps the default;
-/// otherwise a whole number of seconds from 1 to 60.
-fn request_timeout_from(get: &impl Fn(&str) -> Option<String>) -> Result<Option<u64>, String> {
-    const VAR: &str = "COUNTERSIGN_RESTCOMM_TIMEOUT_SECONDS";
-    let Some(raw) = get(VAR).filter(|s| !s.trim().is_empty()) else {
-        return Ok(None);
-    };
-    match raw.trim().parse::<u64>() {
-        Ok(seconds @ 1..=60) => Ok(Some(seconds)),
-        _ => Err(format!(
-            "{VAR} must be a whole number of seconds from 1 to 60."
-        )),
-    }
-}
-
-pub fn real(settings: RestcommSettings) -> Result<GatewaySetup, String> {
-    let mode = match settings.flavour {
-        Flavour::Restcomm => Mode::Restcomm,
-        Flavour::TwilioCompatible => Mode::Twilio,
-    };
     let label = format!(
         "{} at {}",
         if mode == Mode::Twilio {
@@ -142,7 +151,7 @@ pub async fn demo() -> Result<GatewaySetup, String> {
     })
 }
 
-fn host_of(url: &Url) -> String {
+fn host_of(url: &url::Url) -> String {
     url.host_str().unwrap_or("?").to_owned()
 }
 
@@ -170,7 +179,8 @@ mod tests {
             "COUNTERSIGN_RESTCOMM_URL",
             "https://x.example/restcomm",
         )]))
-        .unwrap_err();
+        .err()
+        .unwrap();
         assert!(
             err.starts_with("COUNTERSIGN_RESTCOMM_ACCOUNT_SID is not set"),
             "{err}"
@@ -178,18 +188,14 @@ mod tests {
     }
 
     #[test]
-    fn a_full_configuration_selects_the_flavour() {
-        let s = configured_from_env(env(&[
-            ("COUNTERSIGN_RESTCOMM_URL", "http://127.0.0.1:8089/restcomm"),
-            ("COUNTERSIGN_RESTCOMM_ACCOUNT_SID", "ACxxxx"),
-            ("COUNTERSIGN_RESTCOMM_AUTH_TOKEN", "token"),
-            ("COUNTERSIGN_RESTCOMM_SENDER", "+15550001111"),
-            ("COUNTERSIGN_RESTCOMM_FLAVOUR", "twilio"),
-        ]))
-        .unwrap()
-        .unwrap();
-        assert_eq!(s.flavour, Flavour::TwilioCompatible);
-        assert!(!format!("{s:?}").contains("token\""));
+    fn a_full_configuration_selects_the_flavour_and_keeps_the_token_apart() {
+        let g = configured_from_env(env(&full(&[("COUNTERSIGN_RESTCOMM_FLAVOUR", "twilio")])))
+            .unwrap()
+            .unwrap();
+        assert_eq!(g.values[&Key::Gateway], json!("twilio"));
+        assert_eq!(g.values[&Key::Sender], json!("+15550001111"));
+        assert!(!g.values.values().any(|v| v == &json!("token")));
+        assert_eq!(secrecy::ExposeSecret::expose_secret(&g.token), "token");
     }
 
     fn full(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
@@ -204,28 +210,43 @@ mod tests {
     }
 
     #[test]
-    fn the_request_timeout_is_configurable_from_1_to_60_seconds() {
+    fn the_request_timeout_is_checked_like_the_setting() {
         let default = configured_from_env(env(&full(&[]))).unwrap().unwrap();
-        assert_eq!(default.request_timeout, std::time::Duration::from_secs(15));
+        assert!(!default.values.contains_key(&Key::RequestTimeoutSeconds));
         for (raw, secs) in [("1", 1), (" 60 ", 60), ("7", 7)] {
-            let s =
+            let g =
                 configured_from_env(env(&full(&[("COUNTERSIGN_RESTCOMM_TIMEOUT_SECONDS", raw)])))
                     .unwrap()
                     .unwrap();
-            assert_eq!(
-                s.request_timeout,
-                std::time::Duration::from_secs(secs),
-                "{raw}"
-            );
+            assert_eq!(g.values[&Key::RequestTimeoutSeconds], json!(secs), "{raw}");
         }
         for raw in ["0", "61", "-1", "1.5", "ten"] {
             let err =
                 configured_from_env(env(&full(&[("COUNTERSIGN_RESTCOMM_TIMEOUT_SECONDS", raw)])))
-                    .unwrap_err();
+                    .err()
+                    .unwrap();
             assert!(
-                err.starts_with("COUNTERSIGN_RESTCOMM_TIMEOUT_SECONDS must be"),
+                err.starts_with(
+                    "COUNTERSIGN_RESTCOMM_TIMEOUT_SECONDS: The request timeout must be"
+                ),
                 "{raw}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        let err = configured_from_env(env(&full(&[(
+            "COUNTERSIGN_RESTCOMM_URL",
+            "ftp://x.example/",
+        )])))
+        .err()
+        .unwrap();
+        assert!(
+            err.starts_with(
+                "COUNTERSIGN_RESTCOMM_URL: The gateway address must start with https://"
+            ),
+            "{err}"
+        );
     }
 }

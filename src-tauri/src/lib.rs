@@ -15,12 +15,16 @@ use tauri::{App, AppHandle, Builder, Context, Emitter, Manager, Runtime};
 
 pub mod activity;
 pub mod commands;
+pub mod config_state;
+pub mod configure;
+mod credentials;
 mod delivery;
 mod demo;
 pub mod error;
 pub mod events;
 pub mod gateway_setup;
 mod pending_store;
+mod reconfigure;
 pub mod session;
 pub mod settings;
 pub mod state;
@@ -36,12 +40,31 @@ pub fn apply_data_dir_override<R: Runtime>(context: &mut Context<R>, dir: Option
     }
 }
 
-/// Builds the app on any runtime. `gateway` picks the SMS gateway; `None`
-/// means "decide from the environment" (demo mode when nothing is set).
+/// Reads one environment variable.
+pub type EnvReader = Box<dyn Fn(&str) -> Option<String> + Send>;
+
+/// What the app starts from besides its data folder.
+pub struct Launch {
+    /// A ready gateway (tests); `None` builds it from the configuration.
+    pub gateway: Option<GatewaySetup>,
+    /// Reads an environment variable; tests pass their own.
+    pub env: EnvReader,
+}
+
+impl Launch {
+    pub fn from_process_env() -> Self {
+        Self {
+            gateway: None,
+            env: Box::new(|k| std::env::var(k).ok()),
+        }
+    }
+}
+
+/// Builds the app on any runtime, for `main` and for tests.
 pub fn run_app<R: Runtime>(
     builder: Builder<R>,
     context: Context<R>,
-    gateway: Option<GatewaySetup>,
+    launch: Launch,
 ) -> tauri::Result<App<R>> {
     builder
         .plugin(tauri_plugin_store::Builder::default().build())
@@ -62,41 +85,71 @@ pub fn run_app<R: Runtime>(
             commands::demo_inbox,
             commands::set_operator,
             commands::ui_ready,
+            configure::settings_read,
+            configure::settings_check,
+            configure::settings_save,
+            configure::send_test_sms,
+            configure::test_sms_status,
         ])
         .build(context)
         .and_then(|mut app| {
             // Wired here rather than in a `.setup` hook so that the mock
             // runtime in tests, which never runs the event loop, gets the
             // same state. No IPC is served before the event loop starts.
-            setup(&mut app, gateway).map_err(|e| tauri::Error::Setup(e.into()))?;
+            setup(&mut app, launch).map_err(|e| tauri::Error::Setup(e.into()))?;
             Ok(app)
         })
 }
 
-fn setup<R: Runtime>(
-    app: &mut App<R>,
-    gateway: Option<GatewaySetup>,
-) -> Result<(), Box<dyn std::error::Error>> {
+fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> Result<(), Box<dyn std::error::Error>> {
     let data_dir = app.path().app_data_dir()?;
-    let gateway = match gateway {
-        Some(g) => Ok(g),
-        None => tauri::async_runtime::block_on(choose_gateway()),
-    };
-    let shell = state::assemble(app, &data_dir, gateway);
+    let config = load_config(&data_dir, launch.env.as_ref());
+    let (shell, resolved) = state::assemble(app, &data_dir, config);
     app.manage(shell);
     let handle = app.handle().clone();
-    demo::forward_inbox(&handle);
+    match launch.gateway {
+        // A test's gateway, as given.
+        Some(g) => {
+            reconfigure::install(&handle.state::<Shell>(), g);
+            demo::forward_inbox(&handle);
+        }
+        None => tauri::async_runtime::block_on(reconfigure::apply(&handle, resolved, false)),
+    }
     resume_tracking(&handle);
     spawn_idle_lock(handle.clone());
     spawn_expiry_sweep(handle);
     Ok(())
 }
 
-async fn choose_gateway() -> Result<GatewaySetup, String> {
-    match gateway_setup::configured_from_env(|k| std::env::var(k).ok()) {
-        Ok(Some(settings)) => gateway_setup::real(settings),
-        Ok(None) => gateway_setup::demo().await,
-        Err(e) => Err(format!("The SMS gateway configuration is not usable: {e} No SMS can be sent until it is fixed.")),
+/// The configuration sources: the IT policy file (`COUNTERSIGN_POLICY`, else
+/// the system location), the environment's gateway, the credential store
+/// (`COUNTERSIGN_CREDENTIALS`). Saved settings are added when the settings
+/// file is opened.
+fn load_config(
+    data_dir: &std::path::Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> config_state::ConfigState {
+    let policy_file = countersign::config::it_policy::discover(
+        env("COUNTERSIGN_POLICY")
+            .filter(|p| !p.trim().is_empty())
+            .map(PathBuf::from),
+    );
+    let mut problems = Vec::new();
+    let env_gateway = gateway_setup::configured_from_env(env).unwrap_or_else(|e| {
+        problems.push(e);
+        None
+    });
+    let credentials = credentials::choose(data_dir, env("COUNTERSIGN_CREDENTIALS").as_deref())
+        .unwrap_or_else(|e| {
+            problems.push(e);
+            Box::new(countersign::secrets::FileCredentials::in_data_dir(data_dir))
+        });
+    config_state::ConfigState {
+        policy_file,
+        env_problem: (!problems.is_empty()).then(|| problems.join(" ")),
+        env: env_gateway,
+        saved: Default::default(),
+        credentials,
     }
 }
 
@@ -159,7 +212,11 @@ pub fn run() {
         &mut context,
         std::env::var_os("COUNTERSIGN_DATA_DIR").map(PathBuf::from),
     );
-    match run_app(tauri::Builder::default(), context, None) {
+    match run_app(
+        tauri::Builder::default(),
+        context,
+        Launch::from_process_env(),
+    ) {
         Ok(app) => app.run(|app, event| {
             if let tauri::RunEvent::Exit = event {
                 let shell = app.state::<Shell>();

@@ -1,14 +1,18 @@
-//! The desk's own settings in the plugin-managed `settings.json`: for now the
-//! operator's name (the full settings screen is a later issue).
+//! The desk's own settings in the plugin-managed `settings.json`: the
+//! configuration keys saved from the settings screen (never a secret) and
+//! the last operator who signed in, the sign-in form's prefill.
 //!
 //! Like the pending list, the file is checked before the plugin loads it
 //! (a corrupt one is set aside and reported) and written atomically by the
-//! core; the plugin's auto-save, a plain truncate-and-write, stays off.
+//! core; the plugin's auto-save, a plain truncate-and-write, stays off. A
+//! saved value that no longer passes its check (a hand edit, an older
+//! version's bounds) is reported and left out, never used.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use countersign::clock::{Clock, SystemClock};
+use countersign::config::{Key, Values};
 use countersign::persist::{self, Corruption};
 use countersign::verification::Operator;
 use serde_json::{Map, Value};
@@ -18,29 +22,9 @@ use tauri_plugin_store::{Store, StoreBuilder};
 pub const SETTINGS_FILE: &str = "settings.json";
 const OPERATOR_KEY: &str = "operatorName";
 const STAFF_ID_KEY: &str = "staffId";
-const BRANCH_KEY: &str = "branch";
-const WORKSTATION_KEY: &str = "workstation";
-
-#[derive(Clone, Debug)]
-pub struct Settings {
-    /// The last operator who signed in here: the sign-in form's prefill.
-    pub operator: Operator,
-    pub branch: String,
-    pub workstation: String,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            operator: default_operator(),
-            branch: String::new(),
-            workstation: default_workstation(),
-        }
-    }
-}
 
 /// The machine's name identifies the workstation until IT names it.
-fn default_workstation() -> String {
+pub fn default_workstation() -> String {
     std::fs::read_to_string("/etc/hostname")
         .ok()
         .or_else(|| std::env::var("COMPUTERNAME").ok())
@@ -56,7 +40,7 @@ fn default_workstation() -> String {
 }
 
 /// The signed-in OS user is the best first guess of who sits at the desk.
-fn default_operator() -> Operator {
+pub fn default_operator() -> Operator {
     std::env::var("USER")
         .or_else(|_| std::env::var("USERNAME"))
         .ok()
@@ -67,24 +51,30 @@ fn default_operator() -> Operator {
         })
 }
 
-/// Writes one key durably; hides the store plugin's runtime type.
-type SaveKey = Box<dyn Fn(&str, Value) -> Result<(), String> + Send + Sync>;
+/// What the file held when it was opened.
+pub struct Loaded {
+    pub operator: Operator,
+    pub saved: Values,
+    pub warnings: Vec<String>,
+}
+
+/// Writes the whole map durably; hides the store plugin's runtime type.
+type SaveAll = Box<dyn Fn(&dyn Fn(&mut Map<String, Value>)) -> Result<(), String> + Send + Sync>;
 
 /// The settings file under the store plugin, saved atomically.
 pub struct SettingsFile {
     path: PathBuf,
-    save: SaveKey,
+    save: SaveAll,
 }
 
 impl SettingsFile {
-    /// Checks, then opens, the settings file. Returns the settings and, if
-    /// the file had to be set aside, the message for the operator.
+    /// Checks, then opens, the settings file.
     pub fn open<R: Runtime, M: tauri::Manager<R>>(
         manager: &M,
         data_dir: &Path,
-    ) -> Result<(Self, Settings, Option<String>), String> {
+    ) -> Result<(Self, Loaded), String> {
         let path = data_dir.join(SETTINGS_FILE);
-        let warning = check(&path)?;
+        let mut warnings: Vec<String> = check(&path)?.into_iter().collect();
         let store: Arc<Store<R>> = StoreBuilder::new(manager, &path)
             .disable_auto_save()
             .build()
@@ -96,35 +86,66 @@ impl SettingsFile {
         operator.staff_id = text(STAFF_ID_KEY)
             .and_then(|id| Operator::signed_in(&id, &operator.name).ok())
             .and_then(|o| o.staff_id);
-        let defaults = Settings::default();
-        let branch =
-            text(BRANCH_KEY).map(|b| b.chars().filter(|c| !c.is_control()).take(64).collect());
-        let workstation =
-            text(WORKSTATION_KEY).map(|w| w.chars().filter(|c| !c.is_control()).take(64).collect());
+        let mut saved = Values::new();
+        for key in Key::ALL {
+            let Some(raw) = store.get(key.name()) else {
+                continue;
+            };
+            match key.check(&raw) {
+                Ok(v) => {
+                    saved.insert(key, v);
+                }
+                Err(message) => warnings.push(format!(
+                    "{} in {} is not used: {message}",
+                    key.name(),
+                    path.display()
+                )),
+            }
+        }
         let file_path = path.clone();
-        let save = Box::new(move |key: &str, value: Value| {
+        let save: SaveAll = Box::new(move |change| {
             let mut map: Map<String, Value> = store.entries().into_iter().collect();
-            map.insert(key.to_owned(), value);
+            change(&mut map);
             let bytes = serde_json::to_vec_pretty(&map).map_err(|e| e.to_string())?;
             persist::atomic_write(&file_path, &bytes)
                 .map_err(|e| format!("Could not save settings to {}: {e}", file_path.display()))?;
             store.reload_ignore_defaults().map_err(|e| e.to_string())
         });
-        let settings = Settings {
-            operator,
-            branch: branch.unwrap_or(defaults.branch),
-            workstation: workstation.unwrap_or(defaults.workstation),
-        };
-        Ok((Self { path, save }, settings, warning))
+        Ok((
+            Self { path, save },
+            Loaded {
+                operator,
+                saved,
+                warnings,
+            },
+        ))
     }
 
     /// Remembers who signed in last, for the next sign-in's prefill.
     pub fn save_operator(&self, operator: &Operator) -> Result<(), String> {
-        (self.save)(OPERATOR_KEY, Value::String(operator.name.clone()))?;
-        if let Some(id) = &operator.staff_id {
-            (self.save)(STAFF_ID_KEY, Value::String(id.clone()))?;
-        }
-        Ok(())
+        (self.save)(&|map| {
+            map.insert(
+                OPERATOR_KEY.to_owned(),
+                Value::String(operator.name.clone()),
+            );
+            if let Some(id) = &operator.staff_id {
+                map.insert(STAFF_ID_KEY.to_owned(), Value::String(id.clone()));
+            }
+        })
+    }
+
+    /// Saves checked configuration values in one atomic write; a value equal
+    /// to the built-in default is removed, so a later default change reaches it.
+    pub fn save_values(&self, changes: &Values) -> Result<(), String> {
+        (self.save)(&|map| {
+            for (key, value) in changes {
+                if *value == key.default_value() {
+                    map.remove(key.name());
+                } else {
+                    map.insert(key.name().to_owned(), value.clone());
+                }
+            }
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -147,10 +168,7 @@ fn check(path: &Path) -> Result<Option<String>, String> {
     let reason = match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(_)) => return Ok(None),
         Ok(_) => Corruption::WrongShape("not a JSON object".to_owned()),
-        Err(e) if bytes.iter().all(u8::is_ascii_whitespace) => {
-            let _ = e;
-            Corruption::Empty
-        }
+        Err(_) if bytes.iter().all(u8::is_ascii_whitespace) => Corruption::Empty,
         Err(e) => Corruption::NotJson {
             line: e.line(),
             column: e.column(),

@@ -1,27 +1,31 @@
 //! What the shell holds while the app runs, and how it is put together at
-//! start: data folder, key, pending store (checked, then handed to the store
-//! plugin), audit log, gateway, and the engine over all of them.
+//! start: data folder, configuration (policy file, environment, saved
+//! settings, credentials), key, pending store (checked, then handed to the
+//! store plugin), audit log, gateway, and the engine over all of them.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 
 use countersign::audit::{AuditEvent, AuditLog, EventKind, Station};
 use countersign::clock::{Clock, SystemClock};
+use countersign::config::{DeskConfig, Layers};
 use countersign::desk::{Desk, Parts};
+use countersign::gateway::emulator::InboxMessage;
 use countersign::gateway::restcomm::RestcommClient;
 use countersign::persist::{self, Corruption, PendingDocument};
-use countersign::policy::Policy;
-use countersign::sms::Template;
-use countersign::verification::VerificationId;
+use countersign::secrets;
+use countersign::verification::{Operator, VerificationId};
 use rand::rngs::OsRng;
 use tauri::Runtime;
+use tokio::sync::broadcast;
 
+use crate::config_state::ConfigState;
 use crate::error::{IpcError, IpcResult};
 use crate::gateway_setup::{GatewaySetup, Mode};
 use crate::pending_store::PluginPendingStore;
 use crate::session::{Session, DEFAULT_LOCK_AFTER};
-use crate::settings::{Settings, SettingsFile};
+use crate::settings::{default_operator, default_workstation, SettingsFile};
 
 pub type Engine = Desk<PluginPendingStore, AuditLog, SystemClock, OsRng>;
 
@@ -29,11 +33,18 @@ pub const PENDING_FILE: &str = "pending.json";
 pub const AUDIT_FILE: &str = "audit.jsonl";
 pub const KEY_FILE: &str = "keys/desk.key";
 
+/// The gateway in use, or why there is none.
+pub type GatewaySlot = Result<Arc<GatewaySetup>, String>;
+
 pub struct Shell {
     /// `Err` holds the reason the desk cannot work (shown on screen).
     desk: Result<Mutex<Engine>, String>,
-    pub gateway: Option<GatewaySetup>,
-    pub settings: Mutex<Settings>,
+    gateway: RwLock<GatewaySlot>,
+    /// The settings the gateway in use was built from.
+    pub gateway_built_from: Mutex<Option<countersign::config::GatewayChoice>>,
+    pub config: Mutex<ConfigState>,
+    /// The last operator who signed in: the sign-in form's prefill.
+    pub prefill: Mutex<Operator>,
     pub settings_file: Option<SettingsFile>,
     pub session: Session,
     pub warnings: Mutex<Vec<String>>,
@@ -54,17 +65,51 @@ impl Shell {
         f(&mut guard)
     }
 
-    pub fn gateway(&self) -> IpcResult<&RestcommClient> {
-        self.gateway.as_ref().map(|g| &g.client).ok_or_else(|| {
-            IpcError::new(
-                "gateway_unavailable",
-                "No SMS gateway is available; see the warnings in Settings.",
-            )
+    fn slot(&self) -> GatewaySlot {
+        self.gateway
+            .read()
+            .map(|g| g.clone())
+            .unwrap_or_else(|_| Err("gateway lock poisoned".to_owned()))
+    }
+
+    /// The client to send with (a cheap clone: a send in progress keeps the
+    /// gateway it started with even if settings change meanwhile).
+    pub fn gateway(&self) -> IpcResult<RestcommClient> {
+        self.slot().map(|g| g.client.clone()).map_err(|why| {
+            IpcError::new("gateway_unavailable", format!("No SMS can be sent: {why}"))
         })
     }
 
     pub fn mode(&self) -> Option<Mode> {
-        self.gateway.as_ref().map(|g| g.mode)
+        self.slot().ok().map(|g| g.mode)
+    }
+
+    pub fn gateway_label(&self) -> String {
+        match self.slot() {
+            Ok(g) => g.label.clone(),
+            Err(why) => format!("No gateway: {why}"),
+        }
+    }
+
+    pub fn set_gateway(&self, slot: GatewaySlot) {
+        if let Ok(mut g) = self.gateway.write() {
+            *g = slot;
+        }
+    }
+
+    /// Demo mode's inbox: what it holds and its live feed.
+    pub fn demo_inbox(&self) -> Option<(Vec<InboxMessage>, broadcast::Receiver<InboxMessage>)> {
+        let slot = self.slot().ok()?;
+        let emulator = slot.emulator.as_ref()?;
+        Some((emulator.inbox(), emulator.subscribe()))
+    }
+
+    pub fn config<T>(&self, f: impl FnOnce(&mut ConfigState) -> T) -> IpcResult<T> {
+        let mut guard = self
+            .config
+            .lock()
+            .map_err(|_| IpcError::internal("config lock poisoned"))?;
+        Ok(f(&mut guard))
     }
 
     /// Audits an event that is not about one verification.
@@ -83,48 +128,104 @@ impl Shell {
     }
 }
 
+/// The branch and workstation audit records carry.
+pub fn station_of(layers: &Layers) -> Station {
+    let text = |k| {
+        layers
+            .get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let workstation = text(countersign::config::Key::Workstation);
+    Station {
+        branch: text(countersign::config::Key::Branch),
+        workstation: if workstation.is_empty() {
+            default_workstation()
+        } else {
+            workstation
+        },
+    }
+}
+
 /// Builds everything the desk needs from the data folder. Failures that leave
 /// the desk unusable become an on-screen reason, never a crash.
 pub fn assemble<R: Runtime, M: tauri::Manager<R>>(
     manager: &M,
     data_dir: &Path,
-    gateway: Result<GatewaySetup, String>,
-) -> Shell {
+    mut config: ConfigState,
+) -> (Shell, Result<DeskConfig, String>) {
     let mut warnings = Vec::new();
-    let (settings_file, settings) = match SettingsFile::open(manager, data_dir) {
-        Ok((file, settings, warning)) => {
-            warnings.extend(warning);
-            (Some(file), settings)
+    let (settings_file, prefill) = match SettingsFile::open(manager, data_dir) {
+        Ok((file, loaded)) => {
+            warnings.extend(loaded.warnings);
+            config.saved = loaded.saved;
+            (Some(file), loaded.operator)
         }
         Err(e) => {
             warnings.push(e);
-            (None, Settings::default())
+            (None, default_operator())
         }
     };
-    let gateway = gateway.map_err(|e| warnings.push(e)).ok();
-    let station = Station {
-        branch: settings.branch.clone(),
-        workstation: settings.workstation.clone(),
-    };
-    let desk = open_desk(manager, data_dir, station, &mut warnings).map(Mutex::new);
+    let resolved = resolve_for_start(&config);
+    if let Err(e) = &resolved {
+        warnings.push(format!("{e} No SMS can be sent until it is fixed."));
+    }
+    // Without a usable configuration the desk still opens, with the built-in
+    // limits and templates, so pending codes can be checked; nothing is sent.
+    let desk_config = resolved.clone().unwrap_or_else(|_| DeskConfig::built_in());
+    let station = station_of(&config.layers());
+    let desk = open_desk(
+        manager,
+        data_dir,
+        &config,
+        desk_config,
+        station,
+        &mut warnings,
+    )
+    .map(Mutex::new);
     if let Err(reason) = &desk {
         warnings.push(reason.clone());
     }
-    Shell {
+    let shell = Shell {
         desk,
-        gateway,
-        settings: Mutex::new(settings),
+        gateway: RwLock::new(Err("the gateway is starting".to_owned())),
+        gateway_built_from: Mutex::new(None),
+        config: Mutex::new(config),
+        prefill: Mutex::new(prefill),
         settings_file,
         session: Session::new(DEFAULT_LOCK_AFTER),
         warnings: Mutex::new(warnings),
         data_dir: data_dir.to_owned(),
         trackers: Mutex::new(HashMap::new()),
+    };
+    (shell, resolved)
+}
+
+/// The configuration to start on, or why real mode cannot start.
+pub fn resolve_for_start(config: &ConfigState) -> Result<DeskConfig, String> {
+    if let Err(e) = &config.policy_file {
+        return Err(e.to_string());
     }
+    if let Some(e) = &config.env_problem {
+        return Err(format!(
+            "The SMS gateway set in the environment is not usable: {e}"
+        ));
+    }
+    config.resolve().map_err(|errors| {
+        let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        format!(
+            "The settings are not usable ({}); fix them in Settings.",
+            list.join("; ")
+        )
+    })
 }
 
 fn open_desk<R: Runtime, M: tauri::Manager<R>>(
     manager: &M,
     data_dir: &Path,
+    config: &ConfigState,
+    desk_config: DeskConfig,
     station: Station,
     warnings: &mut Vec<String>,
 ) -> Result<Engine, String> {
@@ -134,8 +235,12 @@ fn open_desk<R: Runtime, M: tauri::Manager<R>>(
             data_dir.display()
         )
     })?;
-    let key = persist::load_or_create_key_file(&data_dir.join(KEY_FILE), &mut OsRng)
-        .map_err(|e| e.to_string())?;
+    let key = secrets::load_or_create_digest_key(
+        config.credentials.as_ref(),
+        &data_dir.join(KEY_FILE),
+        &mut OsRng,
+    )
+    .map_err(|e| e.to_string())?;
     let audit = AuditLog::open(&data_dir.join(AUDIT_FILE))
         .map_err(|e| e.to_string())?
         .with_station(station)
@@ -147,8 +252,8 @@ fn open_desk<R: Runtime, M: tauri::Manager<R>>(
     let mut quarantined = loaded.quarantined;
     let store = PluginPendingStore::open(manager, pending_path.clone())?;
     let parts = Parts {
-        policy: Policy::default(),
-        template: Template::default_english(),
+        policy: desk_config.policy,
+        templates: desk_config.templates,
         key,
         store,
         audit,

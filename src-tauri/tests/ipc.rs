@@ -2,88 +2,14 @@
 //! (so the real capabilities and ACL), a mock runtime, a temp data folder,
 //! and demo mode's emulator over real loopback HTTP.
 
-use std::path::Path;
+mod support;
+
 use std::time::{Duration, Instant};
 
 use countersign_desk::gateway_setup;
 use serde_json::{json, Value};
-use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
-use tauri::webview::InvokeRequest;
-use tauri::{App, Manager, WebviewWindow};
-
-struct Desk {
-    app: App<MockRuntime>,
-    window: WebviewWindow<MockRuntime>,
-}
-
-fn open(data_dir: &Path) -> Desk {
-    let mut context = tauri::generate_context!();
-    countersign_desk::apply_data_dir_override(&mut context, Some(data_dir.to_owned()));
-    let gateway =
-        tauri::async_runtime::block_on(gateway_setup::demo()).expect("demo gateway starts");
-    let app =
-        countersign_desk::run_app(mock_builder(), context, Some(gateway)).expect("app builds");
-    let window = match app.get_webview_window("main") {
-        Some(w) => w,
-        None => tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
-            .build()
-            .expect("window"),
-    };
-    let desk = Desk { app, window };
-    desk.call("sign_in", json!({"staffId": "S1234", "name": "Sam Teller"}))
-        .expect("sign in");
-    desk
-}
-
-impl Desk {
-    fn call(&self, cmd: &str, args: Value) -> Result<Value, Value> {
-        get_ipc_response(
-            &self.window,
-            InvokeRequest {
-                cmd: cmd.into(),
-                callback: CallbackFn(0),
-                error: CallbackFn(1),
-                url: "tauri://localhost".parse().expect("url"),
-                body: InvokeBody::Json(args),
-                headers: Default::default(),
-                invoke_key: INVOKE_KEY.to_string(),
-            },
-        )
-        .map(|body| body.deserialize::<Value>().expect("json answer"))
-    }
-
-    fn start(&self, phone: &str) -> Value {
-        self.call("start_verification", json!({"phone": phone, "purpose": {"kind": "reference", "reference": "Cash withdrawal"}}))
-            .expect("start succeeds")
-    }
-
-    /// The code in the newest SMS to the demo phone (the one place a code
-    /// reaches the UI, and only in demo mode).
-    fn latest_code(&self) -> String {
-        let inbox = self.call("demo_inbox", json!({})).expect("inbox");
-        let body = inbox
-            .as_array()
-            .and_then(|a| a.last())
-            .and_then(|m| m["body"].as_str())
-            .expect("an SMS");
-        body.split(|c: char| !c.is_ascii_digit())
-            .find(|w| w.len() >= 6)
-            .expect("a code in the SMS")
-            .to_owned()
-    }
-
-    fn check(&self, id: &str, code: &str) -> Result<Value, Value> {
-        self.call("check_code", json!({"id": id, "code": code}))
-    }
-}
-
-fn id_of(started: &Value) -> String {
-    started["verification"]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned()
-}
+use support::{id_of, open};
+use tauri::test::MockRuntime;
 
 #[test]
 fn a_full_verification_with_the_code_from_the_emulator_inbox() {

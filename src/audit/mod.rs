@@ -44,6 +44,8 @@ pub enum EventKind {
     SettingsChanged,
     OperatorSignedIn,
     OperatorLocked,
+    /// A plain test message from the settings screen (no code in it).
+    TestSmsSent,
 }
 
 /// One audited event. Every field is safe to show to an auditor.
@@ -258,6 +260,11 @@ impl AuditLog {
     pub fn with_station(mut self, station: Station) -> Self {
         self.station = station;
         self
+    }
+
+    /// Changes the stamp for what follows (IT renamed the branch, say).
+    pub fn set_station(&mut self, station: Station) {
+        self.station = station;
     }
 
     /// Deletes archived months older than this many months at each rotation.

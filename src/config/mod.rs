@@ -113,6 +113,18 @@ pub struct DeskConfig {
 }
 
 impl DeskConfig {
+    /// The built-in configuration: demo mode and the default limits.
+    pub fn built_in() -> Self {
+        Self {
+            gateway: GatewayChoice::Demo,
+            policy: Policy::default(),
+            templates: MessageTemplates::default(),
+            branch: String::new(),
+            workstation: String::new(),
+            demo_allowed: true,
+        }
+    }
+
     /// Checks every value in force, then how they combine. Every problem is
     /// reported, each against the key to fix.
     pub fn resolve(layers: &Layers) -> Result<Self, Vec<FieldError>> {

@@ -1,0 +1,73 @@
+//! Putting a configuration into force, at start and after every save: the
+//! desk takes the new limits and templates, the audit log the new station,
+//! and the gateway is rebuilt only when its settings changed (demo mode's
+//! emulator, with the demo phone's messages, survives unrelated saves).
+
+use std::sync::Arc;
+
+use countersign::config::{DeskConfig, GatewayChoice};
+use tauri::{AppHandle, Manager, Runtime};
+
+use crate::gateway_setup::{self, GatewaySetup, Mode};
+use crate::state::{station_of, GatewaySlot, Shell};
+
+/// Builds the gateway for `resolved`. A configuration error is the reason
+/// no SMS can be sent, shown in Settings and on send.
+pub async fn build_gateway(shell: &Shell, resolved: &Result<DeskConfig, String>) -> GatewaySlot {
+    let config = resolved.as_ref().map_err(Clone::clone)?;
+    match &config.gateway {
+        GatewayChoice::Demo => gateway_setup::demo().await.map(Arc::new),
+        GatewayChoice::Real(real) => {
+            let token = shell.config(|c| c.token(real)).map_err(|e| e.message)??;
+            gateway_setup::real(real, token).map(Arc::new)
+        }
+    }
+}
+
+/// Applies a resolved configuration to the running desk. The gateway is
+/// rebuilt when its settings or its token changed, or when there is none.
+pub async fn apply<R: Runtime>(
+    app: &AppHandle<R>,
+    resolved: Result<DeskConfig, String>,
+    token_changed: bool,
+) {
+    let shell = app.state::<Shell>();
+    if let Ok(config) = &resolved {
+        let station = shell.config(|c| station_of(&c.layers())).ok();
+        let _ = shell.with_desk(|desk| {
+            desk.reconfigure(config.policy.clone(), config.templates.clone());
+            if let Some(station) = station {
+                desk.audit_sink_mut().set_station(station);
+            }
+            Ok(())
+        });
+    }
+    let built_from = resolved.as_ref().ok().map(|c| c.gateway.clone());
+    let unchanged = !token_changed
+        && built_from.is_some()
+        && shell.mode().is_some()
+        && shell
+            .gateway_built_from
+            .lock()
+            .is_ok_and(|previous| *previous == built_from);
+    if unchanged {
+        return;
+    }
+    let slot = build_gateway(&shell, &resolved).await;
+    let demo = matches!(&slot, Ok(g) if g.mode == Mode::Demo);
+    if let Err(why) = &slot {
+        tracing::warn!(%why, "no gateway");
+    }
+    if let Ok(mut previous) = shell.gateway_built_from.lock() {
+        *previous = if slot.is_ok() { built_from } else { None };
+    }
+    shell.set_gateway(slot);
+    if demo {
+        crate::demo::forward_inbox(app);
+    }
+}
+
+/// The gateway a test (or the caller) supplies, put in place as is.
+pub fn install(shell: &Shell, setup: GatewaySetup) {
+    shell.set_gateway(Ok(Arc::new(setup)));
+}

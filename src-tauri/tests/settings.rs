@@ -1,0 +1,298 @@
+//! The settings screen's commands through IPC: configuring Restcomm mode
+//! against an emulator (as IT would), the token kept out of every answer
+//! and of settings.json, all-or-nothing saves, the IT policy file's locks,
+//! and a bad policy file stopping real mode with its exact message.
+
+mod support;
+
+use countersign::gateway::emulator::{self, EmulatorConfig, EmulatorHandle, DEMO_ACCOUNT_SID};
+use serde_json::{json, Value};
+use support::{id_of, open_with, Desk};
+
+const TOKEN_MARK: &str = "SECRETtok";
+
+/// An emulator of its own, as a separate gateway the desk is pointed at.
+fn external_emulator() -> (EmulatorHandle, String) {
+    let mut config = EmulatorConfig::demo();
+    let token = format!("{TOKEN_MARK}{}", config.accounts[0].token);
+    config.accounts[0].token = token.clone();
+    let handle = tauri::async_runtime::block_on(emulator::start(config)).expect("emulator starts");
+    (handle, token)
+}
+
+fn restcomm_changes(emulator: &EmulatorHandle) -> Value {
+    json!({
+        "gateway": "restcomm",
+        "base_url": emulator.base_url().to_string(),
+        "account_sid": DEMO_ACCOUNT_SID,
+        "sender": "+15550001111",
+    })
+}
+
+fn save(desk: &Desk, changes: Value, token: Option<&str>) -> Value {
+    desk.call("settings_save", json!({"changes": changes, "token": token}))
+        .expect("settings_save answers")
+}
+
+fn field<'a>(view: &'a Value, key: &str) -> &'a Value {
+    view["fields"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["key"] == key))
+        .unwrap_or_else(|| panic!("no field {key}"))
+}
+
+#[test]
+fn restcomm_mode_configured_in_settings_completes_a_verification() {
+    let dir = tempfile::tempdir().unwrap();
+    let (emulator, token) = external_emulator();
+    let desk = open_with(dir.path(), None, &[]);
+    assert_eq!(desk.call("app_status", json!({})).unwrap()["mode"], "demo");
+
+    let answer = save(&desk, restcomm_changes(&emulator), Some(&token));
+    assert_eq!(answer["saved"], true, "{answer}");
+    let status = desk.call("app_status", json!({})).unwrap();
+    assert_eq!(status["mode"], "restcomm", "{status}");
+
+    let started = desk.start("07400 123456");
+    let sms = emulator.inbox().pop().expect("the emulator got the SMS");
+    assert_eq!(sms.to, "+447400123456");
+    let code: String = sms
+        .body
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .expect("a code")
+        .to_owned();
+    let outcome = desk.check(&id_of(&started), &code).unwrap();
+    assert_eq!(outcome["outcome"], "approved");
+}
+
+#[test]
+fn the_token_never_reaches_the_ui_or_settings_json_and_its_file_is_owner_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (emulator, token) = external_emulator();
+    let desk = open_with(dir.path(), None, &[]);
+    let before = desk.call("settings_read", json!({})).unwrap();
+    assert_eq!(before["token"]["set"], false);
+    assert_eq!(
+        save(&desk, restcomm_changes(&emulator), Some(&token))["saved"],
+        true
+    );
+
+    let view = desk.call("settings_read", json!({})).unwrap();
+    assert_eq!(view["token"]["set"], true);
+    assert_eq!(view["token"]["replaceable"], true);
+    assert!(view["token"]["source"]
+        .as_str()
+        .unwrap()
+        .contains("Owner-only files"));
+    let status = desk.call("app_status", json!({})).unwrap();
+    for answer in [&view, &status] {
+        assert!(!answer.to_string().contains(TOKEN_MARK), "{answer}");
+    }
+    let settings = std::fs::read_to_string(dir.path().join("settings.json")).unwrap();
+    assert!(settings.contains("\"gateway\": \"restcomm\""), "{settings}");
+    assert!(!settings.contains(TOKEN_MARK), "{settings}");
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    assert!(!audit.contains(TOKEN_MARK));
+    assert!(
+        audit.contains("auth token (replaced; value not recorded)"),
+        "{audit}"
+    );
+
+    let token_file = dir.path().join("credentials/gateway-auth-token");
+    assert_eq!(std::fs::read_to_string(&token_file).unwrap(), token);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&token_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
+
+#[test]
+fn a_save_with_one_bad_value_saves_nothing_and_names_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = open_with(dir.path(), None, &[]);
+    let answer = save(
+        &desk,
+        json!({"brand": "Northbank", "max_attempts": 9}),
+        None,
+    );
+    assert_eq!(answer["saved"], false);
+    assert_eq!(answer["errors"][0]["key"], "max_attempts");
+    assert_eq!(
+        answer["errors"][0]["message"],
+        "The tries per code must be between 1 and 5 tries (got 9)."
+    );
+    assert!(
+        !dir.path().join("settings.json").exists() || {
+            let s = std::fs::read_to_string(dir.path().join("settings.json")).unwrap();
+            !s.contains("Northbank")
+        }
+    );
+    // A real gateway without its address is refused as a whole.
+    let answer = save(&desk, json!({"gateway": "restcomm"}), None);
+    assert_eq!(answer["saved"], false);
+    let keys: Vec<&str> = answer["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["base_url", "account_sid", "sender"]);
+    assert_eq!(desk.call("app_status", json!({})).unwrap()["mode"], "demo");
+
+    let checked = desk
+        .call(
+            "settings_check",
+            json!({"key": "code_length", "value": "12"}),
+        )
+        .unwrap_err();
+    assert_eq!(checked["kind"], "invalid_setting");
+    assert_eq!(
+        checked["message"],
+        "The code length must be between 6 and 10 digits (got 12)."
+    );
+}
+
+#[test]
+fn a_saved_change_applies_at_once_and_is_audited_by_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = open_with(dir.path(), None, &[]);
+    let answer = save(
+        &desk,
+        json!({"code_length": "8", "brand": "Northbank", "default_language": "de"}),
+        None,
+    );
+    assert_eq!(answer["saved"], true, "{answer}");
+    desk.start("07400 123456");
+    let code = desk.latest_code();
+    assert_eq!(code.len(), 8);
+    let inbox = desk.call("demo_inbox", json!({})).unwrap();
+    let body = inbox[inbox.as_array().unwrap().len() - 1]["body"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        body.starts_with("Northbank Code "),
+        "German, with the brand: {body}"
+    );
+
+    // Per verification, another language than the default.
+    let started = desk
+        .call(
+            "start_verification",
+            json!({"phone": "07400 123457", "purpose": {"kind": "reference", "reference": "Retrait"}, "language": "fr"}),
+        )
+        .unwrap();
+    assert_eq!(started["alreadyPending"], false);
+    let inbox = desk.call("demo_inbox", json!({})).unwrap();
+    let body = inbox[inbox.as_array().unwrap().len() - 1]["body"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(body.contains("pour Retrait. Valable 5 min"), "{body}");
+
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    assert!(
+        audit.contains("\"detail\":\"changed: code_length, brand, default_language\""),
+        "{audit}"
+    );
+}
+
+#[test]
+fn the_policy_file_locks_what_it_sets_and_the_screen_shows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().with_extension("policy.toml");
+    std::fs::write(
+        &policy,
+        "[locked]\nmax_attempts = 3\nallowed_countries = [\"GB\", \"IE\"]\n\n[defaults]\nbrand = \"Northbank\"\n",
+    )
+    .unwrap();
+    let desk = open_with(
+        dir.path(),
+        None,
+        &[("COUNTERSIGN_POLICY", policy.to_str().unwrap())],
+    );
+    let view = desk.call("settings_read", json!({})).unwrap();
+    assert_eq!(field(&view, "max_attempts")["value"], 3);
+    assert_eq!(field(&view, "max_attempts")["lockedBy"], "it-policy");
+    assert_eq!(field(&view, "brand")["value"], "Northbank");
+    assert_eq!(field(&view, "brand")["lockedBy"], Value::Null);
+    assert_eq!(view["policyFile"], policy.display().to_string());
+
+    let answer = save(&desk, json!({"max_attempts": 5}), None);
+    assert_eq!(answer["saved"], false);
+    assert_eq!(
+        answer["errors"][0]["message"],
+        "The tries per code is set by the IT policy file and cannot be changed here."
+    );
+    // The lock is in force in the engine: the third wrong code locks.
+    let started = desk.start("07400 123456");
+    let id = id_of(&started);
+    for _ in 0..2 {
+        desk.check(&id, "000000").unwrap();
+    }
+    assert_eq!(desk.check(&id, "000000").unwrap()["outcome"], "locked");
+}
+
+#[test]
+fn a_bad_policy_file_stops_real_mode_with_the_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().with_extension("policy.toml");
+    std::fs::write(&policy, "[locked]\ngateway = \"demo\"\ncode_length = 4\n").unwrap();
+    let desk = open_with(
+        dir.path(),
+        None,
+        &[("COUNTERSIGN_POLICY", policy.to_str().unwrap())],
+    );
+    let expected = format!(
+        "The IT policy file {}, line 3, code_length: The code length must be between 6 and 10 digits (got 4).",
+        policy.display()
+    );
+    let status = desk.call("app_status", json!({})).unwrap();
+    assert_eq!(status["mode"], Value::Null, "no gateway at all: {status}");
+    let warnings = status["warnings"].to_string();
+    assert!(warnings.contains(&expected), "{warnings}");
+    let err = desk
+        .call(
+            "start_verification",
+            json!({"phone": "07400 123456", "purpose": {"kind": "reference", "reference": "x"}}),
+        )
+        .unwrap_err();
+    assert_eq!(err["kind"], "gateway_unavailable");
+    assert!(
+        err["message"].as_str().unwrap().contains(&expected),
+        "{err}"
+    );
+    let answer = desk
+        .call("settings_save", json!({"changes": {"brand": "X"}}))
+        .unwrap_err();
+    assert_eq!(answer["kind"], "policy_file");
+}
+
+#[test]
+fn a_test_sms_goes_through_the_gateway_in_use_and_reports_its_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = open_with(dir.path(), None, &[]);
+    let sent = desk
+        .call("send_test_sms", json!({"phone": "07400 123456"}))
+        .unwrap();
+    assert!(
+        sent["message"].as_str().unwrap().contains("+44 •••• 456"),
+        "{sent}"
+    );
+    let inbox = desk.call("demo_inbox", json!({})).unwrap();
+    assert!(inbox[0]["body"]
+        .as_str()
+        .unwrap()
+        .starts_with("Countersign test message"));
+    let status = desk
+        .call("test_sms_status", json!({"sid": sent["sid"]}))
+        .unwrap();
+    assert!(status["status"].is_string(), "{status}");
+    let err = desk
+        .call("send_test_sms", json!({"phone": "0740"}))
+        .unwrap_err();
+    assert_eq!(err["kind"], "invalid_number", "{err}");
+}

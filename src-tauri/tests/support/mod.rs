@@ -1,0 +1,113 @@
+//! The desk through IPC, as the window sees it: the real generated context
+//! (so the real capabilities and ACL), a mock runtime and a temp data folder.
+#![allow(dead_code)] // Each test binary uses part of the harness.
+
+use std::path::Path;
+
+use countersign_desk::{gateway_setup, Launch};
+use serde_json::{json, Value};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
+use tauri::webview::InvokeRequest;
+use tauri::{App, Manager, WebviewWindow};
+
+pub struct Desk {
+    pub app: App<MockRuntime>,
+    pub window: WebviewWindow<MockRuntime>,
+}
+
+/// Opens the desk on demo mode's emulator, with owner-only credential files
+/// and no policy file, and signs in.
+pub fn open(data_dir: &Path) -> Desk {
+    let gateway =
+        tauri::async_runtime::block_on(gateway_setup::demo()).expect("demo gateway starts");
+    open_with(data_dir, Some(gateway), &[])
+}
+
+/// Opens the desk with these environment variables (and no other): the
+/// gateway from the configuration when `gateway` is `None`.
+pub fn open_with(
+    data_dir: &Path,
+    gateway: Option<gateway_setup::GatewaySetup>,
+    env: &[(&str, &str)],
+) -> Desk {
+    let mut context = tauri::generate_context!();
+    countersign_desk::apply_data_dir_override(&mut context, Some(data_dir.to_owned()));
+    let mut vars: std::collections::HashMap<String, String> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    vars.entry("COUNTERSIGN_CREDENTIALS".into())
+        .or_insert_with(|| "file".into());
+    // Never the machine's own /etc/countersign policy in a test: an empty
+    // one of the test's own.
+    vars.entry("COUNTERSIGN_POLICY".into()).or_insert_with(|| {
+        let empty = data_dir.with_extension("empty-policy.toml");
+        std::fs::write(&empty, "").expect("empty policy file");
+        empty.display().to_string()
+    });
+    let launch = Launch {
+        gateway,
+        env: Box::new(move |k| vars.get(k).cloned()),
+    };
+    let app = countersign_desk::run_app(mock_builder(), context, launch).expect("app builds");
+    let window = match app.get_webview_window("main") {
+        Some(w) => w,
+        None => tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+            .build()
+            .expect("window"),
+    };
+    let desk = Desk { app, window };
+    desk.call("sign_in", json!({"staffId": "S1234", "name": "Sam Teller"}))
+        .expect("sign in");
+    desk
+}
+
+impl Desk {
+    pub fn call(&self, cmd: &str, args: Value) -> Result<Value, Value> {
+        get_ipc_response(
+            &self.window,
+            InvokeRequest {
+                cmd: cmd.into(),
+                callback: CallbackFn(0),
+                error: CallbackFn(1),
+                url: "tauri://localhost".parse().expect("url"),
+                body: InvokeBody::Json(args),
+                headers: Default::default(),
+                invoke_key: INVOKE_KEY.to_string(),
+            },
+        )
+        .map(|body| body.deserialize::<Value>().expect("json answer"))
+    }
+
+    pub fn start(&self, phone: &str) -> Value {
+        self.call("start_verification", json!({"phone": phone, "purpose": {"kind": "reference", "reference": "Cash withdrawal"}}))
+            .expect("start succeeds")
+    }
+
+    /// The code in the newest SMS to the demo phone (the one place a code
+    /// reaches the UI, and only in demo mode).
+    pub fn latest_code(&self) -> String {
+        let inbox = self.call("demo_inbox", json!({})).expect("inbox");
+        let body = inbox
+            .as_array()
+            .and_then(|a| a.last())
+            .and_then(|m| m["body"].as_str())
+            .expect("an SMS");
+        body.split(|c: char| !c.is_ascii_digit())
+            .find(|w| w.len() >= 6)
+            .expect("a code in the SMS")
+            .to_owned()
+    }
+
+    pub fn check(&self, id: &str, code: &str) -> Result<Value, Value> {
+        self.call("check_code", json!({"id": id, "code": code}))
+    }
+}
+
+pub fn id_of(started: &Value) -> String {
+    started["verification"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned()
+}
