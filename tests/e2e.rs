@@ -406,7 +406,15 @@ async fn activity_shows_the_trail_verifies_it_and_lock_clears_the_desk() {
 async fn screenshots() {
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
     std::fs::create_dir_all(&out).expect("docs/screenshots");
-    let desk = Desk::demo();
+    // An IT policy file, so the settings screen shows locked fields.
+    let policy_dir = tempfile::tempdir().expect("policy dir");
+    let policy = policy_dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[locked]\nallowed_countries = [\"GB\", \"IE\"]\nbranch = \"Leeds Briggate\"\n",
+    )
+    .expect("policy file");
+    let desk = Desk::with_env(&[("COUNTERSIGN_POLICY", policy.to_str().expect("utf-8 path"))]);
     let app = desk.open().await;
     let size = |png: &[u8]| -> (u32, u32) {
         let w = u32::from_be_bytes(png[16..20].try_into().unwrap());
@@ -463,7 +471,14 @@ async fn screenshots() {
         (s.screen.as_deref() == Some("nav-settings")).then_some(())
     })
     .await;
+    // Rust fills the fields and the template previews after the screen shows.
+    app.find("template-preview-en").await;
+    app.settle_paint().await;
     shot("settings.png").await;
+    app.execute("document.getElementById('group-messages').scrollIntoView(); return '';")
+        .await;
+    app.settle_paint().await;
+    shot("settings-messages.png").await;
 
     app.click("nav-activity").await;
     app.wait("the activity screen", |s| {

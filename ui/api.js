@@ -62,7 +62,8 @@ export class CommandError extends Error {
 
 // `userAction`: a successful call made because the operator did something
 // clears the previous error; background refreshes must not wipe it unseen.
-async function call(cmd, args, { userAction = false } = {}) {
+// `quiet`: the caller shows the error itself, next to the field it is about.
+async function call(cmd, args, { userAction = false, quiet = false } = {}) {
   if (!available) {
     showError(NO_RUNTIME.message);
     throw new CommandError(NO_RUNTIME);
@@ -73,7 +74,7 @@ async function call(cmd, args, { userAction = false } = {}) {
     return value;
   } catch (raw) {
     const err = normalise(raw);
-    showError(err.message);
+    if (!quiet) showError(err.message);
     throw new CommandError(err);
   }
 }
@@ -88,8 +89,8 @@ export const uiReady = () => call("ui_ready");
 export const listPending = () => call("list_pending");
 export const demoInbox = () => call("demo_inbox");
 
-export const startVerification = (phone, purpose) =>
-  call("start_verification", { phone, purpose }, { userAction: true });
+export const startVerification = (phone, purpose, language) =>
+  call("start_verification", { phone, purpose, language }, { userAction: true });
 export const resendCode = (id) => call("resend_code", { id }, { userAction: true });
 export const checkCode = (id, code) => call("check_code", { id, code }, { userAction: true });
 export const cancelVerification = (id) => call("cancel_verification", { id }, { userAction: true });
@@ -100,6 +101,13 @@ export const lockDesk = () => call("lock_desk", {}, { userAction: true });
 export const auditQuery = (filter) => call("audit_query", { filter }, { userAction: true });
 export const auditVerify = () => call("audit_verify", {}, { userAction: true });
 export const auditExport = (filter) => call("audit_export", { filter }, { userAction: true });
+
+export const settingsRead = () => call("settings_read");
+export const settingsCheck = (key, value) => call("settings_check", { key, value }, { quiet: true });
+export const settingsSave = (changes, token) =>
+  call("settings_save", { changes, token }, { userAction: true });
+export const sendTestSms = (phone) => call("send_test_sms", { phone }, { userAction: true });
+export const testSmsStatus = (sid) => call("test_sms_status", { sid }, { quiet: true });
 
 // Activity reports are best-effort and silent: a locked desk answers them
 // with an error that the sign-in screen already explains.

@@ -18,9 +18,19 @@ const timeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", tim
 
 export function init(status) {
   if (status && status.defaultCountry) describeCountry(status.defaultCountry);
+  if (status) fillLanguages(status.languages || [], status.defaultLanguage);
   $("send-form").addEventListener("submit", onSend);
   $("payment-toggle").addEventListener("change", onPaymentToggle);
   setInterval(tick, 500);
+}
+
+// The SMS language for the next verification; back to the default after each.
+let defaultLanguage = "en";
+function fillLanguages(languages, chosen) {
+  const select = $("language");
+  select.replaceChildren(...languages.map(([code, name]) => new Option(name, code)));
+  defaultLanguage = chosen || "en";
+  select.value = defaultLanguage;
 }
 
 function describeCountry(code) {
@@ -46,6 +56,7 @@ function readPurpose() {
 
 function resetForm() {
   for (const id of ["phone", "purpose", "amount", "currency", "payee"]) $(id).value = "";
+  $("language").value = defaultLanguage;
 }
 
 let sending = false;
@@ -57,7 +68,7 @@ async function onSend(event) {
   button.disabled = true;
   button.setAttribute("aria-busy", "true");
   try {
-    const started = await api.startVerification($("phone").value, readPurpose());
+    const started = await api.startVerification($("phone").value, readPurpose(), $("language").value || null);
     upsertView(started.verification);
     api.announce(started.message);
     // Nothing was sent when it was already pending: leave the form as typed.

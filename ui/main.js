@@ -4,6 +4,7 @@ import * as activity from "./activity.js";
 import * as api from "./api.js";
 import * as desk from "./desk.js";
 import * as phone from "./phone.js";
+import * as settings from "./settings.js";
 
 const $ = (id) => document.getElementById(id);
 const SCREENS = ["desk", "activity", "settings"];
@@ -23,6 +24,7 @@ function route() {
     else link.removeAttribute("aria-current");
   }
   if (screen === "activity" && signedIn) activity.refresh();
+  if (screen === "settings" && signedIn) settings.refresh();
 }
 
 let signedIn = false;
@@ -136,7 +138,9 @@ async function start() {
   $("lock").addEventListener("click", () => api.lockDesk().then(onLocked, () => {}));
   for (const kind of ["keydown", "pointerdown"]) document.addEventListener(kind, reportActivity, true);
   activity.init();
+  settings.init();
   if (current === "activity") activity.refresh();
+  if (current === "settings") settings.refresh();
   desk.init(status);
 
   // Listen before the first list so nothing that changes in between is missed.

@@ -44,6 +44,8 @@ pub struct SettingsView {
     mode: Option<Mode>,
     gateway_label: String,
     languages: Vec<(&'static str, &'static str)>,
+    /// What an empty template field stands for, by language code.
+    shipped_templates: std::collections::BTreeMap<&'static str, &'static str>,
 }
 
 /// Everything the settings screen shows. The auth token is not in it: only
@@ -84,6 +86,10 @@ pub fn settings_read(shell: State<'_, Shell>) -> IpcResult<SettingsView> {
         languages: Language::ALL
             .into_iter()
             .map(|l| (l.code(), l.native_name()))
+            .collect(),
+        shipped_templates: Language::ALL
+            .into_iter()
+            .map(|l| (l.code(), l.default_template()))
             .collect(),
     })
 }

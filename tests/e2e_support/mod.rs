@@ -329,10 +329,14 @@ impl Desk {
             .stdout(log.try_clone().expect("log"))
             .stderr(log);
         for (k, _) in std::env::vars_os() {
-            if k.to_string_lossy().starts_with("COUNTERSIGN_RESTCOMM_") {
+            let name = k.to_string_lossy();
+            if name.starts_with("COUNTERSIGN_RESTCOMM_") || name == "COUNTERSIGN_POLICY" {
                 cmd.env_remove::<OsString>(k);
             }
         }
+        // Owner-only files in the test's data folder, never the keyring of
+        // whoever runs the tests.
+        cmd.env("COUNTERSIGN_CREDENTIALS", "file");
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
