@@ -10,6 +10,7 @@ PACKAGES=(
   libwebkit2gtk-4.1-dev                   # the window (pulls GTK, libsoup, JavaScriptCore)
   xvfb xauth                              # a display for tests on headless machines
   webkit2gtk-driver                       # WebKitWebDriver, driven by tauri-driver
+  dbus gnome-keyring                      # a real Secret Service for the credential-store tests
 )
 
 as_root() {

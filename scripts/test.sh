@@ -11,3 +11,6 @@ export PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"
 # second time, without the dev-dependency features the tests unify in).
 cargo test --workspace --all-targets --no-run
 cargo test --workspace --all-targets -- --test-threads=2
+# The OS credential store, for real: a private D-Bus session with
+# gnome-keyring (these tests are ignored in a plain run, which has none).
+scripts/keyring-session.sh cargo test -p countersign-desk --test keychain -- --ignored

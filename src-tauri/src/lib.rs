@@ -17,7 +17,7 @@ pub mod activity;
 pub mod commands;
 pub mod config_state;
 pub mod configure;
-mod credentials;
+pub mod credentials;
 mod delivery;
 mod demo;
 pub mod error;

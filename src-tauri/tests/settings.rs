@@ -296,3 +296,34 @@ fn a_test_sms_goes_through_the_gateway_in_use_and_reports_its_status() {
         .unwrap_err();
     assert_eq!(err["kind"], "invalid_number", "{err}");
 }
+
+#[test]
+fn s17_an_it_policy_file_can_switch_demo_mode_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().with_extension("policy.toml");
+    std::fs::write(&policy, "[locked]\ndemo_allowed = false\n").unwrap();
+    let desk = open_with(
+        dir.path(),
+        None,
+        &[("COUNTERSIGN_POLICY", policy.to_str().unwrap())],
+    );
+    let status = desk.call("app_status", json!({})).unwrap();
+    assert_eq!(status["mode"], Value::Null, "no demo gateway: {status}");
+    assert!(
+        status["warnings"]
+            .to_string()
+            .contains("Demo mode is switched off by IT"),
+        "{status}"
+    );
+    let err = desk
+        .call(
+            "start_verification",
+            json!({"phone": "07400 123456", "purpose": {"kind": "reference", "reference": "x"}}),
+        )
+        .unwrap_err();
+    assert_eq!(err["kind"], "gateway_unavailable");
+    // Choosing demo on the screen is refused too.
+    let answer = save(&desk, json!({"gateway": "demo", "brand": "Bank"}), None);
+    assert_eq!(answer["saved"], false);
+    assert_eq!(answer["errors"][0]["key"], "gateway");
+}
