@@ -34,15 +34,16 @@ use serde_json::Value;
 use support::{Harness, A, B, C, T0};
 
 /// Weights of the targets; they add up to 100.
-const WEIGHTS: [(&str, u32); 8] = [
+const WEIGHTS: [(&str, u32); 9] = [
     ("phone", 15),
     ("code_input", 10),
     ("purpose", 10),
     ("template", 10),
-    ("restcomm_json", 15),
+    ("restcomm_json", 10),
     ("restcomm_failure", 10),
     ("restcomm_xml", 5),
-    ("pending_file", 25),
+    ("pending_file", 20),
+    ("policy_file", 10),
 ];
 
 fn cases(target: &str) -> u32 {
@@ -212,6 +213,58 @@ fn fuzz_template_rendering() {
             Ok(())
         },
     );
+}
+
+// ------------------------------------------------------------- policy file --
+
+/// Policy files: arbitrary text, and near-valid TOML and JSON built from real
+/// keys with values of every type. Parsing answers (a policy or an error
+/// with a line inside the text), and a policy it accepts always resolves or
+/// is refused by key, never panics.
+#[test]
+fn fuzz_policy_file() {
+    use countersign::config::{it_policy, DeskConfig, Key};
+    let key = prop_oneof![
+        proptest::sample::select(Key::ALL.iter().map(|k| k.name()).collect::<Vec<_>>())
+            .prop_map(str::to_owned),
+        "[a-z_]{1,12}",
+    ];
+    let value = prop_oneof![
+        (0i64..1000).prop_map(|n| n.to_string()),
+        "\"[A-Za-z0-9:/. +{}€-]{0,40}\"",
+        Just("true".to_owned()),
+        Just("[\"GB\", \"IE\"]".to_owned()),
+        any::<String>().prop_map(|s| format!("{s:?}")),
+    ];
+    let entry = (key, value).prop_map(|(k, v)| format!("{k} = {v}"));
+    let toml = (
+        prop_oneof![Just("[locked]"), Just("[defaults]"), Just("[other]")],
+        proptest::collection::vec(entry, 0..8),
+    )
+        .prop_map(|(section, lines)| format!("{section}\n{}\n", lines.join("\n")));
+    let text = prop_oneof![any::<String>(), toml];
+    fuzz("policy_file", (text, any::<bool>()), |(text, json)| {
+        let body = if json {
+            // The same entries as a JSON object, roughly: still hostile.
+            format!(
+                "{{\"locked\": {{{}}}}}",
+                text.replace(" = ", ": ").replace('\n', ",")
+            )
+        } else {
+            text
+        };
+        match it_policy::parse(&body, json) {
+            Ok(policy) => {
+                let _ = DeskConfig::resolve(&policy.layers(Default::default()));
+            }
+            Err(e) => {
+                let lines = body.lines().count().max(1);
+                prop_assert!(e.line.is_none_or(|l| l >= 1 && l <= lines + 1), "{e:?}");
+                prop_assert!(!e.message.is_empty());
+            }
+        }
+        Ok(())
+    });
 }
 
 // ---------------------------------------------------------------- Restcomm --

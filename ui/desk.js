@@ -17,11 +17,17 @@ let cardSeq = 0;
 const timeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
 
 export function init(status) {
-  if (status && status.defaultCountry) describeCountry(status.defaultCountry);
-  if (status) fillLanguages(status.languages || [], status.defaultLanguage);
+  applyStatus(status);
   $("send-form").addEventListener("submit", onSend);
   $("payment-toggle").addEventListener("change", onPaymentToggle);
   setInterval(tick, 500);
+}
+
+// The defaults settings may change while the desk runs.
+export function applyStatus(status) {
+  if (!status) return;
+  if (status.defaultCountry) describeCountry(status.defaultCountry);
+  fillLanguages(status.languages || [], status.defaultLanguage);
 }
 
 // The SMS language for the next verification; back to the default after each.

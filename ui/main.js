@@ -138,7 +138,10 @@ async function start() {
   $("lock").addEventListener("click", () => api.lockDesk().then(onLocked, () => {}));
   for (const kind of ["keydown", "pointerdown"]) document.addEventListener(kind, reportActivity, true);
   activity.init();
-  settings.init();
+  settings.init((fresh) => {
+    applyStatus(fresh);
+    desk.applyStatus(fresh);
+  });
   if (current === "activity") activity.refresh();
   if (current === "settings") settings.refresh();
   desk.init(status);

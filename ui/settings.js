@@ -233,6 +233,7 @@ async function onSave(event) {
   }
   await refresh();
   result.textContent = "Saved.";
+  if (onSaved) onSaved(status);
 }
 
 async function onTestSms(event) {
@@ -274,7 +275,12 @@ export async function refresh() {
   fill(view);
 }
 
-export function init() {
+let onSaved = null;
+
+// `saved(status)` is called after each save that keeps the gateway, so the
+// rest of the page can take the new defaults (country, language).
+export function init(saved) {
+  onSaved = saved;
   $("settings-form").addEventListener("submit", onSave);
   $("test-sms-form").addEventListener("submit", onTestSms);
   $("token-replace").addEventListener("click", () => {

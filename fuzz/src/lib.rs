@@ -104,6 +104,17 @@ pub fn restcomm_failure(data: &[u8]) {
     let _ = fuzzing::error_word(&text(rest));
 }
 
+pub fn policy_file(data: &[u8]) {
+    let (pick, rest) = split(data);
+    let body = text(rest);
+    match countersign::config::it_policy::parse(&body, pick % 2 == 1) {
+        Ok(policy) => {
+            let _ = countersign::config::DeskConfig::resolve(&policy.layers(Default::default()));
+        }
+        Err(e) => assert!(e.line.is_none_or(|l| l >= 1 && l <= body.lines().count() + 1)),
+    }
+}
+
 pub fn pending_file(data: &[u8]) {
     if let Ok(doc) = persist::parse(data) {
         let again = persist::parse(&persist::to_bytes(&doc)).expect("round trip");
