@@ -327,3 +327,24 @@ fn s17_an_it_policy_file_can_switch_demo_mode_off() {
     assert_eq!(answer["saved"], false);
     assert_eq!(answer["errors"][0]["key"], "gateway");
 }
+
+#[test]
+fn a_bad_value_in_settings_json_is_reported_and_left_out_the_rest_applies() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("settings.json"),
+        r#"{"max_attempts": 9, "brand": "Northbank"}"#,
+    )
+    .unwrap();
+    let desk = open_with(dir.path(), None, &[]);
+    let status = desk.call("app_status", json!({})).unwrap();
+    let warnings = status["warnings"].to_string();
+    assert!(
+        warnings.contains("max_attempts in ")
+            && warnings.contains("settings.json is not used: The tries per code must be between 1 and 5 tries (got 9)."),
+        "{warnings}"
+    );
+    let view = desk.call("settings_read", json!({})).unwrap();
+    assert_eq!(field(&view, "max_attempts")["value"], 5);
+    assert_eq!(field(&view, "brand")["value"], "Northbank");
+}
