@@ -428,6 +428,30 @@ where
         self.end(id, Status::Cancelled, now, None)
     }
 
+    /// May a test SMS (settings screen, no code) go to `number` now? It is
+    /// a send like any other: the country list and the S8 pause and cap
+    /// apply, so the test button cannot be used to flood a phone.
+    pub fn pace_test_sms(&mut self, number: &PhoneNumber) -> Result<NumberId, DeskError> {
+        self.refuse_if_country_not_allowed(number)?;
+        let now = self.now();
+        let number_id = self.parts.key.number_id(number);
+        self.refuse_if_blocked(&number_id, now)?;
+        self.refuse_if_send_limited(&number_id, None, now)?;
+        Ok(number_id)
+    }
+
+    /// Counts a test SMS the gateway accepted against the number's sends.
+    pub fn record_test_sms(&mut self, number_id: &NumberId) -> Result<(), DeskError> {
+        let now = self.now();
+        self.commit(|desk| {
+            desk.numbers
+                .entry(number_id.clone())
+                .or_default()
+                .sends
+                .push(now);
+        })
+    }
+
     /// Records a delivery report for the latest SMS of `id`. Returns the new
     /// view when something changed.
     pub fn record_delivery(

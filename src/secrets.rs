@@ -41,6 +41,10 @@ pub enum SecretError {
     File(PathBuf, io::Error),
     #[error("The stored desk key is damaged. Pending verifications cannot be checked without it; ask IT to restore it from backup.")]
     DamagedKey,
+    #[error("The desk key is kept in the OS credential store, which cannot be used now. The desk will not make a new key (pending verifications and their limits would be lost); unlock or restore the credential store, then restart.")]
+    KeyInOsStore,
+    #[error("The desk key should be in the OS credential store but is not there. The desk will not make a new key (pending verifications and their limits would be lost); ask IT to restore it, or remove {0} to start afresh.")]
+    KeyMissingFromOsStore(PathBuf),
 }
 
 pub trait CredentialStore: Send + Sync {
@@ -123,6 +127,14 @@ fn owner_only_dir(_: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Beside the key file once the key lives in the OS store: a desk that
+/// later cannot reach the store then refuses to start instead of making a
+/// new key, which would set every pending verification and S5/S8 count
+/// aside (and so could be used to clear a lockout).
+pub fn os_store_marker(legacy_file: &Path) -> PathBuf {
+    legacy_file.with_file_name("in-os-credential-store")
+}
+
 /// The desk key from the store, made on first use. A key file left by an
 /// earlier run without an OS store moves into the OS store once one is
 /// there, and the file is removed so the key exists in one place only.
@@ -131,6 +143,21 @@ pub fn load_or_create_digest_key<R: RngCore + CryptoRng>(
     legacy_file: &Path,
     rng: &mut R,
 ) -> Result<DigestKey, SecretError> {
+    let marker = os_store_marker(legacy_file);
+    let in_os_store = marker.exists();
+    if in_os_store && !store.is_os_store() {
+        return Err(SecretError::KeyInOsStore);
+    }
+    let mark = || -> Result<(), SecretError> {
+        if store.is_os_store() && !in_os_store {
+            if let Some(dir) = marker.parent() {
+                fs::create_dir_all(dir).map_err(|e| SecretError::File(dir.to_owned(), e))?;
+            }
+            atomic_write(&marker, b"The desk key is in the OS credential store.\n")
+                .map_err(|e| SecretError::File(marker.clone(), e))?;
+        }
+        Ok(())
+    };
     let decode = |hex_text: &str| {
         hex::decode(hex_text.trim())
             .ok()
@@ -138,7 +165,12 @@ pub fn load_or_create_digest_key<R: RngCore + CryptoRng>(
             .ok_or(SecretError::DamagedKey)
     };
     if let Some(stored) = store.get(SecretName::DigestKey)? {
-        return decode(stored.expose_secret());
+        let key = decode(stored.expose_secret())?;
+        mark()?;
+        return Ok(key);
+    }
+    if in_os_store {
+        return Err(SecretError::KeyMissingFromOsStore(marker));
     }
     if store.is_os_store() {
         match fs::read_to_string(legacy_file) {
@@ -148,6 +180,9 @@ pub fn load_or_create_digest_key<R: RngCore + CryptoRng>(
                     SecretName::DigestKey,
                     &SecretString::from(text.trim().to_owned()),
                 )?;
+                // Marked before the file goes: a crash between the two
+                // leaves both, never neither.
+                mark()?;
                 fs::remove_file(legacy_file)
                     .map_err(|e| SecretError::File(legacy_file.to_owned(), e))?;
                 return Ok(key);
@@ -161,5 +196,6 @@ pub fn load_or_create_digest_key<R: RngCore + CryptoRng>(
         SecretName::DigestKey,
         &SecretString::from(hex::encode(key.as_bytes())),
     )?;
+    mark()?;
     Ok(key)
 }

@@ -118,3 +118,49 @@ fn a_damaged_stored_key_is_an_error_never_a_new_key() {
     let err = load_or_create_digest_key(&os, &dir.path().join("k"), &mut OsRng).unwrap_err();
     assert!(matches!(err, SecretError::DamagedKey), "{err}");
 }
+
+/// An OS store that is there but cannot be used (locked, daemon gone).
+struct BrokenOsStore;
+
+impl CredentialStore for BrokenOsStore {
+    fn describe(&self) -> String {
+        "broken keychain".into()
+    }
+    fn is_os_store(&self) -> bool {
+        true
+    }
+    fn get(&self, _: SecretName) -> Result<Option<SecretString>, SecretError> {
+        Err(SecretError::Store("no answer".into()))
+    }
+    fn set(&self, _: SecretName, _: &SecretString) -> Result<(), SecretError> {
+        Err(SecretError::Store("no answer".into()))
+    }
+}
+
+#[test]
+fn a_key_in_the_os_store_is_never_replaced_when_the_store_is_out_of_reach() {
+    let dir = tempfile::tempdir().unwrap();
+    let legacy = dir.path().join("keys/desk.key");
+    let os = OsStore::default();
+    let key = load_or_create_digest_key(&os, &legacy, &mut OsRng).unwrap();
+
+    // Next start, no OS store answers: the file fallback must not make a key.
+    let files = FileCredentials::in_data_dir(dir.path());
+    let err = load_or_create_digest_key(&files, &legacy, &mut OsRng).unwrap_err();
+    assert!(matches!(err, SecretError::KeyInOsStore), "{err}");
+    assert!(!legacy.exists(), "no new key file was made");
+    let err = load_or_create_digest_key(&BrokenOsStore, &legacy, &mut OsRng).unwrap_err();
+    assert!(matches!(err, SecretError::Store(_)), "{err}");
+
+    // The store's entry gone: refused too, never silently replaced.
+    let emptied = OsStore::default();
+    let err = load_or_create_digest_key(&emptied, &legacy, &mut OsRng).unwrap_err();
+    assert!(
+        matches!(err, SecretError::KeyMissingFromOsStore(_)),
+        "{err}"
+    );
+
+    // Back with the store: the same key.
+    let again = load_or_create_digest_key(&os, &legacy, &mut OsRng).unwrap();
+    assert_eq!(again.as_bytes(), key.as_bytes());
+}

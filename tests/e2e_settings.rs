@@ -156,14 +156,26 @@ async fn it_configures_restcomm_on_the_settings_screen_and_a_verification_comple
         })
         .await;
     assert!(!s.demo_banner, "no demo banner in real mode");
+    // Nowhere on the page: not in its text, not in any field's value.
+    app.click("nav-settings").await;
+    app.find("token-status").await;
     let token_shown = app
-        .execute("return document.documentElement.outerHTML.includes('e2e-settings-token');")
+        .execute(
+            "const t = 'e2e-settings-token'; return document.body.innerText.includes(t) || [...document.querySelectorAll('input, textarea')].some((i) => i.value.includes(t));",
+        )
         .await;
     assert_eq!(
         token_shown,
         serde_json::Value::Bool(false),
         "the token is never on the page"
     );
+    let status = wait_for_js(
+        &app,
+        "the token status",
+        "return document.querySelector('[data-testid=\"token-status\"]').textContent;",
+    )
+    .await;
+    assert_eq!(status, "Set");
 
     app.click("nav-desk").await;
     let id = app.send("07400 123456", "Settings e2e").await;

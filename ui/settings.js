@@ -6,20 +6,14 @@ import * as api from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 
-const GATEWAYS = [
-  ["demo", "Demo (built-in emulator, no real SMS)"],
-  ["restcomm", "Restcomm"],
-  ["twilio", "Twilio-compatible"],
-];
-
 // Layout and words; names, values, bounds and locks come from Rust.
 const FIELDS = [
-  { key: "gateway", group: "gateway", label: "Gateway", type: "select", options: () => GATEWAYS },
+  { key: "gateway", group: "gateway", label: "Gateway", type: "select", options: () => gateways },
   { key: "base_url", group: "gateway", label: "Base URL", real: true, hint: "Up to the API version, e.g. https://cloud.restcomm.com/restcomm" },
   { key: "account_sid", group: "gateway", label: "Account SID", real: true },
-  { key: "sender", group: "gateway", label: "Sender", real: true, hint: "A number such as +15550001111, or a name of up to 11 letters" },
+  { key: "sender", group: "gateway", label: "Sender", real: true, hint: "A number such as +15550001111, or a short name" },
   { key: "request_timeout_seconds", group: "gateway", label: "Request timeout", real: true },
-  { key: "auth_token_file", group: "gateway", label: "Token file", real: true, hint: "Set by IT to read the token from a file; leave empty to keep it in the credential store" },
+  { key: "auth_token_file", group: "gateway", label: "Token file", real: true, itOnly: true, hint: "Set by IT in the policy file to read the token from a file; empty means the credential store" },
   { key: "default_country", group: "countries", label: "Default country", hint: "Two-letter code, e.g. GB" },
   { key: "allowed_countries", group: "countries", label: "Allowed destination countries", hint: "Codes separated by commas; empty means the default country only" },
   { key: "code_length", group: "limits", label: "Code length" },
@@ -29,7 +23,7 @@ const FIELDS = [
   { key: "resend_cooldown_seconds", group: "limits", label: "Pause between sends" },
   { key: "sends_per_window", group: "limits", label: "Sends per number per window" },
   { key: "send_window_minutes", group: "limits", label: "Send window" },
-  { key: "brand", group: "messages", label: "Brand name", hint: "Starts every SMS; up to 16 characters" },
+  { key: "brand", group: "messages", label: "Brand name", hint: "Starts every SMS" },
   { key: "default_language", group: "messages", label: "Default SMS language", type: "select", options: () => languages },
   { key: "template_en", group: "messages", label: "English template", type: "template" },
   { key: "template_fr", group: "messages", label: "French template", type: "template" },
@@ -41,6 +35,7 @@ const FIELDS = [
 ];
 
 let languages = [];
+let gateways = [];
 let original = new Map(); // key -> value as shown when read
 const inputs = new Map(); // key -> input element
 let built = false;
@@ -58,6 +53,7 @@ function readInput(input) {
 
 function build(view) {
   languages = view.languages;
+  gateways = view.gateways;
   for (const spec of FIELDS) {
     const meta = view.fields.find((f) => f.key === spec.key);
     if (!meta) continue;
@@ -121,7 +117,8 @@ function fill(view) {
     // An empty template means the shipped one, shown as the placeholder.
     if (input.tagName === "TEXTAREA") input.placeholder = view.shippedTemplates[meta.key.slice(-2)] || "";
     const locked = meta.lockedBy;
-    input.disabled = Boolean(locked);
+    const spec = FIELDS.find((f) => f.key === meta.key);
+    input.disabled = Boolean(locked) || Boolean(spec && spec.itOnly);
     const field = input.closest(".field");
     field.dataset.locked = locked || "";
     field.title = locked === "it-policy" ? "Locked by the IT policy file" : locked === "environment" ? "Set by the environment" : "";

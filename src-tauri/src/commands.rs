@@ -160,7 +160,7 @@ pub async fn start_verification<R: Runtime>(
         Started::New { view, sms } => (view, sms),
     };
     let _ = app.emit(events::VERIFICATION_CHANGED, &view);
-    let result = shell.gateway()?.send(&sms).await;
+    let result = shell.gateway()?.client.send(&sms).await;
     drop(sms);
     let view = record_send(&app, &shell, &view.id, result)?;
     Ok(StartAnswer {
@@ -181,7 +181,7 @@ pub async fn resend_code<R: Runtime>(
     let resent = shell.with_desk(|desk| Ok(desk.resend(&id)?))?;
     delivery::stop(&app, &id);
     let _ = app.emit(events::VERIFICATION_CHANGED, &resent.view);
-    let result = shell.gateway()?.send(&resent.sms).await;
+    let result = shell.gateway()?.client.send(&resent.sms).await;
     drop(resent.sms);
     record_send(&app, &shell, &id, result)
 }

@@ -8,9 +8,13 @@ use countersign::config::it_policy::{ItPolicy, PolicyFileError};
 use countersign::config::{DeskConfig, FieldError, Key, Layers, RealGateway, Values};
 use countersign::secrets::{CredentialStore, SecretName};
 use secrecy::{ExposeSecret, SecretString};
+use std::sync::Arc;
 
 use crate::gateway_setup::EnvGateway;
 
+/// Cheap to clone: a snapshot to work on outside the lock (credential store
+/// calls may wait on the OS, e.g. an unlock prompt).
+#[derive(Clone)]
 pub struct ConfigState {
     pub policy_file: Result<ItPolicy, PolicyFileError>,
     pub env: Option<EnvGateway>,
@@ -18,7 +22,7 @@ pub struct ConfigState {
     /// file, it stops real mode rather than fall back to demo silently.
     pub env_problem: Option<String>,
     pub saved: Values,
-    pub credentials: Box<dyn CredentialStore>,
+    pub credentials: Arc<dyn CredentialStore>,
 }
 
 /// Why a key cannot be edited on the settings screen.

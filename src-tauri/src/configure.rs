@@ -5,10 +5,8 @@
 
 use countersign::audit::{AuditEvent, EventKind};
 use countersign::clock::{Clock, SystemClock};
-use countersign::config::{FieldError, Key, Values};
-use countersign::gateway::{Gateway, MessageSid, OutboundSms};
+use countersign::config::{DeskConfig, FieldError, GatewayChoice, Key, Values};
 use countersign::language::Language;
-use countersign::phone::PhoneNumber;
 use countersign::secrets::SecretName;
 use countersign::templates::{self, Preview};
 use secrecy::SecretString;
@@ -16,7 +14,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use tauri::{AppHandle, Runtime, State};
 
-use crate::config_state::{LockedBy, TokenStatus};
+use crate::config_state::{ConfigState, LockedBy, TokenStatus};
 use crate::error::{IpcError, IpcResult};
 use crate::gateway_setup::Mode;
 use crate::reconfigure;
@@ -44,6 +42,7 @@ pub struct SettingsView {
     mode: Option<Mode>,
     gateway_label: String,
     languages: Vec<(&'static str, &'static str)>,
+    gateways: Vec<(&'static str, &'static str)>,
     /// What an empty template field stands for, by language code.
     shipped_templates: std::collections::BTreeMap<&'static str, &'static str>,
 }
@@ -51,9 +50,12 @@ pub struct SettingsView {
 /// Everything the settings screen shows. The auth token is not in it: only
 /// whether one is set and where it is kept.
 #[tauri::command]
-pub fn settings_read(shell: State<'_, Shell>) -> IpcResult<SettingsView> {
+pub async fn settings_read(shell: State<'_, Shell>) -> IpcResult<SettingsView> {
     shell.session.require_operator()?;
-    let (fields, token, policy_file, problem) = shell.config(|c| {
+    // Worked on a snapshot: the credential store may wait on the OS.
+    let snapshot = shell.config(|c| c.clone())?;
+    let (fields, token, policy_file, problem) = {
+        let c = &snapshot;
         let effective = c.layers().effective();
         let fields = Key::ALL
             .into_iter()
@@ -75,7 +77,7 @@ pub fn settings_read(shell: State<'_, Shell>) -> IpcResult<SettingsView> {
             policy_file,
             resolve_for_start(c).err(),
         )
-    })?;
+    };
     Ok(SettingsView {
         fields,
         token,
@@ -86,6 +88,10 @@ pub fn settings_read(shell: State<'_, Shell>) -> IpcResult<SettingsView> {
         languages: Language::ALL
             .into_iter()
             .map(|l| (l.code(), l.native_name()))
+            .collect(),
+        gateways: countersign::config::GatewayKind::ALL
+            .into_iter()
+            .map(|g| (g.name(), g.label()))
             .collect(),
         shipped_templates: Language::ALL
             .into_iter()
@@ -160,38 +166,40 @@ pub struct SaveAnswer {
 }
 
 /// The token as typed: refused when it could not be a token at all.
-fn parse_token(raw: &str) -> Result<SecretString, String> {
+fn parse_token(raw: &str) -> IpcResult<SecretString> {
     let t = raw.trim();
     if t.is_empty() || t.len() > 256 || t.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("The auth token must be 1 to 256 characters with no spaces.".to_owned());
+        return Err(IpcError::new(
+            "invalid_token",
+            "The auth token must be 1 to 256 characters with no spaces.",
+        ));
     }
     Ok(SecretString::from(t.to_owned()))
 }
 
-/// Saves a set of changes, all or nothing. `token`, when given, replaces
-/// the auth token in the credential store (it never reaches settings.json).
-#[tauri::command]
-pub async fn settings_save<R: Runtime>(
-    app: AppHandle<R>,
-    shell: State<'_, Shell>,
-    changes: Map<String, Value>,
-    token: Option<String>,
-) -> IpcResult<SaveAnswer> {
-    let operator = shell.session.require_operator()?;
-    let refuse = |errors: Vec<FieldError>| SaveAnswer {
-        saved: false,
-        changed: Vec::new(),
-        errors,
-    };
+/// The keys a stored token is bound to: it is only ever sent to the gateway
+/// it was typed for, so whoever changes one of these must type it again
+/// (otherwise pointing the address at one's own server would collect it).
+const TOKEN_BINDING: [Key; 3] = [Key::Gateway, Key::BaseUrl, Key::AccountSid];
+
+/// Checks every change on its own: known key, not locked, not IT-only,
+/// a value that passes its check.
+fn check_changes(
+    config: &ConfigState,
+    changes: &Map<String, Value>,
+) -> IpcResult<Result<Values, Vec<FieldError>>> {
     let mut errors = Vec::new();
     let mut checked = Values::new();
-    for (name, raw) in &changes {
+    for (name, raw) in changes {
         let key = parse_key(name)?;
-        if let Some(by) = shell.config(|c| c.locked_by(key))? {
-            let who = match by {
-                LockedBy::ItPolicy => "the IT policy file",
-                LockedBy::Environment => "the environment",
-            };
+        let refusal = match config.locked_by(key) {
+            Some(LockedBy::ItPolicy) => Some("the IT policy file"),
+            Some(LockedBy::Environment) => Some("the environment"),
+            // Which file the desk reads the token from is IT's to say.
+            None if key == Key::AuthTokenFile => Some("IT, in the policy file, only"),
+            None => None,
+        };
+        if let Some(who) = refusal {
             errors.push(FieldError {
                 key,
                 message: format!(
@@ -208,56 +216,105 @@ pub async fn settings_save<R: Runtime>(
             Err(message) => errors.push(FieldError { key, message }),
         }
     }
-    let token = match token.as_deref().map(parse_token).transpose() {
-        Ok(t) => t,
-        Err(message) => {
-            errors.push(FieldError {
-                key: Key::Gateway,
-                message,
-            });
-            None
-        }
+    Ok(if errors.is_empty() {
+        Ok(checked)
+    } else {
+        Err(errors)
+    })
+}
+
+/// Saves a set of changes, all or nothing. `token`, when given, replaces
+/// the auth token in the credential store (it never reaches settings.json).
+#[tauri::command]
+pub async fn settings_save<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+    changes: Map<String, Value>,
+    token: Option<String>,
+) -> IpcResult<SaveAnswer> {
+    let operator = shell.session.require_operator()?;
+    // One save at a time, from its checks to the gateway it leaves in place.
+    let _one_at_a_time = shell.settings_lock.lock().await;
+    let refuse = |errors: Vec<FieldError>| {
+        Ok(SaveAnswer {
+            saved: false,
+            changed: Vec::new(),
+            errors,
+        })
     };
-    if !errors.is_empty() {
-        return Ok(refuse(errors));
-    }
-    // The whole configuration with the changes must resolve before
-    // anything is written.
-    let outcome = shell.config(|c| {
-        if let Err(e) = &c.policy_file {
-            return Err(IpcError::new(
-                "policy_file",
-                format!("{e} Settings cannot be saved until IT fixes it."),
-            ));
-        }
-        let mut trial = c.layers();
-        trial.saved.extend(checked.clone());
-        Ok(countersign::config::DeskConfig::resolve(&trial))
-    })??;
-    if let Err(errors) = outcome {
-        return Ok(refuse(errors));
-    }
-    let changed: Vec<Key> = shell.config(|c| {
-        let before = c.layers().effective();
-        checked
-            .iter()
-            .filter(|(k, v)| before.get(k) != Some(v))
-            .map(|(k, _)| *k)
-            .collect()
+    let file = shell.settings_file.as_ref().ok_or_else(|| {
+        IpcError::new(
+            "storage",
+            "The settings file could not be opened at start (see Warnings), so nothing can be saved.",
+        )
     })?;
-    if let Some(token) = &token {
-        shell
-            .config(|c| c.credentials.set(SecretName::AuthToken, token))?
-            .map_err(|e| IpcError::new("credentials", e.to_string()))?;
+    let config = shell.config(|c| c.clone())?;
+    if let Err(e) = &config.policy_file {
+        return Err(IpcError::new(
+            "policy_file",
+            format!("{e} Settings cannot be saved until IT fixes it."),
+        ));
     }
-    if let Some(file) = &shell.settings_file {
-        file.save_values(&checked)
-            .map_err(|e| IpcError::new("storage", e))?;
+    let checked = match check_changes(&config, &changes)? {
+        Ok(v) => v,
+        Err(errors) => return refuse(errors),
+    };
+    let token_status = config.token_status();
+    let token = token.as_deref().map(parse_token).transpose()?;
+    if token.is_some() && !token_status.replaceable {
+        return Err(IpcError::new(
+            "token_locked",
+            format!(
+                "The auth token cannot be replaced here: {}.",
+                token_status.source
+            ),
+        ));
     }
+    let before = config.layers().effective();
+    let mut trial = config.layers();
+    trial.saved.extend(checked.clone());
+    let resolved = match DeskConfig::resolve(&trial) {
+        Ok(r) => r,
+        Err(errors) => return refuse(errors),
+    };
+    let changed: Vec<Key> = checked
+        .iter()
+        .filter(|(k, v)| before.get(k) != Some(v))
+        .map(|(k, _)| *k)
+        .collect();
+    let rebinds = changed.iter().find(|k| TOKEN_BINDING.contains(k));
+    if let (Some(key), None, GatewayChoice::Real(_), true) = (
+        rebinds,
+        &token,
+        &resolved.gateway,
+        token_status.replaceable && token_status.set,
+    ) {
+        return refuse(vec![FieldError {
+            key: *key,
+            message: format!(
+                "{} changed: type the auth token again, so it is only ever sent to the gateway it was typed for.",
+                key.label()
+            ),
+        }]);
+    }
+    file.save_values(&checked)
+        .map_err(|e| IpcError::new("storage", e))?;
     let resolved = shell.config(|c| {
         c.saved.extend(checked);
         resolve_for_start(c)
     })?;
+    // After the settings, so a failed settings write leaves the old token.
+    if let Some(token) = &token {
+        config
+            .credentials
+            .set(SecretName::AuthToken, token)
+            .map_err(|e| {
+                IpcError::new(
+                    "credentials",
+                    format!("The settings were saved, but the auth token could not be stored: {e}"),
+                )
+            })?;
+    }
     let mut e = AuditEvent::new(SystemClock.now(), EventKind::SettingsChanged);
     e.operator = Some(operator.name);
     e.staff_id = operator.staff_id;
@@ -272,80 +329,5 @@ pub async fn settings_save<R: Runtime>(
         saved: true,
         changed,
         errors: Vec::new(),
-    })
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TestSms {
-    sid: String,
-    status: String,
-    message: String,
-}
-
-/// Sends a plain test message (no code) through the gateway in use: the
-/// quickest proof that a configuration works.
-#[tauri::command]
-pub async fn send_test_sms(shell: State<'_, Shell>, phone: String) -> IpcResult<TestSms> {
-    let operator = shell.session.require_operator()?;
-    let number = shell.with_desk(|d| {
-        let p = d.policy();
-        Ok(PhoneNumber::parse(
-            &phone,
-            p.default_country(),
-            p.allowed_countries(),
-        )?)
-    })?;
-    let gateway = shell.gateway()?;
-    let body = "Countersign test message: the desk's SMS gateway works. No action is needed.";
-    let result = gateway
-        .send(&OutboundSms {
-            to: number.clone(),
-            body: SecretString::from(body.to_owned()),
-        })
-        .await;
-    let mut e = AuditEvent::new(SystemClock.now(), EventKind::TestSmsSent);
-    e.operator = Some(operator.name);
-    e.staff_id = operator.staff_id;
-    e.masked_number = Some(number.masked());
-    e.outcome = Some(
-        if result.is_ok() {
-            "accepted"
-        } else {
-            "refused"
-        }
-        .to_owned(),
-    );
-    e.gateway_sid = result.as_ref().ok().map(|r| r.sid.to_string());
-    shell.audit(e);
-    let receipt = result?;
-    Ok(TestSms {
-        sid: receipt.sid.to_string(),
-        status: receipt.status.describe(),
-        message: format!(
-            "The gateway accepted the test SMS to {} ({}).",
-            number.masked(),
-            receipt.sid
-        ),
-    })
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TestStatus {
-    status: String,
-    is_final: bool,
-}
-
-/// The delivery status of a test SMS, read from the gateway.
-#[tauri::command]
-pub async fn test_sms_status(shell: State<'_, Shell>, sid: String) -> IpcResult<TestStatus> {
-    shell.session.require_operator()?;
-    let sid = MessageSid::parse(&sid)
-        .ok_or_else(|| IpcError::new("invalid_sid", "That is not a message SID."))?;
-    let report = shell.gateway()?.status(&sid).await?;
-    Ok(TestStatus {
-        status: report.status.describe(),
-        is_final: report.status.is_final(),
     })
 }

@@ -8,6 +8,7 @@
 //! key.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use countersign::secrets::{CredentialStore, FileCredentials, SecretError, SecretName};
 use secrecy::{ExposeSecret, SecretString};
@@ -73,25 +74,49 @@ impl CredentialStore for OsCredentials {
     }
 }
 
-/// Picks the store; `wanted` is `COUNTERSIGN_CREDENTIALS`.
-pub fn choose(data_dir: &Path, wanted: Option<&str>) -> Result<Box<dyn CredentialStore>, String> {
-    let files = || Box::new(FileCredentials::in_data_dir(data_dir)) as Box<dyn CredentialStore>;
+/// Stands in when the OS store was insisted on and cannot be used: every
+/// call fails with the reason, so the desk opens unavailable rather than
+/// quietly keep secrets (or make a new key) in files.
+struct Unavailable(String);
+
+impl CredentialStore for Unavailable {
+    fn describe(&self) -> String {
+        format!("OS credential store, not available ({})", self.0)
+    }
+    fn is_os_store(&self) -> bool {
+        true
+    }
+    fn get(&self, _: SecretName) -> Result<Option<SecretString>, SecretError> {
+        Err(SecretError::Store(self.0.clone()))
+    }
+    fn set(&self, _: SecretName, _: &SecretString) -> Result<(), SecretError> {
+        Err(SecretError::Store(self.0.clone()))
+    }
+}
+
+/// Picks the store; `wanted` is `COUNTERSIGN_CREDENTIALS`. A bad value, or
+/// an OS store insisted on but out of reach, gives a store that refuses
+/// every call, and the reason.
+pub fn choose(data_dir: &Path, wanted: Option<&str>) -> (Arc<dyn CredentialStore>, Option<String>) {
+    let refuse = |why: String| {
+        let store: Arc<dyn CredentialStore> = Arc::new(Unavailable(why.clone()));
+        (store, Some(why))
+    };
     match wanted.map(str::trim) {
-        Some("file") => Ok(files()),
-        Some("os") => OsCredentials::probe(data_dir)
-            .map(|s| Box::new(s) as Box<dyn CredentialStore>)
-            .map_err(|e| {
-                format!(
-                    "COUNTERSIGN_CREDENTIALS=os, but the OS credential store cannot be used: {e}"
-                )
-            }),
-        None | Some("") => Ok(match OsCredentials::probe(data_dir) {
-            Ok(s) => Box::new(s),
+        Some("file") => (Arc::new(FileCredentials::in_data_dir(data_dir)), None),
+        Some("os") => match OsCredentials::probe(data_dir) {
+            Ok(s) => (Arc::new(s), None),
+            Err(e) => refuse(format!(
+                "COUNTERSIGN_CREDENTIALS=os, but the OS credential store cannot be used: {e}"
+            )),
+        },
+        None | Some("") => match OsCredentials::probe(data_dir) {
+            Ok(s) => (Arc::new(s), None),
             Err(e) => {
                 tracing::info!(reason = %e, "no OS credential store; using owner-only files");
-                files()
+                (Arc::new(FileCredentials::in_data_dir(data_dir)), None)
             }
-        }),
-        Some(_) => Err("COUNTERSIGN_CREDENTIALS must be os or file.".to_owned()),
+        },
+        Some(_) => refuse("COUNTERSIGN_CREDENTIALS must be os or file.".to_owned()),
     }
 }

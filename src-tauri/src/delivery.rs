@@ -19,7 +19,7 @@ pub fn spawn<R: Runtime>(app: &AppHandle<R>, id: VerificationId, sid: MessageSid
         let shell = task_app.state::<Shell>();
         let Ok(gateway) = shell.gateway() else { return };
         let end = tracking::track(
-            &gateway,
+            &gateway.client,
             &sid,
             &TrackingPolicy::default(),
             &TokioSleeper::default(),

@@ -35,6 +35,7 @@ pub struct GatewaySetup {
 const DEMO_SENDER: &str = "Countersign";
 
 /// A gateway configured in the environment: its settings, locked, and its token.
+#[derive(Clone)]
 pub struct EnvGateway {
     pub values: Values,
     pub token: SecretString,

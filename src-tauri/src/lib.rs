@@ -28,6 +28,7 @@ mod reconfigure;
 pub mod session;
 pub mod settings;
 pub mod state;
+mod test_sms;
 
 use gateway_setup::GatewaySetup;
 use state::Shell;
@@ -88,8 +89,8 @@ pub fn run_app<R: Runtime>(
             configure::settings_read,
             configure::settings_check,
             configure::settings_save,
-            configure::send_test_sms,
-            configure::test_sms_status,
+            test_sms::send_test_sms,
+            test_sms::test_sms_status,
         ])
         .build(context)
         .and_then(|mut app| {
@@ -139,11 +140,9 @@ fn load_config(
         problems.push(e);
         None
     });
-    let credentials = credentials::choose(data_dir, env("COUNTERSIGN_CREDENTIALS").as_deref())
-        .unwrap_or_else(|e| {
-            problems.push(e);
-            Box::new(countersign::secrets::FileCredentials::in_data_dir(data_dir))
-        });
+    let (credentials, problem) =
+        credentials::choose(data_dir, env("COUNTERSIGN_CREDENTIALS").as_deref());
+    problems.extend(problem);
     config_state::ConfigState {
         policy_file,
         env_problem: (!problems.is_empty()).then(|| problems.join(" ")),

@@ -18,7 +18,9 @@ pub async fn build_gateway(shell: &Shell, resolved: &Result<DeskConfig, String>)
     match &config.gateway {
         GatewayChoice::Demo => gateway_setup::demo().await.map(Arc::new),
         GatewayChoice::Real(real) => {
-            let token = shell.config(|c| c.token(real)).map_err(|e| e.message)??;
+            // On a snapshot: the credential store may wait on the OS.
+            let snapshot = shell.config(|c| c.clone()).map_err(|e| e.message)?;
+            let token = snapshot.token(real)?;
             gateway_setup::real(real, token).map(Arc::new)
         }
     }
@@ -43,6 +45,9 @@ pub async fn apply<R: Runtime>(
         });
     }
     let built_from = resolved.as_ref().ok().map(|c| c.gateway.clone());
+    // Demo mode has no token of ours: a new one leaves its emulator (and
+    // the demo phone's messages) alone.
+    let token_changed = token_changed && matches!(built_from, Some(GatewayChoice::Real(_)));
     let unchanged = !token_changed
         && built_from.is_some()
         && shell.mode().is_some()

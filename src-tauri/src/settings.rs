@@ -103,7 +103,13 @@ impl SettingsFile {
             }
         }
         let file_path = path.clone();
+        // Sign-in (main thread) and a settings save (a worker) both write
+        // this file: one read-modify-write at a time, or one loses the other.
+        let one_writer = std::sync::Mutex::new(());
         let save: SaveAll = Box::new(move |change| {
+            let _writing = one_writer
+                .lock()
+                .map_err(|_| "settings writer poisoned".to_owned())?;
             let mut map: Map<String, Value> = store.entries().into_iter().collect();
             change(&mut map);
             let bytes = serde_json::to_vec_pretty(&map).map_err(|e| e.to_string())?;
@@ -134,16 +140,13 @@ impl SettingsFile {
         })
     }
 
-    /// Saves checked configuration values in one atomic write; a value equal
-    /// to the built-in default is removed, so a later default change reaches it.
+    /// Saves checked configuration values in one atomic write. Every value
+    /// is kept, the built-in default too: it must still win over an IT
+    /// `[defaults]` value after a restart.
     pub fn save_values(&self, changes: &Values) -> Result<(), String> {
         (self.save)(&|map| {
             for (key, value) in changes {
-                if *value == key.default_value() {
-                    map.remove(key.name());
-                } else {
-                    map.insert(key.name().to_owned(), value.clone());
-                }
+                map.insert(key.name().to_owned(), value.clone());
             }
         })
     }

@@ -12,7 +12,6 @@ use countersign::clock::{Clock, SystemClock};
 use countersign::config::{DeskConfig, Layers};
 use countersign::desk::{Desk, Parts};
 use countersign::gateway::emulator::InboxMessage;
-use countersign::gateway::restcomm::RestcommClient;
 use countersign::persist::{self, Corruption, PendingDocument};
 use countersign::secrets;
 use countersign::verification::{Operator, VerificationId};
@@ -43,6 +42,8 @@ pub struct Shell {
     /// The settings the gateway in use was built from.
     pub gateway_built_from: Mutex<Option<countersign::config::GatewayChoice>>,
     pub config: Mutex<ConfigState>,
+    /// Held by a settings save from its checks to the gateway it leaves.
+    pub settings_lock: tokio::sync::Mutex<()>,
     /// The last operator who signed in: the sign-in form's prefill.
     pub prefill: Mutex<Operator>,
     pub settings_file: Option<SettingsFile>,
@@ -72,10 +73,11 @@ impl Shell {
             .unwrap_or_else(|_| Err("gateway lock poisoned".to_owned()))
     }
 
-    /// The client to send with (a cheap clone: a send in progress keeps the
-    /// gateway it started with even if settings change meanwhile).
-    pub fn gateway(&self) -> IpcResult<RestcommClient> {
-        self.slot().map(|g| g.client.clone()).map_err(|why| {
+    /// The gateway to send with. A send or a delivery tracker holds its
+    /// gateway (demo mode's emulator included) until it is done, even if
+    /// settings replace it meanwhile.
+    pub fn gateway(&self) -> IpcResult<Arc<GatewaySetup>> {
+        self.slot().map_err(|why| {
             IpcError::new("gateway_unavailable", format!("No SMS can be sent: {why}"))
         })
     }
@@ -192,6 +194,7 @@ pub fn assemble<R: Runtime, M: tauri::Manager<R>>(
         gateway: RwLock::new(Err("the gateway is starting".to_owned())),
         gateway_built_from: Mutex::new(None),
         config: Mutex::new(config),
+        settings_lock: tokio::sync::Mutex::new(()),
         prefill: Mutex::new(prefill),
         settings_file,
         session: Session::new(DEFAULT_LOCK_AFTER),

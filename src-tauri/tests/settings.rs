@@ -287,10 +287,28 @@ fn a_test_sms_goes_through_the_gateway_in_use_and_reports_its_status() {
         .as_str()
         .unwrap()
         .starts_with("Countersign test message"));
-    let status = desk
-        .call("test_sms_status", json!({"sid": sent["sid"]}))
-        .unwrap();
-    assert!(status["status"].is_string(), "{status}");
+    assert_eq!(sent["status"], "Sending");
+    // The demo gateway moves it on (800 ms to sent, 3 s to delivered).
+    let mut status = Value::Null;
+    for _ in 0..100 {
+        status = desk
+            .call("test_sms_status", json!({"sid": sent["sid"]}))
+            .unwrap();
+        if status["isFinal"] == true {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(status["status"], "Delivered to the phone", "{status}");
+    // A test SMS is a send for S8: the same number again at once is paced.
+    let err = desk
+        .call("send_test_sms", json!({"phone": "07400 123456"}))
+        .unwrap_err();
+    assert_eq!(err["kind"], "resend_cooldown", "{err}");
+    let err = desk
+        .call("test_sms_status", json!({"sid": "not a sid"}))
+        .unwrap_err();
+    assert_eq!(err["kind"], "invalid_sid");
     let err = desk
         .call("send_test_sms", json!({"phone": "0740"}))
         .unwrap_err();
@@ -347,4 +365,131 @@ fn a_bad_value_in_settings_json_is_reported_and_left_out_the_rest_applies() {
     let view = desk.call("settings_read", json!({})).unwrap();
     assert_eq!(field(&view, "max_attempts")["value"], 5);
     assert_eq!(field(&view, "brand")["value"], "Northbank");
+}
+
+#[test]
+fn a_stored_token_is_never_sent_to_a_gateway_it_was_not_typed_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let (emulator, token) = external_emulator();
+    let desk = open_with(dir.path(), None, &[]);
+    assert_eq!(
+        save(&desk, restcomm_changes(&emulator), Some(&token))["saved"],
+        true
+    );
+
+    // Pointing the address elsewhere without the token is refused…
+    let answer = save(
+        &desk,
+        json!({"base_url": "https://collector.example/restcomm"}),
+        None,
+    );
+    assert_eq!(answer["saved"], false);
+    assert_eq!(answer["errors"][0]["key"], "base_url");
+    assert!(answer["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("type the auth token again"));
+    let view = desk.call("settings_read", json!({})).unwrap();
+    assert_eq!(
+        field(&view, "base_url")["value"],
+        emulator.base_url().to_string()
+    );
+    // …as is choosing where the token is read from, which is IT's to say.
+    let answer = save(
+        &desk,
+        json!({"auth_token_file": "/home/user/.ssh/id_rsa"}),
+        None,
+    );
+    assert_eq!(answer["saved"], false);
+    assert_eq!(answer["errors"][0]["key"], "auth_token_file");
+    // Unrelated changes need no token.
+    assert_eq!(
+        save(&desk, json!({"brand": "Northbank"}), None)["saved"],
+        true
+    );
+}
+
+#[test]
+fn a_token_the_environment_provides_cannot_be_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let (emulator, token) = external_emulator();
+    let url = emulator.base_url().to_string();
+    let desk = open_with(
+        dir.path(),
+        None,
+        &[
+            ("COUNTERSIGN_RESTCOMM_URL", url.as_str()),
+            ("COUNTERSIGN_RESTCOMM_ACCOUNT_SID", DEMO_ACCOUNT_SID),
+            ("COUNTERSIGN_RESTCOMM_AUTH_TOKEN", token.as_str()),
+            ("COUNTERSIGN_RESTCOMM_SENDER", "+15550001111"),
+        ],
+    );
+    let view = desk.call("settings_read", json!({})).unwrap();
+    assert_eq!(view["token"]["replaceable"], false);
+    assert_eq!(field(&view, "base_url")["lockedBy"], "environment");
+    let err = desk
+        .call(
+            "settings_save",
+            json!({"changes": {}, "token": "other-token"}),
+        )
+        .unwrap_err();
+    assert_eq!(err["kind"], "token_locked");
+    assert!(!dir.path().join("credentials").exists());
+}
+
+#[test]
+fn a_built_in_default_chosen_over_an_it_default_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().with_extension("policy.toml");
+    std::fs::write(&policy, "[defaults]\nbrand = \"Northbank\"\n").unwrap();
+    let env = [("COUNTERSIGN_POLICY", policy.to_str().unwrap())];
+    {
+        let desk = open_with(dir.path(), None, &env);
+        let view = desk.call("settings_read", json!({})).unwrap();
+        assert_eq!(field(&view, "brand")["value"], "Northbank");
+        assert_eq!(
+            save(&desk, json!({"brand": "Countersign"}), None)["saved"],
+            true
+        );
+    }
+    let desk = open_with(dir.path(), None, &env);
+    let view = desk.call("settings_read", json!({})).unwrap();
+    assert_eq!(field(&view, "brand")["value"], "Countersign");
+}
+
+#[test]
+fn without_a_settings_file_a_save_is_refused_not_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    // A folder where the file should be: it cannot be read or replaced.
+    std::fs::create_dir_all(dir.path().join("settings.json")).unwrap();
+    let desk = open_with(dir.path(), None, &[]);
+    let err = desk
+        .call("settings_save", json!({"changes": {"brand": "Northbank"}}))
+        .unwrap_err();
+    assert_eq!(err["kind"], "storage", "{err}");
+}
+
+#[test]
+fn a_credential_store_that_cannot_be_used_leaves_the_desk_closed_not_on_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = open_with(dir.path(), None, &[("COUNTERSIGN_CREDENTIALS", "keychain")]);
+    let status = desk.call("app_status", json!({})).unwrap();
+    assert!(
+        status["warnings"]
+            .to_string()
+            .contains("COUNTERSIGN_CREDENTIALS must be os or file."),
+        "{status}"
+    );
+    let err = desk
+        .call(
+            "start_verification",
+            json!({"phone": "07400 123456", "purpose": {"kind": "reference", "reference": "x"}}),
+        )
+        .unwrap_err();
+    assert_eq!(err["kind"], "desk_unavailable", "{err}");
+    assert!(
+        !dir.path().join("keys/desk.key").exists(),
+        "no key was made in a file"
+    );
+    assert!(!dir.path().join("credentials").exists());
 }

@@ -225,9 +225,9 @@ impl Key {
             Err(m) => Err(sentence(m)),
         };
         match self {
-            Self::Gateway => match text {
-                "demo" | "restcomm" | "twilio" => Ok(text.to_owned()),
-                _ => Err(format!("{label} must be demo, restcomm or twilio.")),
+            Self::Gateway => match super::GatewayKind::parse(text) {
+                Some(kind) => Ok(kind.name().to_owned()),
+                None => Err(format!("{label} must be demo, restcomm or twilio.")),
             },
             Self::BaseUrl => {
                 if text.is_empty() {

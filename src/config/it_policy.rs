@@ -60,15 +60,47 @@ impl ItPolicy {
 /// Finds and reads the policy: `explicit` (from `COUNTERSIGN_POLICY`) must
 /// exist; the system locations may not.
 pub fn discover(explicit: Option<PathBuf>) -> Result<ItPolicy, PolicyFileError> {
+    discover_among(explicit, &system_locations())
+}
+
+/// [`discover`] over given locations (tests use their own).
+pub fn discover_among(
+    explicit: Option<PathBuf>,
+    locations: &[PathBuf],
+) -> Result<ItPolicy, PolicyFileError> {
     if let Some(path) = explicit {
         return load(&path);
     }
-    for path in system_locations() {
-        if path.exists() {
-            return load(&path);
+    // A folder the desk cannot look into is an error, not "no policy": a
+    // lock that silently fails is no lock.
+    let mut found = Vec::new();
+    for path in locations.iter().cloned() {
+        match path.try_exists() {
+            Ok(true) => found.push(path),
+            Ok(false) => {}
+            Err(e) => {
+                return Err(PolicyFileError {
+                    path,
+                    line: None,
+                    key: None,
+                    message: format!("cannot be checked for ({e})."),
+                })
+            }
         }
     }
-    Ok(ItPolicy::default())
+    match found.as_slice() {
+        [] => Ok(ItPolicy::default()),
+        [one] => load(one),
+        [first, second, ..] => Err(PolicyFileError {
+            path: first.clone(),
+            line: None,
+            key: None,
+            message: format!(
+                "and {} both exist; keep one, so no setting is locked by one file and unlocked by the other.",
+                second.display()
+            ),
+        }),
+    }
 }
 
 pub fn load(path: &Path) -> Result<ItPolicy, PolicyFileError> {

@@ -17,7 +17,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::language::Language;
-use crate::policy::{Policy, PolicySettings};
+use crate::policy::{Policy, PolicyError, PolicySettings};
 use crate::templates::MessageTemplates;
 
 mod fields;
@@ -81,6 +81,32 @@ pub enum GatewayKind {
     Demo,
     Restcomm,
     Twilio,
+}
+
+impl GatewayKind {
+    pub const ALL: [GatewayKind; 3] = [Self::Demo, Self::Restcomm, Self::Twilio];
+
+    /// The value in settings and the policy file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Demo => "demo",
+            Self::Restcomm => "restcomm",
+            Self::Twilio => "twilio",
+        }
+    }
+
+    /// What the settings screen offers.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Demo => "Demo (built-in emulator, no real SMS)",
+            Self::Restcomm => "Restcomm",
+            Self::Twilio => "Twilio-compatible",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
 }
 
 /// A real gateway's settings, all but the auth token (a secret, kept apart).
@@ -154,8 +180,12 @@ impl DeskConfig {
             allowed_countries: v.list(Key::AllowedCountries),
         })
         .map_err(|e| {
+            let field = match &e {
+                PolicyError::OutOfBounds { limit, .. } => limit.field,
+                PolicyError::Country { field, .. } => field,
+            };
             errors.push(FieldError {
-                key: Key::AllowedCountries,
+                key: Key::parse(field).unwrap_or(Key::AllowedCountries),
                 message: e.to_string(),
             })
         });
@@ -222,11 +252,7 @@ impl Checked<'_> {
     }
 
     fn gateway(&self, demo_allowed: bool, errors: &mut Vec<FieldError>) -> GatewayChoice {
-        let kind = match self.text(Key::Gateway) {
-            "restcomm" => GatewayKind::Restcomm,
-            "twilio" => GatewayKind::Twilio,
-            _ => GatewayKind::Demo,
-        };
+        let kind = GatewayKind::parse(self.text(Key::Gateway)).unwrap_or(GatewayKind::Demo);
         if kind == GatewayKind::Demo {
             if !demo_allowed {
                 errors.push(FieldError {

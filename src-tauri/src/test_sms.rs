@@ -1,0 +1,90 @@
+//! "Send a test SMS" on the settings screen: a plain message (no code)
+//! through the gateway in use, the quickest proof that a configuration
+//! works. It is a send like any other for S8 (pause and cap per number) and
+//! is audited with the masked number.
+
+use countersign::audit::{AuditEvent, EventKind};
+use countersign::clock::{Clock, SystemClock};
+use countersign::gateway::{Gateway, MessageSid, OutboundSms};
+use countersign::phone::PhoneNumber;
+use secrecy::SecretString;
+use serde::Serialize;
+use tauri::State;
+
+use crate::error::{IpcError, IpcResult};
+use crate::state::Shell;
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestSms {
+    sid: String,
+    status: String,
+    message: String,
+}
+
+/// Sends the test message; refused like a verification when the number
+/// had an SMS too recently.
+#[tauri::command]
+pub async fn send_test_sms(shell: State<'_, Shell>, phone: String) -> IpcResult<TestSms> {
+    let operator = shell.session.require_operator()?;
+    let (number, number_id) = shell.with_desk(|d| {
+        let p = d.policy();
+        let number = PhoneNumber::parse(&phone, p.default_country(), p.allowed_countries())?;
+        let id = d.pace_test_sms(&number)?;
+        Ok((number, id))
+    })?;
+    let gateway = shell.gateway()?;
+    let body = "Countersign test message: the desk's SMS gateway works. No action is needed.";
+    let result = gateway
+        .client
+        .send(&OutboundSms {
+            to: number.clone(),
+            body: SecretString::from(body.to_owned()),
+        })
+        .await;
+    let mut e = AuditEvent::new(SystemClock.now(), EventKind::TestSmsSent);
+    e.operator = Some(operator.name);
+    e.staff_id = operator.staff_id;
+    e.masked_number = Some(number.masked());
+    e.outcome = Some(
+        if result.is_ok() {
+            "accepted"
+        } else {
+            "refused"
+        }
+        .to_owned(),
+    );
+    e.gateway_sid = result.as_ref().ok().map(|r| r.sid.to_string());
+    shell.audit(e);
+    let receipt = result?;
+    shell.with_desk(|d| Ok(d.record_test_sms(&number_id)?))?;
+    Ok(TestSms {
+        sid: receipt.sid.to_string(),
+        status: receipt.status.describe(),
+        message: format!(
+            "The gateway accepted the test SMS to {} ({}).",
+            number.masked(),
+            receipt.sid
+        ),
+    })
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestStatus {
+    status: String,
+    is_final: bool,
+}
+
+/// The delivery status of a test SMS, read from the gateway.
+#[tauri::command]
+pub async fn test_sms_status(shell: State<'_, Shell>, sid: String) -> IpcResult<TestStatus> {
+    shell.session.require_operator()?;
+    let sid = MessageSid::parse(&sid)
+        .ok_or_else(|| IpcError::new("invalid_sid", "That is not a message SID."))?;
+    let report = shell.gateway()?.client.status(&sid).await?;
+    Ok(TestStatus {
+        status: report.status.describe(),
+        is_final: report.status.is_final(),
+    })
+}
