@@ -24,6 +24,7 @@ mod pending_store;
 pub mod session;
 pub mod settings;
 pub mod state;
+mod webview_tuning;
 
 use gateway_setup::GatewaySetup;
 use state::Shell;
@@ -159,7 +160,7 @@ pub fn run() {
         &mut context,
         std::env::var_os("COUNTERSIGN_DATA_DIR").map(PathBuf::from),
     );
-    match run_app(tauri::Builder::default(), context, None) {
+    match run_app(webview_tuning::builder(), context, None) {
         Ok(app) => app.run(|app, event| {
             if let tauri::RunEvent::Exit = event {
                 let shell = app.state::<Shell>();
