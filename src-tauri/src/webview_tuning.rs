@@ -6,7 +6,7 @@
 //!   web process and the app (Mesa's llvmpipe on machines without a GPU):
 //!   about 84 MB PSS of the 314 measured. Unlike the environment variable
 //!   WEBKIT_DISABLE_COMPOSITING_MODE, the setting leaves WebDriver
-//!   screenshots working (checked with tauri-driver).
+//!   screenshots working (the end-to-end suite passes with it).
 //! - The "document viewer" cache model: one local page that never
 //!   navigates has nothing for a browser-sized memory cache to keep.
 //!
