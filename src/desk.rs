@@ -104,6 +104,10 @@ pub struct Desk<S, A, C, R> {
     /// Verifications whose SMS this process handed out and whose gateway
     /// answer has not been recorded yet.
     in_flight: std::collections::BTreeSet<VerificationId>,
+    /// The state as last saved: what a failed save rolls back to. Kept
+    /// instead of copying the state before every change, which cost as
+    /// much again as the save's own copy (BENCHMARKS.md).
+    saved: PendingDocument,
 }
 
 impl<S, A, C, R> Desk<S, A, C, R>
@@ -121,6 +125,7 @@ where
         parts: Parts<S, A, C, R>,
         doc: PendingDocument,
     ) -> Result<Self, Refused<S, A, C, R>> {
+        let saved = doc.clone();
         let mut pending = BTreeMap::new();
         for record in doc.verifications {
             match parts.key.open(&record.sealed_number, record.region) {
@@ -135,6 +140,7 @@ where
             ended: doc.ended,
             audit_failures: 0,
             in_flight: Default::default(),
+            saved,
         })
     }
 
@@ -720,18 +726,39 @@ where
     /// Applies `change` to the state, saves, and keeps the change only if the
     /// save succeeded: nothing is acknowledged that is not on disk.
     fn commit(&mut self, change: impl FnOnce(&mut Self)) -> Result<(), DeskError> {
-        let before = (
-            self.pending.clone(),
-            self.numbers.clone(),
-            self.ended.clone(),
-        );
         change(self);
         let doc = self.document();
         if let Err(e) = self.parts.store.save(&doc) {
-            (self.pending, self.numbers, self.ended) = before;
+            self.restore_saved();
             return Err(DeskError::Storage(e));
         }
+        self.saved = doc;
         Ok(())
+    }
+
+    /// Puts the state back as last saved, after a failed save. An entry the
+    /// failed change removed gets its number back from its sealed form.
+    fn restore_saved(&mut self) {
+        let mut pending = BTreeMap::new();
+        for record in &self.saved.verifications {
+            let number = match self.pending.remove(&record.id) {
+                Some(v) => v.number,
+                None => match self.parts.key.open(&record.sealed_number, record.region) {
+                    Ok(number) => number,
+                    // Sealed by this desk with this key: cannot happen short
+                    // of memory corruption; the entry stays in the file.
+                    Err(e) => {
+                        tracing::error!(error = %e, "a pending entry could not be restored");
+                        continue;
+                    }
+                },
+            };
+            let record = record.clone();
+            pending.insert(record.id.clone(), Verification { record, number });
+        }
+        self.pending = pending;
+        self.numbers = self.saved.numbers.clone();
+        self.ended = self.saved.ended.clone();
     }
 
     /// The state as it is saved.

@@ -29,6 +29,7 @@ pub mod session;
 pub mod settings;
 pub mod state;
 mod test_sms;
+mod webview_tuning;
 
 use gateway_setup::GatewaySetup;
 use state::Shell;
@@ -212,7 +213,7 @@ pub fn run() {
         std::env::var_os("COUNTERSIGN_DATA_DIR").map(PathBuf::from),
     );
     match run_app(
-        tauri::Builder::default(),
+        webview_tuning::builder(),
         context,
         Launch::from_process_env(),
     ) {

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds the release app and its Linux installers (.deb and .rpm) with the
+# Tauri CLI pinned in package-lock.json. Offline apart from the npm and
+# crates.io registries. Prints where the installers are.
+#   scripts/package.sh [extra `tauri build` arguments]
+# Use this, not `cargo build --release`, for release binaries: the CLI turns
+# on Tauri's `custom-protocol` feature, so mixing the two rebuilds the Tauri
+# crates each time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"
+[ -x node_modules/.bin/tauri ] || npm ci --no-audit --no-fund
+target=${CARGO_TARGET_DIR:-target}
+rm -rf "$target/release/bundle/deb" "$target/release/bundle/rpm"
+npx --no-install tauri build --bundles deb,rpm "$@"
+ls -l "$target"/release/bundle/deb/*.deb "$target"/release/bundle/rpm/*.rpm
