@@ -10,7 +10,10 @@ export PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"
 # end-to-end suite drives (a separate `cargo build` would compile Tauri a
 # second time, without the dev-dependency features the tests unify in).
 cargo test --workspace --all-targets --no-run
-cargo test --workspace --all-targets -- --test-threads=2
+cargo test --workspace --lib --bins --tests -- --test-threads=2
+# The criterion benches once each, as a smoke test (criterion's own
+# command line takes no libtest flags such as --test-threads).
+cargo test --workspace --benches
 # The OS credential store, for real: a private D-Bus session with
 # gnome-keyring (these tests are ignored in a plain run, which has none).
 scripts/keyring-session.sh cargo test -p countersign-desk --test keychain -- --ignored
