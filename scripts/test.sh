@@ -13,7 +13,7 @@ cargo test --workspace --all-targets --no-run
 cargo test --workspace --lib --bins --tests -- --test-threads=2
 # The criterion benches once each, as a smoke test (criterion's own
 # command line takes no libtest flags such as --test-threads).
-cargo test --workspace --benches
+cargo test -p countersign --bench desk
 # The OS credential store, for real: a private D-Bus session with
 # gnome-keyring (these tests are ignored in a plain run, which has none).
 scripts/keyring-session.sh cargo test -p countersign-desk --test keychain -- --ignored
