@@ -34,6 +34,13 @@ fn save(desk: &Desk, changes: Value, token: Option<&str>) -> Value {
         .expect("settings_save answers")
 }
 
+/// A policy file of the test's own, beside its data folder.
+fn policy_file(dir: &tempfile::TempDir, text: &str) -> String {
+    let path = dir.path().with_extension("policy.toml");
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
 fn field<'a>(view: &'a Value, key: &str) -> &'a Value {
     view["fields"]
         .as_array()
@@ -203,23 +210,14 @@ fn a_saved_change_applies_at_once_and_is_audited_by_key() {
 #[test]
 fn the_policy_file_locks_what_it_sets_and_the_screen_shows_it() {
     let dir = tempfile::tempdir().unwrap();
-    let policy = dir.path().with_extension("policy.toml");
-    std::fs::write(
-        &policy,
-        "[locked]\nmax_attempts = 3\nallowed_countries = [\"GB\", \"IE\"]\n\n[defaults]\nbrand = \"Northbank\"\n",
-    )
-    .unwrap();
-    let desk = open_with(
-        dir.path(),
-        None,
-        &[("COUNTERSIGN_POLICY", policy.to_str().unwrap())],
-    );
+    let policy = policy_file(&dir, "[locked]\nmax_attempts = 3\nallowed_countries = [\"GB\", \"IE\"]\n\n[defaults]\nbrand = \"Northbank\"\n");
+    let desk = open_with(dir.path(), None, &[("COUNTERSIGN_POLICY", policy.as_str())]);
     let view = desk.call("settings_read", json!({})).unwrap();
     assert_eq!(field(&view, "max_attempts")["value"], 3);
     assert_eq!(field(&view, "max_attempts")["lockedBy"], "it-policy");
     assert_eq!(field(&view, "brand")["value"], "Northbank");
     assert_eq!(field(&view, "brand")["lockedBy"], Value::Null);
-    assert_eq!(view["policyFile"], policy.display().to_string());
+    assert_eq!(view["policyFile"], policy);
 
     let answer = save(&desk, json!({"max_attempts": 5}), None);
     assert_eq!(answer["saved"], false);
@@ -239,16 +237,10 @@ fn the_policy_file_locks_what_it_sets_and_the_screen_shows_it() {
 #[test]
 fn a_bad_policy_file_stops_real_mode_with_the_file_line_and_key() {
     let dir = tempfile::tempdir().unwrap();
-    let policy = dir.path().with_extension("policy.toml");
-    std::fs::write(&policy, "[locked]\ngateway = \"demo\"\ncode_length = 4\n").unwrap();
-    let desk = open_with(
-        dir.path(),
-        None,
-        &[("COUNTERSIGN_POLICY", policy.to_str().unwrap())],
-    );
+    let policy = policy_file(&dir, "[locked]\ngateway = \"demo\"\ncode_length = 4\n");
+    let desk = open_with(dir.path(), None, &[("COUNTERSIGN_POLICY", policy.as_str())]);
     let expected = format!(
-        "The IT policy file {}, line 3, code_length: The code length must be between 6 and 10 digits (got 4).",
-        policy.display()
+        "The IT policy file {policy}, line 3, code_length: The code length must be between 6 and 10 digits (got 4)."
     );
     let status = desk.call("app_status", json!({})).unwrap();
     assert_eq!(status["mode"], Value::Null, "no gateway at all: {status}");
@@ -318,13 +310,8 @@ fn a_test_sms_goes_through_the_gateway_in_use_and_reports_its_status() {
 #[test]
 fn s17_an_it_policy_file_can_switch_demo_mode_off() {
     let dir = tempfile::tempdir().unwrap();
-    let policy = dir.path().with_extension("policy.toml");
-    std::fs::write(&policy, "[locked]\ndemo_allowed = false\n").unwrap();
-    let desk = open_with(
-        dir.path(),
-        None,
-        &[("COUNTERSIGN_POLICY", policy.to_str().unwrap())],
-    );
+    let policy = policy_file(&dir, "[locked]\ndemo_allowed = false\n");
+    let desk = open_with(dir.path(), None, &[("COUNTERSIGN_POLICY", policy.as_str())]);
     let status = desk.call("app_status", json!({})).unwrap();
     assert_eq!(status["mode"], Value::Null, "no demo gateway: {status}");
     assert!(
@@ -440,9 +427,8 @@ fn a_token_the_environment_provides_cannot_be_replaced() {
 #[test]
 fn a_built_in_default_chosen_over_an_it_default_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let policy = dir.path().with_extension("policy.toml");
-    std::fs::write(&policy, "[defaults]\nbrand = \"Northbank\"\n").unwrap();
-    let env = [("COUNTERSIGN_POLICY", policy.to_str().unwrap())];
+    let policy = policy_file(&dir, "[defaults]\nbrand = \"Northbank\"\n");
+    let env = [("COUNTERSIGN_POLICY", policy.as_str())];
     {
         let desk = open_with(dir.path(), None, &env);
         let view = desk.call("settings_read", json!({})).unwrap();
