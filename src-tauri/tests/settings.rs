@@ -246,12 +246,7 @@ fn a_bad_policy_file_stops_real_mode_with_the_file_line_and_key() {
     assert_eq!(status["mode"], Value::Null, "no gateway at all: {status}");
     let warnings = status["warnings"].to_string();
     assert!(warnings.contains(&expected), "{warnings}");
-    let err = desk
-        .call(
-            "start_verification",
-            json!({"phone": "07400 123456", "purpose": {"kind": "reference", "reference": "x"}}),
-        )
-        .unwrap_err();
+    let err = desk.try_start("07400 123456").unwrap_err();
     assert_eq!(err["kind"], "gateway_unavailable");
     assert!(
         err["message"].as_str().unwrap().contains(&expected),
@@ -320,12 +315,7 @@ fn s17_an_it_policy_file_can_switch_demo_mode_off() {
             .contains("Demo mode is switched off by IT"),
         "{status}"
     );
-    let err = desk
-        .call(
-            "start_verification",
-            json!({"phone": "07400 123456", "purpose": {"kind": "reference", "reference": "x"}}),
-        )
-        .unwrap_err();
+    let err = desk.try_start("07400 123456").unwrap_err();
     assert_eq!(err["kind"], "gateway_unavailable");
     // Choosing demo on the screen is refused too.
     let answer = save(&desk, json!({"gateway": "demo", "brand": "Bank"}), None);
@@ -466,12 +456,7 @@ fn a_credential_store_that_cannot_be_used_leaves_the_desk_closed_not_on_files() 
             .contains("COUNTERSIGN_CREDENTIALS must be os or file."),
         "{status}"
     );
-    let err = desk
-        .call(
-            "start_verification",
-            json!({"phone": "07400 123456", "purpose": {"kind": "reference", "reference": "x"}}),
-        )
-        .unwrap_err();
+    let err = desk.try_start("07400 123456").unwrap_err();
     assert_eq!(err["kind"], "desk_unavailable", "{err}");
     assert!(
         !dir.path().join("keys/desk.key").exists(),
