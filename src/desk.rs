@@ -19,7 +19,7 @@ use secrecy::SecretString;
 use crate::audit::{AuditEvent, AuditSink, EventKind};
 use crate::clock::{Clock, Timestamp};
 use crate::code::{Binding, Code, CodeInput};
-use crate::gateway::{DeliveryStatus, GatewayError, OutboundSms, SendReceipt};
+use crate::gateway::{DeliveryStatus, GatewayError, GatewayMode, OutboundSms, SendReceipt};
 use crate::keys::{DigestKey, NumberId};
 use crate::language::Language;
 use crate::persist::{EndedRecord, NumberHistory, PendingDocument, PendingStore};
@@ -37,7 +37,7 @@ mod error;
 mod outcome;
 
 pub use error::DeskError;
-pub use outcome::{Outcome, OutcomeKind};
+pub use outcome::{NotSentReason, Outcome, OutcomeKind};
 
 /// How long an ended verification is remembered for precise late answers.
 const ENDED_MEMORY: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -70,6 +70,25 @@ pub enum SendRecorded {
     NotSent(Outcome),
     /// The verification ended while its SMS was on its way.
     AlreadyEnded,
+}
+
+/// What recording a delivery report did.
+#[derive(Debug)]
+pub enum DeliveryRecorded {
+    /// A new status for a verification still pending.
+    Changed(VerificationView),
+    /// A final failure (failed, undelivered): the verification ended (S23).
+    Ended(Outcome),
+}
+
+/// Whether the shell has a gateway to send with, as the engine must know
+/// it: no code is made for an SMS that cannot leave (S23), and every record
+/// says which kind of gateway its SMS went through (S22).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Sending {
+    Via(GatewayMode),
+    /// Why no SMS can be sent (a policy error, a missing token…).
+    Unavailable(String),
 }
 
 /// A document the desk could not open, with the parts handed back.
@@ -108,6 +127,8 @@ pub struct Desk<S, A, C, R> {
     /// instead of copying the state before every change, which cost as
     /// much again as the save's own copy (BENCHMARKS.md).
     saved: PendingDocument,
+    /// Tests and tools send through the emulator until told otherwise.
+    sending: Sending,
 }
 
 impl<S, A, C, R> Desk<S, A, C, R>
@@ -141,6 +162,7 @@ where
             audit_failures: 0,
             in_flight: Default::default(),
             saved,
+            sending: Sending::Via(GatewayMode::Demo),
         })
     }
 
@@ -158,6 +180,42 @@ where
     pub fn reconfigure(&mut self, policy: Policy, templates: MessageTemplates) {
         self.parts.policy = policy;
         self.parts.templates = templates;
+    }
+
+    /// Tells the engine which gateway the shell now sends with, or why
+    /// there is none.
+    pub fn set_sending(&mut self, sending: Sending) {
+        self.sending = sending;
+    }
+
+    pub fn sending(&self) -> &Sending {
+        &self.sending
+    }
+
+    /// The gateway in use, or the refusal to make a code no SMS can carry.
+    /// The refusal is audited as `not_sent` with its reason.
+    fn gateway_mode_or_refuse(
+        &mut self,
+        number: &PhoneNumber,
+        number_id: &NumberId,
+        operator: &Operator,
+        now: Timestamp,
+    ) -> Result<GatewayMode, DeskError> {
+        match &self.sending {
+            Sending::Via(mode) => Ok(*mode),
+            Sending::Unavailable(why) => {
+                let why = why.clone();
+                let mut e = AuditEvent::new(now, EventKind::NotSent);
+                e.operator = Some(operator.name.clone());
+                e.staff_id = operator.staff_id.clone();
+                e.masked_number = Some(number.masked());
+                e.number_id = Some(number_id.as_str().to_owned());
+                e.outcome = Some("not-sent".to_owned());
+                e.detail = Some(format!("no gateway: {why}"));
+                self.audit(e);
+                Err(DeskError::NoGateway(why))
+            }
+        }
     }
 
     /// The keyed digest a number is known by in counters and the audit log,
@@ -222,6 +280,7 @@ where
         }
         self.refuse_if_blocked(&number_id, now)?;
         self.refuse_if_send_limited(&number_id, None, now)?;
+        let gateway_mode = self.gateway_mode_or_refuse(&number, &number_id, &operator, now)?;
 
         let id = VerificationId::generate(&mut self.parts.rng);
         let code = Code::generate(&mut self.parts.rng, self.parts.policy.code_length());
@@ -247,6 +306,7 @@ where
             delivery: Delivery::AwaitingGateway,
             language,
             code_length: code.digits().len() as u8,
+            gateway_mode: Some(gateway_mode),
         };
         let v = Verification {
             record,
@@ -296,9 +356,24 @@ where
                 Ok(SendRecorded::Accepted(view))
             }
             Err(error) => {
-                // No code may live for an SMS that never left.
-                let outcome = self.end(id, Status::NotSent, now, Some(&error))?;
-                Ok(SendRecorded::NotSent(outcome))
+                // No code may live for an SMS that never left (S23). One
+                // that may have left anyway still counts as a send (S8): a
+                // gateway that times out must not hand out unpaced sends.
+                let v = v.clone();
+                let counts = error.may_have_been_sent();
+                self.commit(|desk| {
+                    if counts {
+                        desk.numbers.entry(number_id).or_default().sends.push(now);
+                    }
+                    desk.remove_ended(id, Status::NotSent, now);
+                })?;
+                let reason = NotSentReason::Gateway(&error);
+                Ok(SendRecorded::NotSent(self.report_end(
+                    &v,
+                    Status::NotSent,
+                    now,
+                    Some(reason),
+                )))
             }
         }
     }
@@ -309,7 +384,7 @@ where
         let now = self.now();
         let v = self.pending_or_error(id)?;
         if now >= v.record.expires_at {
-            self.end(id, Status::Expired, now, None)?;
+            self.end(id, Status::Expired, now)?;
             return Err(DeskError::Expired);
         }
         self.refuse_if_country_not_allowed(&v.number)?;
@@ -329,6 +404,9 @@ where
             });
         }
         self.refuse_if_send_limited(&number_id, Some(id), now)?;
+        // The old code stays as it was: its SMS was accepted.
+        let (number, operator) = (v.number.clone(), v.record.operator.clone());
+        let gateway_mode = self.gateway_mode_or_refuse(&number, &number_id, &operator, now)?;
 
         let code = Code::generate(&mut self.parts.rng, self.parts.policy.code_length());
         let v = &self.pending[id];
@@ -347,6 +425,7 @@ where
                 v.record.expires_at = expires_at;
                 v.record.delivery = Delivery::AwaitingGateway;
                 v.record.code_length = code.digits().len() as u8;
+                v.record.gateway_mode = Some(gateway_mode);
             }
         })?;
         let v = &self.pending[id];
@@ -375,7 +454,7 @@ where
         let now = self.now();
         let v = self.pending_or_error(id)?;
         if now >= v.record.expires_at {
-            return self.end(id, Status::Expired, now, None);
+            return self.end(id, Status::Expired, now);
         }
         let binding = Binding {
             id,
@@ -383,7 +462,7 @@ where
             purpose: &v.record.purpose,
         };
         if binding.matches(&self.parts.key, &input, &v.record.digest) {
-            return self.end(id, Status::Approved, now, None);
+            return self.end(id, Status::Approved, now);
         }
 
         let number_id = v.record.number_id.clone();
@@ -431,41 +510,44 @@ where
     pub fn cancel(&mut self, id: &VerificationId) -> Result<Outcome, DeskError> {
         let now = self.now();
         self.pending_or_error(id)?;
-        self.end(id, Status::Cancelled, now, None)
+        self.end(id, Status::Cancelled, now)
     }
 
-    /// May a test SMS (settings screen, no code) go to `number` now? It is
-    /// a send like any other: the country list and the S8 pause and cap
-    /// apply, so the test button cannot be used to flood a phone.
-    pub fn pace_test_sms(&mut self, number: &PhoneNumber) -> Result<NumberId, DeskError> {
+    /// Takes a send slot for a test SMS (settings screen, no code) to
+    /// `number`, or refuses. It is a send like any other: the country list
+    /// and the S8 pause and cap apply, so the test button cannot be used to
+    /// flood a phone. The slot is saved before the HTTP call and kept
+    /// whatever the gateway answers, so parallel clicks cannot burst past
+    /// the pace while the first is on its way.
+    pub fn reserve_test_sms(&mut self, number: &PhoneNumber) -> Result<NumberId, DeskError> {
         self.refuse_if_country_not_allowed(number)?;
         let now = self.now();
         let number_id = self.parts.key.number_id(number);
         self.refuse_if_blocked(&number_id, now)?;
         self.refuse_if_send_limited(&number_id, None, now)?;
-        Ok(number_id)
-    }
-
-    /// Counts a test SMS the gateway accepted against the number's sends.
-    pub fn record_test_sms(&mut self, number_id: &NumberId) -> Result<(), DeskError> {
-        let now = self.now();
+        if let Sending::Unavailable(why) = &self.sending {
+            return Err(DeskError::NoGateway(why.clone()));
+        }
         self.commit(|desk| {
             desk.numbers
                 .entry(number_id.clone())
                 .or_default()
                 .sends
                 .push(now);
-        })
+        })?;
+        Ok(number_id)
     }
 
-    /// Records a delivery report for the latest SMS of `id`. Returns the new
-    /// view when something changed.
+    /// Records a delivery report for the latest SMS of `id`: `None` when
+    /// nothing changed. A final failure ends the verification and destroys
+    /// its code (S23): a code whose SMS never reached the phone can only
+    /// have come from somewhere else.
     pub fn record_delivery(
         &mut self,
         id: &VerificationId,
         sid: &crate::gateway::MessageSid,
         status: DeliveryStatus,
-    ) -> Result<Option<VerificationView>, DeskError> {
+    ) -> Result<Option<DeliveryRecorded>, DeskError> {
         let now = self.now();
         let Some(v) = self.pending.get(id) else {
             return Ok(None);
@@ -478,6 +560,20 @@ where
             _ => return Ok(None),
         }
         let text = status.describe();
+        if matches!(
+            status,
+            DeliveryStatus::Failed { .. } | DeliveryStatus::Undelivered { .. }
+        ) {
+            let mut ended = v.clone();
+            ended.record.delivery = Delivery::Accepted {
+                sid: sid.clone(),
+                status: status.clone(),
+            };
+            self.commit(|desk| desk.remove_ended(id, Status::NotSent, now))?;
+            let reason = NotSentReason::Delivery(&status);
+            let outcome = self.report_end(&ended, Status::NotSent, now, Some(reason));
+            return Ok(Some(DeliveryRecorded::Ended(outcome)));
+        }
         self.commit(|desk| {
             if let Some(v) = desk.pending.get_mut(id) {
                 v.record.delivery = Delivery::Accepted {
@@ -494,7 +590,7 @@ where
         e.gateway_sid = Some(sid.to_string());
         e.detail = Some(text);
         self.audit(e);
-        Ok(Some(view))
+        Ok(Some(DeliveryRecorded::Changed(view)))
     }
 
     /// Ends every verification whose code has expired, and forgets history
@@ -509,7 +605,7 @@ where
             .collect();
         let mut outcomes = Vec::new();
         for id in expired {
-            outcomes.push(self.end(&id, Status::Expired, now, None)?);
+            outcomes.push(self.end(&id, Status::Expired, now)?);
         }
         if self.history_is_stale(now) {
             let (send_window, ended_cutoff) =
@@ -678,13 +774,12 @@ where
         id: &VerificationId,
         status: Status,
         now: Timestamp,
-        gateway_error: Option<&GatewayError>,
     ) -> Result<Outcome, DeskError> {
         let Some(v) = self.pending.get(id).cloned() else {
             return Err(DeskError::NotFound);
         };
         self.commit(|desk| desk.remove_ended(id, status, now))?;
-        Ok(self.report_end(&v, status, now, gateway_error))
+        Ok(self.report_end(&v, status, now, None))
     }
 
     /// The state change of ending: the entry (and its digest) goes, a short
@@ -706,7 +801,7 @@ where
         v: &Verification,
         status: Status,
         now: Timestamp,
-        gateway_error: Option<&GatewayError>,
+        reason: Option<NotSentReason<'_>>,
     ) -> Outcome {
         let kind = match status {
             Status::Approved => EventKind::Approved,
@@ -717,10 +812,10 @@ where
             Status::Pending => unreachable!("end() is never asked to end as pending"),
         };
         let mut e = self.event(kind, v, now);
-        e.detail = gateway_error.map(|g| g.kind().to_owned());
+        e.detail = reason.map(|r| r.detail());
         self.audit(e);
         let view = self.view(v, now);
-        Outcome::ended(status, view, now, gateway_error)
+        Outcome::ended(status, view, now, reason)
     }
 
     /// Applies `change` to the state, saves, and keeps the change only if the
@@ -792,6 +887,7 @@ where
             number_id: Some(r.number_id.as_str().to_owned()),
             reference: Some(purpose_display(&r.purpose, &r.id.short_reference())),
             gateway_sid: r.delivery.sid().map(ToString::to_string),
+            gateway_mode: r.gateway_mode.map(|m| m.name().to_owned()),
             ..AuditEvent::new(now, kind)
         }
     }

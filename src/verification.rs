@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::code::CodeDigest;
-use crate::gateway::{DeliveryStatus, MessageSid};
+use crate::gateway::{DeliveryStatus, GatewayMode, MessageSid};
 use crate::keys::{NumberId, SealedNumber};
 use crate::language::Language;
 use crate::phone::{PhoneNumber, Region};
@@ -216,6 +216,9 @@ pub struct VerificationRecord {
     /// Absent in older files, whose codes had the then fixed 6 digits.
     #[serde(default = "six_digits")]
     pub code_length: u8,
+    /// The gateway its SMS went through. Absent in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_mode: Option<GatewayMode>,
 }
 
 fn six_digits() -> u8 {

@@ -7,8 +7,9 @@
 //! For each: a clear operator message (the gateway's own words plus that the
 //! code was destroyed), the verification ends `NotSent` with its entry (and
 //! digest) gone from the saved document, the audit names the fault, and the
-//! send caps count only messages the gateway accepted: every row uses the
-//! same number, far more times than its five-sends cap, with no cooldown.
+//! send caps (S8, S23) count every message the gateway accepted or may have
+//! taken (no answer, a cut or unreadable answer, a 5xx), never one it
+//! refused before taking it (cannot connect, TLS, a 4xx).
 
 mod gateway_support;
 mod support;
@@ -179,6 +180,24 @@ fn rows(em: &emulator::EmulatorHandle) -> Vec<Row> {
     ]
 }
 
+/// S23: which faults leave the message's fate unknown, so that the send
+/// counts towards the number's pace and cap. Written out row by row rather
+/// than asked of `GatewayError`, so a change of that rule fails here.
+fn may_have_been_sent(label: &str) -> bool {
+    match label {
+        "500"
+        | "502"
+        | "503"
+        | "timeout"
+        | "connection dropped before answering"
+        | "connection cut mid-answer"
+        | "malformed body" => true,
+        "connection refused" | "TLS handshake fails" | "undefined status 413" => false,
+        other if other.starts_with("40") => false,
+        other => panic!("no S8 expectation written for the row {other}"),
+    }
+}
+
 fn accepted_sends(h: &Harness) -> usize {
     let id = h.key.number_id(&h.number(A));
     h.saved().numbers.get(&id).map_or(0, |n| n.sends.len())
@@ -200,9 +219,11 @@ async fn every_gateway_fault_ends_not_sent_with_the_digest_destroyed() {
             Arm::Cut => em.faults().cut_next(1),
             Arm::Malformed => em.faults().malformed_next(1),
         }
-        // The same number every time: a refused send is no send, so neither
-        // the cooldown nor the five-per-ten-minutes cap may stop it.
+        // The same number every time, a send window apart, so each row
+        // shows on its own whether it counted.
+        h.advance(601);
         let (view, sms) = h.start_new(A, Purpose::Unspecified);
+        let sends_before = accepted_sends(&h);
         let code = support::code_of(&sms);
         let result = row.client.send(&sms).await;
         let err = result.as_ref().expect_err(label).clone();
@@ -250,7 +271,12 @@ async fn every_gateway_fault_ends_not_sent_with_the_digest_destroyed() {
         let audited = h.events().last().unwrap();
         assert_eq!(audited.event, EventKind::NotSent, "{label}");
         assert_eq!(audited.detail.as_deref(), Some(err.kind()), "{label}");
-        assert_eq!(accepted_sends(&h), 0, "{label}: a refused send was counted");
+        let counted = accepted_sends(&h) - sends_before;
+        assert_eq!(
+            counted,
+            usize::from(may_have_been_sent(label)),
+            "{label}: S8 count"
+        );
     }
     assert!(count >= 15);
 
@@ -268,7 +294,7 @@ async fn every_gateway_fault_ends_not_sent_with_the_digest_destroyed() {
 }
 
 #[tokio::test]
-async fn a_fault_on_resend_ends_the_verification_and_counts_only_the_first_send() {
+async fn s23_a_5xx_on_resend_ends_the_verification_and_counts_the_send_it_may_have_made() {
     let em = emulator().await;
     let c = client(&em);
     let mut h = Harness::new();
@@ -285,7 +311,11 @@ async fn a_fault_on_resend_ends_the_verification_and_counts_only_the_first_send(
         other => panic!("expected NotSent, got {other:?}"),
     }
     assert!(h.saved().verifications.is_empty());
-    assert_eq!(accepted_sends(&h), 1);
+    assert_eq!(
+        accepted_sends(&h),
+        2,
+        "the 503 may have sent the second SMS"
+    );
     // The first code died with the verification too.
     assert!(h.desk.check(&view.id, &support::code_of(&sms)).is_err());
     assert_eq!(em.inbox().len(), 1, "one message reached the gateway");

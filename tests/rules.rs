@@ -6,8 +6,8 @@ mod support;
 
 use countersign::audit::EventKind;
 use countersign::code::{Binding, Code, CodeInput, CodeInputError};
-use countersign::desk::{DeskError, OutcomeKind, SendRecorded, Started};
-use countersign::gateway::GatewayError;
+use countersign::desk::{DeliveryRecorded, DeskError, OutcomeKind, SendRecorded, Sending, Started};
+use countersign::gateway::{DeliveryStatus, GatewayError, GatewayMode, MessageError};
 use countersign::keys::{DigestKey, KEY_LEN};
 use countersign::persist;
 use countersign::phone::{AllowedCountries, PhoneError, PhoneNumber, Region};
@@ -625,13 +625,14 @@ fn s8_at_most_five_sends_per_ten_minutes() {
 }
 
 #[test]
-fn s8_sends_cap_counts_only_accepted_messages() {
+fn s8_sends_cap_skips_sends_the_gateway_refused_before_taking_them() {
     let mut h = Harness::new();
-    // Six SMS the gateway refused: none left, none counts, no cooldown.
+    // Six SMS refused before the gateway took them: none left, none
+    // counts, no cooldown.
     for _ in 0..6 {
         let (view, _) = h.start_new(A, Purpose::Unspecified);
         assert!(matches!(
-            h.refuse(&view.id, GatewayError::ServerError(503)),
+            h.refuse(&view.id, GatewayError::CannotConnect),
             SendRecorded::NotSent(_)
         ));
     }
@@ -1224,4 +1225,179 @@ fn audit_records_every_event_without_code_or_full_number() {
     }
     // The audit shows events in the order they happened, with UTC times.
     assert!(h.events().windows(2).all(|w| w[0].at <= w[1].at));
+}
+
+// ---------------------------------------------------------------- S23
+
+#[test]
+fn s23_no_code_is_made_when_no_gateway_can_take_the_message() {
+    let mut h = Harness::new();
+    h.desk
+        .set_sending(Sending::Unavailable("the IT policy file is broken.".into()));
+    for _ in 0..2 {
+        // Refused again, never "already pending": no code was left behind.
+        match h.start(A) {
+            Err(e @ DeskError::NoGateway(_)) => {
+                assert_eq!(e.kind(), "gateway_unavailable");
+                assert!(e.to_string().contains("No code was made"), "{e}");
+            }
+            other => panic!("expected NoGateway, got {other:?}"),
+        }
+    }
+    assert!(h.saved().verifications.is_empty());
+    assert!(h.desk.list().is_empty());
+    let audited = h.events().last().unwrap();
+    assert_eq!(audited.event, EventKind::NotSent);
+    assert_eq!(audited.outcome.as_deref(), Some("not-sent"));
+    assert_eq!(
+        audited.detail.as_deref(),
+        Some("no gateway: the IT policy file is broken.")
+    );
+    assert!(audited.number_id.is_some() && audited.masked_number.is_some());
+    // Once a gateway is back, the same number starts normally.
+    h.desk.set_sending(Sending::Via(GatewayMode::Demo));
+    assert!(matches!(h.start(A), Ok(Started::New { .. })));
+}
+
+#[test]
+fn s23_resend_without_a_gateway_leaves_the_sent_code_as_it_was() {
+    let mut h = Harness::new();
+    let (id, code) = h.start_and_send(A);
+    h.advance(31);
+    h.desk.set_sending(Sending::Unavailable("no token".into()));
+    assert!(matches!(h.desk.resend(&id), Err(DeskError::NoGateway(_))));
+    let outcome = h.desk.check(&id, &code).unwrap();
+    assert_eq!(outcome.outcome, OutcomeKind::Approved);
+}
+
+fn deliver(
+    h: &mut Harness,
+    id: &countersign::verification::VerificationId,
+    status: DeliveryStatus,
+) -> Option<DeliveryRecorded> {
+    let sid = match h.desk.document().verifications.iter().find(|v| &v.id == id) {
+        Some(v) => v.delivery.sid().cloned().expect("accepted"),
+        None => panic!("not pending"),
+    };
+    h.desk.record_delivery(id, &sid, status).unwrap()
+}
+
+#[test]
+fn s23_a_failed_or_undelivered_report_ends_the_verification_and_destroys_its_code() {
+    for (status, words) in [
+        (
+            DeliveryStatus::Failed {
+                error: Some(MessageError(30003)),
+            },
+            "Unreachable destination handset",
+        ),
+        (
+            DeliveryStatus::Undelivered {
+                error: Some(MessageError(30005)),
+            },
+            "Unknown destination handset",
+        ),
+    ] {
+        let mut h = Harness::new();
+        let (id, code) = h.start_and_send(A);
+        assert!(matches!(
+            deliver(&mut h, &id, DeliveryStatus::Sent),
+            Some(DeliveryRecorded::Changed(_))
+        ));
+        let outcome = match deliver(&mut h, &id, status) {
+            Some(DeliveryRecorded::Ended(o)) => o,
+            other => panic!("expected the verification to end, got {other:?}"),
+        };
+        assert_eq!(outcome.outcome, OutcomeKind::NotSent);
+        assert!(outcome.message.contains(words), "{}", outcome.message);
+        assert!(
+            outcome.message.contains("send a new code"),
+            "{}",
+            outcome.message
+        );
+        assert!(h.saved().verifications.is_empty(), "digest destroyed");
+        assert!(matches!(
+            h.desk.check(&id, &code),
+            Err(DeskError::AlreadyEnded(Status::NotSent))
+        ));
+        let audited = h.events().last().unwrap();
+        assert_eq!(audited.event, EventKind::NotSent);
+        assert!(
+            audited
+                .detail
+                .as_deref()
+                .unwrap()
+                .starts_with("delivery_failed: "),
+            "{:?}",
+            audited.detail
+        );
+        assert_eq!(
+            audited.delivery.as_deref(),
+            Some(if words.starts_with("Unreachable") {
+                "failed"
+            } else {
+                "undelivered"
+            })
+        );
+    }
+}
+
+#[test]
+fn s23_a_send_that_timed_out_counts_towards_the_pace_and_cap() {
+    let mut h = Harness::new();
+    let (view, _) = h.start_new(A, Purpose::Unspecified);
+    h.refuse(&view.id, GatewayError::Timeout);
+    // The SMS may still arrive: the number waits like after any send.
+    assert!(matches!(h.start(A), Err(DeskError::Cooldown { .. })));
+    // Five unknown fates fill the cap as five sends would.
+    for _ in 0..4 {
+        h.advance(31);
+        let (view, _) = h.start_new(A, Purpose::Unspecified);
+        h.refuse(&view.id, GatewayError::ConnectionDropped);
+    }
+    h.advance(31);
+    assert!(matches!(h.start(A), Err(DeskError::SendLimit { .. })));
+}
+
+#[test]
+fn s23_a_test_sms_takes_its_send_slot_before_it_is_sent() {
+    let mut h = Harness::new();
+    let number = h.number(A);
+    h.desk.reserve_test_sms(&number).unwrap();
+    // The first is still on its way (or failed): a second click waits.
+    assert!(matches!(
+        h.desk.reserve_test_sms(&number),
+        Err(DeskError::Cooldown { .. })
+    ));
+    assert_eq!(h.saved().numbers.values().next().unwrap().sends.len(), 1);
+    h.advance(31);
+    h.desk
+        .set_sending(Sending::Unavailable("no gateway".into()));
+    assert!(matches!(
+        h.desk.reserve_test_sms(&number),
+        Err(DeskError::NoGateway(_))
+    ));
+}
+
+// ---------------------------------------------------------------- S22 (records)
+
+#[test]
+fn s22_send_and_outcome_records_carry_the_gateway_mode() {
+    let mut h = Harness::new();
+    h.desk.set_sending(Sending::Via(GatewayMode::Restcomm));
+    let (id, code) = h.start_and_send(A);
+    h.desk.check(&id, &code).unwrap();
+    for kind in [EventKind::Started, EventKind::Sent, EventKind::Approved] {
+        let e = h.events().iter().find(|e| e.event == kind).unwrap();
+        assert_eq!(e.gateway_mode.as_deref(), Some("restcomm"), "{kind:?}");
+    }
+    // Demo sends say so, too: a trail shows which approvals had a phone.
+    h.desk.set_sending(Sending::Via(GatewayMode::Demo));
+    let (id, _) = h.start_and_send(B);
+    h.desk.cancel(&id).unwrap();
+    let e = h.events().last().unwrap();
+    assert_eq!(
+        (e.event, e.gateway_mode.as_deref()),
+        (EventKind::Cancelled, Some("demo"))
+    );
 }

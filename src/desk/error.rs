@@ -34,6 +34,9 @@ pub enum DeskError {
     Storage(#[from] StoreError),
     #[error("A pending entry cannot be opened: {0}")]
     UnreadableEntry(String),
+    /// No gateway can take an SMS now, so no code is made (S23).
+    #[error("No SMS can be sent: {0} No code was made.")]
+    NoGateway(String),
 }
 
 impl DeskError {
@@ -52,6 +55,7 @@ impl DeskError {
             Self::MessageTooLong(_) => "message_too_long",
             Self::Storage(_) => "storage",
             Self::UnreadableEntry(_) => "unreadable_entry",
+            Self::NoGateway(_) => "gateway_unavailable",
         }
     }
 }

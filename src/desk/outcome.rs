@@ -7,8 +7,40 @@
 use serde::Serialize;
 
 use crate::clock::Timestamp;
-use crate::gateway::GatewayError;
+use crate::gateway::{DeliveryStatus, GatewayError};
 use crate::verification::{Status, VerificationId, VerificationView};
+
+/// Why a verification ended without its SMS reaching the phone (S23).
+#[derive(Clone, Copy, Debug)]
+pub enum NotSentReason<'a> {
+    /// The gateway refused the message, or its fate is unknown.
+    Gateway(&'a GatewayError),
+    /// The gateway took it, and its final delivery report is failed or
+    /// undelivered.
+    Delivery(&'a DeliveryStatus),
+}
+
+impl NotSentReason<'_> {
+    /// The audit record's `detail`: a stable slug, then the carrier's words.
+    pub fn detail(&self) -> String {
+        match self {
+            Self::Gateway(e) => e.kind().to_owned(),
+            Self::Delivery(status) => format!("delivery_failed: {}", status.describe()),
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Self::Gateway(e) => {
+                format!("{e} The verification was closed; its code was destroyed.")
+            }
+            Self::Delivery(status) => format!(
+                "The SMS did not reach the phone ({}). The verification was closed; its code was destroyed. Check the number with the customer, then send a new code.",
+                status.describe()
+            ),
+        }
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -61,7 +93,7 @@ impl Outcome {
         status: Status,
         view: VerificationView,
         now: Timestamp,
-        gateway_error: Option<&GatewayError>,
+        reason: Option<NotSentReason<'_>>,
     ) -> Self {
         let (outcome, title, message) = match status {
             Status::Approved => (OutcomeKind::Approved, "Verified", "The customer read the right code.".to_owned()),
@@ -75,8 +107,8 @@ impl Outcome {
             Status::NotSent | Status::Pending => (
                 OutcomeKind::NotSent,
                 "Not sent",
-                match gateway_error {
-                    Some(e) => format!("{e} The verification was closed; its code was destroyed."),
+                match reason {
+                    Some(r) => r.message(),
                     None => "The SMS was not sent. The verification was closed.".to_owned(),
                 },
             ),

@@ -29,7 +29,7 @@ pub enum GatewayError {
     #[error("The SMS gateway does not know this message or account. Ask IT to check the gateway address and Account SID.")]
     NotFound,
     /// 5xx: the gateway failed.
-    #[error("The SMS gateway had an internal error (HTTP {0}). No code was sent; try again in a minute.")]
+    #[error("The SMS gateway had an internal error (HTTP {0}). If a text still arrives, its code will not be accepted: try again in a minute.")]
     ServerError(u16),
     /// Any other status the API does not define.
     #[error("The SMS gateway answered with an unexpected HTTP {0}. No code was sent; ask IT to check the gateway address.")]
@@ -73,6 +73,31 @@ impl GatewayError {
             Self::ConnectionDropped => "gateway_connection_dropped",
             Self::UnreadableAnswer(_) => "gateway_unreadable_answer",
             Self::Misconfigured(_) => "gateway_misconfigured",
+        }
+    }
+
+    /// Whether the gateway may have taken the message despite the failure:
+    /// no answer, a cut or unreadable answer, or a server error after the
+    /// request arrived. Such a send counts towards the number's pace and cap
+    /// (S8, S23), since the SMS may still reach the phone; only a refusal
+    /// before the gateway took the message (cannot connect, TLS, a 4xx,
+    /// settings) does not.
+    pub fn may_have_been_sent(&self) -> bool {
+        match self {
+            Self::Timeout
+            | Self::ConnectionDropped
+            | Self::UnreadableAnswer(_)
+            | Self::ServerError(_) => true,
+            Self::UnexpectedStatus(code) => !(400..500).contains(code),
+            Self::Unauthorized
+            | Self::AccountForbidden
+            | Self::AccountNotActive
+            | Self::SmsLimitExceeded
+            | Self::Rejected(_)
+            | Self::NotFound
+            | Self::CannotConnect
+            | Self::Tls
+            | Self::Misconfigured(_) => false,
         }
     }
 

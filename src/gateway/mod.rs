@@ -25,6 +25,34 @@ pub mod tracking;
 
 pub use error::GatewayError;
 
+/// Which kind of gateway an SMS went through: the embedded emulator (demo
+/// mode, nothing reaches a phone) or a real service. Audit records carry it,
+/// so a trail shows at a glance whether a "Verified" involved a real phone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GatewayMode {
+    Demo,
+    Restcomm,
+    Twilio,
+}
+
+impl GatewayMode {
+    pub const ALL: [GatewayMode; 3] = [Self::Demo, Self::Restcomm, Self::Twilio];
+
+    /// The name written in the audit trail and its CSV export.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Demo => "demo",
+            Self::Restcomm => "restcomm",
+            Self::Twilio => "twilio",
+        }
+    }
+
+    pub fn is_real(self) -> bool {
+        self != Self::Demo
+    }
+}
+
 /// One SMS to send. The body holds the one-time code, so it is secret: it is
 /// redacted in `Debug` and only ever exposed to be written into the request.
 pub struct OutboundSms {
