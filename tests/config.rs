@@ -312,7 +312,9 @@ fn unknown_keys_and_tables_are_errors_not_ignored() {
 fn a_policy_file_named_in_the_environment_must_exist() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("policy.toml");
-    let err = it_policy::discover(Some(missing.clone())).unwrap_err();
+    let err = it_policy::discover(Some(missing.clone()), &[])
+        .policy
+        .unwrap_err();
     assert!(err.to_string().contains("cannot be read"), "{err}");
     assert_eq!(err.path, missing);
 }
@@ -324,13 +326,13 @@ fn two_policy_files_in_the_system_location_are_an_error_not_a_choice() {
     let json = dir.path().join("policy.json");
     let locations = [toml.clone(), json.clone()];
     assert_eq!(
-        it_policy::discover_among(None, &locations).unwrap(),
+        it_policy::discover(None, &locations).policy.unwrap(),
         Default::default()
     );
     std::fs::write(&json, r#"{"locked": {"max_attempts": 3}}"#).unwrap();
-    let found = it_policy::discover_among(None, &locations).unwrap();
+    let found = it_policy::discover(None, &locations).policy.unwrap();
     assert_eq!(found.locked[&Key::MaxAttempts], json!(3));
     std::fs::write(&toml, "[locked]\nmax_attempts = 4\n").unwrap();
-    let err = it_policy::discover_among(None, &locations).unwrap_err();
+    let err = it_policy::discover(None, &locations).policy.unwrap_err();
     assert!(err.to_string().contains("both exist"), "{err}");
 }

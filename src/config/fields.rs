@@ -39,6 +39,9 @@ pub enum Key {
     Branch,
     Workstation,
     DemoAllowed,
+    AllowDataDirOverride,
+    AllowCredentialsOverride,
+    AuditKeyFile,
 }
 
 /// The request timeout's bounds: long enough for a slow network, short
@@ -53,7 +56,7 @@ impl serde::Serialize for Key {
 }
 
 impl Key {
-    pub const ALL: [Key; 24] = [
+    pub const ALL: [Key; 27] = [
         Self::Gateway,
         Self::BaseUrl,
         Self::AccountSid,
@@ -78,7 +81,22 @@ impl Key {
         Self::Branch,
         Self::Workstation,
         Self::DemoAllowed,
+        Self::AllowDataDirOverride,
+        Self::AllowCredentialsOverride,
+        Self::AuditKeyFile,
     ];
+
+    /// Keys only the policy file may set: where secrets are read from and
+    /// what the environment may move.
+    pub fn it_only(self) -> bool {
+        matches!(
+            self,
+            Self::AuthTokenFile
+                | Self::AllowDataDirOverride
+                | Self::AllowCredentialsOverride
+                | Self::AuditKeyFile
+        )
+    }
 
     /// The name in `settings.json`, the policy file and IPC.
     pub fn name(self) -> &'static str {
@@ -100,6 +118,9 @@ impl Key {
             Self::Branch => "branch",
             Self::Workstation => "workstation",
             Self::DemoAllowed => "demo_allowed",
+            Self::AllowDataDirOverride => "allow_data_dir_override",
+            Self::AllowCredentialsOverride => "allow_credentials_override",
+            Self::AuditKeyFile => "audit_key_file",
             limit => limit.limit().map_or("", |l| l.field),
         }
     }
@@ -135,6 +156,9 @@ impl Key {
             Self::Branch => "The branch name",
             Self::Workstation => "The workstation name",
             Self::DemoAllowed => "Demo mode",
+            Self::AllowDataDirOverride => "Moving the data folder by environment",
+            Self::AllowCredentialsOverride => "Choosing the credential store by environment",
+            Self::AuditKeyFile => "The audit key file",
         }
     }
 
@@ -179,6 +203,7 @@ impl Key {
             Self::Brand => json!("Countersign"),
             Self::DefaultLanguage => json!("en"),
             Self::DemoAllowed => json!(true),
+            Self::AllowDataDirOverride | Self::AllowCredentialsOverride => json!(false),
             k => match k.limit() {
                 Some(l) => json!(l.default),
                 // Text settings default to empty: not set, use the built-in.
@@ -202,7 +227,7 @@ impl Key {
             };
         }
         match self {
-            Self::DemoAllowed => raw
+            Self::DemoAllowed | Self::AllowDataDirOverride | Self::AllowCredentialsOverride => raw
                 .as_bool()
                 .map(Value::Bool)
                 .ok_or_else(|| format!("{label} must be true or false.")),
@@ -240,7 +265,7 @@ impl Key {
             }
             Self::AccountSid => optional(check_account_sid(text)),
             Self::Sender => optional(check_sender(text)),
-            Self::AuthTokenFile => {
+            Self::AuthTokenFile | Self::AuditKeyFile => {
                 if text.is_empty() || std::path::Path::new(text).is_absolute() {
                     Ok(text.to_owned())
                 } else {

@@ -7,6 +7,11 @@
 //! settings screen checks it. A file that does not parse, names an unknown
 //! key or holds a bad value is an error naming the file, the line and the
 //! key — never ignored, because a lock that silently fails is no lock.
+//!
+//! The machine's file wins (S19): when one exists at the system location
+//! (which only an administrator can write), it is the policy in force, and
+//! `COUNTERSIGN_POLICY`, which the desk's own user can set, is honoured only
+//! where there is none (tests, portable demos).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,17 +21,78 @@ use serde_json::Value;
 
 use super::{Key, Layers, Values};
 
-/// Where the policy file is looked for when `COUNTERSIGN_POLICY` is not set.
+/// Where the machine's policy file is looked for.
 pub fn system_locations() -> Vec<PathBuf> {
-    let dir = if cfg!(windows) {
-        let base = std::env::var_os("ProgramData").unwrap_or_else(|| "C:\\ProgramData".into());
-        PathBuf::from(base).join("Countersign")
-    } else if cfg!(target_os = "macos") {
-        PathBuf::from("/Library/Application Support/Countersign")
-    } else {
-        PathBuf::from("/etc/countersign")
-    };
+    let dir = system_dir();
     vec![dir.join("policy.toml"), dir.join("policy.json")]
+}
+
+/// The machine-wide folder. On Windows it comes from the known-folder API,
+/// not the `ProgramData` variable, which the user may set to a folder of
+/// their own.
+#[cfg(windows)]
+fn system_dir() -> PathBuf {
+    known_folders::get_known_folder_path(known_folders::KnownFolder::ProgramData)
+        .unwrap_or_else(|| PathBuf::from("C:\\ProgramData"))
+        .join("Countersign")
+}
+
+#[cfg(target_os = "macos")]
+fn system_dir() -> PathBuf {
+    PathBuf::from("/Library/Application Support/Countersign")
+}
+
+#[cfg(not(any(windows, target_os = "macos")))]
+fn system_dir() -> PathBuf {
+    PathBuf::from("/etc/countersign")
+}
+
+/// The policy in force and where it came from.
+#[derive(Clone, Debug)]
+pub struct Discovered {
+    pub policy: Result<ItPolicy, PolicyFileError>,
+    /// A file at a system location is in force (even a broken one): the
+    /// environment then cannot relocate data or secrets unless it allows.
+    pub system: bool,
+    /// `COUNTERSIGN_POLICY` named a file that was not used, because the
+    /// system's is in force.
+    pub ignored_explicit: Option<PathBuf>,
+}
+
+impl Discovered {
+    pub fn path(&self) -> Option<&Path> {
+        match &self.policy {
+            Ok(p) => p.path.as_deref(),
+            Err(e) => Some(&e.path),
+        }
+    }
+
+    /// Which file is in force, in words for the settings screen and the
+    /// audit trail.
+    pub fn describe(&self) -> String {
+        match (self.path(), self.system) {
+            (None, _) => "no IT policy file".to_owned(),
+            (Some(p), true) => format!("{} (system policy)", p.display()),
+            (Some(p), false) => format!("{} (from COUNTERSIGN_POLICY)", p.display()),
+        }
+    }
+
+    /// What to tell staff and the audit trail about the environment's
+    /// request that was not followed.
+    pub fn notes(&self) -> Vec<String> {
+        self.ignored_explicit
+            .iter()
+            .map(|p| {
+                format!(
+                    "COUNTERSIGN_POLICY ({}) is ignored: the system IT policy file {} is in force.",
+                    p.display(),
+                    self.path()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default()
+                )
+            })
+            .collect()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -57,20 +123,27 @@ impl ItPolicy {
     }
 }
 
-/// Finds and reads the policy: `explicit` (from `COUNTERSIGN_POLICY`) must
-/// exist; the system locations may not.
-pub fn discover(explicit: Option<PathBuf>) -> Result<ItPolicy, PolicyFileError> {
-    discover_among(explicit, &system_locations())
+/// Finds and reads the policy in force: the system's when one exists;
+/// otherwise `explicit` (from `COUNTERSIGN_POLICY`), which must exist.
+/// `system` is where the machine's file is looked for ([`system_locations`]
+/// in the app; tests give their own).
+pub fn discover(explicit: Option<PathBuf>, system: &[PathBuf]) -> Discovered {
+    match system_policy(system) {
+        Some(policy) => Discovered {
+            policy,
+            system: true,
+            ignored_explicit: explicit,
+        },
+        None => Discovered {
+            policy: explicit.map_or_else(|| Ok(ItPolicy::default()), |p| load(&p)),
+            system: false,
+            ignored_explicit: None,
+        },
+    }
 }
 
-/// [`discover`] over given locations (tests use their own).
-pub fn discover_among(
-    explicit: Option<PathBuf>,
-    locations: &[PathBuf],
-) -> Result<ItPolicy, PolicyFileError> {
-    if let Some(path) = explicit {
-        return load(&path);
-    }
+/// The system policy, or `None` when there is none.
+fn system_policy(locations: &[PathBuf]) -> Option<Result<ItPolicy, PolicyFileError>> {
     // A folder the desk cannot look into is an error, not "no policy": a
     // lock that silently fails is no lock.
     let mut found = Vec::new();
@@ -79,17 +152,17 @@ pub fn discover_among(
             Ok(true) => found.push(path),
             Ok(false) => {}
             Err(e) => {
-                return Err(PolicyFileError {
+                return Some(Err(PolicyFileError {
                     path,
                     line: None,
                     key: None,
                     message: format!("cannot be checked for ({e})."),
-                })
+                }))
             }
         }
     }
-    match found.as_slice() {
-        [] => Ok(ItPolicy::default()),
+    Some(match found.as_slice() {
+        [] => return None,
         [one] => load(one),
         [first, second, ..] => Err(PolicyFileError {
             path: first.clone(),
@@ -100,7 +173,7 @@ pub fn discover_among(
                 second.display()
             ),
         }),
-    }
+    })
 }
 
 pub fn load(path: &Path) -> Result<ItPolicy, PolicyFileError> {

@@ -20,6 +20,7 @@ use crate::language::Language;
 use crate::policy::{Policy, PolicyError, PolicySettings};
 use crate::templates::MessageTemplates;
 
+pub mod environment;
 mod fields;
 pub mod it_policy;
 
@@ -207,6 +208,7 @@ impl DeskConfig {
             });
         let demo_allowed = v.flag(Key::DemoAllowed);
         let gateway = v.gateway(demo_allowed, &mut errors);
+        errors.extend(environment::token_file_binding_errors(layers));
         match (policy, templates, errors.is_empty()) {
             (Ok(policy), Ok(templates), true) => Ok(Self {
                 gateway,
