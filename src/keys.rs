@@ -64,6 +64,13 @@ impl DigestKey {
         mac.finalize().into_bytes().into()
     }
 
+    /// An HMAC under a key derived from K for `label`: one secret, kept
+    /// apart for each job.
+    pub(crate) fn labelled_hmac(&self, label: &[u8]) -> HmacSha256 {
+        let key = self.derive(label, &[]);
+        <HmacSha256 as Mac>::new_from_slice(&key).expect("HMAC takes keys of any length")
+    }
+
     pub fn number_id(&self, number: &PhoneNumber) -> NumberId {
         NumberId(hex::encode(
             self.derive(b"countersign/number-id/v1", number.e164().as_bytes()),

@@ -14,6 +14,7 @@ pub mod clock;
 pub mod code;
 pub mod config;
 pub mod desk;
+pub mod facts;
 pub mod gateway;
 pub mod keys;
 pub mod language;

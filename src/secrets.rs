@@ -22,6 +22,9 @@ use crate::persist::atomic_write;
 pub enum SecretName {
     AuthToken,
     DigestKey,
+    /// The desk's sealed record of facts a file edit must not undo
+    /// ([`crate::facts`]).
+    DeskFacts,
 }
 
 impl SecretName {
@@ -29,6 +32,7 @@ impl SecretName {
         match self {
             Self::AuthToken => "gateway-auth-token",
             Self::DigestKey => "desk-digest-key",
+            Self::DeskFacts => "desk-facts",
         }
     }
 }
@@ -60,6 +64,7 @@ pub trait CredentialStore: Send + Sync {
 pub struct FileCredentials {
     token: PathBuf,
     key: PathBuf,
+    facts: PathBuf,
 }
 
 impl FileCredentials {
@@ -71,6 +76,7 @@ impl FileCredentials {
                 .join("credentials")
                 .join(SecretName::AuthToken.account()),
             key: data_dir.join("keys").join("desk.key"),
+            facts: data_dir.join("keys").join(SecretName::DeskFacts.account()),
         }
     }
 
@@ -78,6 +84,7 @@ impl FileCredentials {
         match name {
             SecretName::AuthToken => &self.token,
             SecretName::DigestKey => &self.key,
+            SecretName::DeskFacts => &self.facts,
         }
     }
 }

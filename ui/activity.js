@@ -13,6 +13,7 @@ const EVENT_NAMES = {
   locked: "Locked", expired: "Expired", cancelled: "Cancelled", number_blocked: "Number blocked",
   store_quarantined: "File set aside", app_started: "App started", app_stopped: "App stopped",
   settings_changed: "Settings changed", operator_signed_in: "Signed in", operator_locked: "Desk locked",
+  test_sms_sent: "Test SMS", audit_chain_keyed: "Audit log keyed",
 };
 
 function filter() {
@@ -36,8 +37,11 @@ function render(rows) {
     tr.querySelector(".audit-number").textContent = r.maskedNumber || "";
     tr.querySelector(".audit-reference").textContent = r.reference || "";
     tr.querySelector(".audit-outcome").textContent = r.outcome || "";
+    tr.querySelector(".audit-gateway").textContent = r.gatewayMode || "";
     tr.querySelector(".audit-operator").textContent =
-      [r.operator, r.staffId && `(${r.staffId})`].filter(Boolean).join(" ");
+      [r.operator, r.staffId && `(${r.staffId})`, r.osAccount && `[${r.osAccount}]`]
+        .filter(Boolean)
+        .join(" ");
     tr.querySelector(".audit-detail").textContent = r.detail || "";
     return tr;
   }));

@@ -128,6 +128,7 @@ function fill(view) {
   showGatewayFields();
   $("settings-problem").hidden = !view.problem;
   $("settings-problem").textContent = view.problem || "";
+  $("choose-demo-row").hidden = !view.demoNeedsChoice;
   $("policy-file-note").hidden = !view.policyFile;
   $("policy-file-note").textContent = view.policyFile ? `IT policy file: ${view.policyFile}. Locked fields are shown greyed out.` : "";
   for (const key of ["template_en", "template_fr", "template_es", "template_de"]) checkSoon(key, 0);
@@ -280,6 +281,16 @@ export function init(saved) {
   onSaved = saved;
   $("settings-form").addEventListener("submit", onSave);
   $("test-sms-form").addEventListener("submit", onTestSms);
+  // Demo mode on a desk set up for a real gateway is a choice staff make
+  // on purpose (Rust audits it), never what a lost settings file leaves.
+  $("choose-demo").addEventListener("click", async () => {
+    try {
+      const answer = await api.settingsSave({ gateway: "demo" }, null);
+      if (answer.saved) location.reload();
+    } catch {
+      /* shown in the error area */
+    }
+  });
   $("token-replace").addEventListener("click", () => {
     $("token-field").hidden = false;
     $("token-input").focus();

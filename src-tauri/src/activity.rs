@@ -38,6 +38,7 @@ pub fn sign_in(shell: State<'_, Shell>, staff_id: String, name: String) -> IpcRe
     let mut e = AuditEvent::new(SystemClock.now(), EventKind::OperatorSignedIn);
     e.operator = Some(operator.name.clone());
     e.staff_id = operator.staff_id.clone();
+    e.os_account = crate::os_account::os_account();
     shell.audit(e);
     Ok(SignedIn {
         name: operator.name,
@@ -130,11 +131,15 @@ pub struct AuditRow {
     workstation: Option<String>,
     verification: Option<String>,
     masked_number: Option<String>,
+    /// The number's keyed digest (never the number), as the CSV has it.
+    number_id: Option<String>,
     reference: Option<String>,
     outcome: Option<String>,
     gateway_sid: Option<String>,
     delivery: Option<String>,
     detail: Option<String>,
+    gateway_mode: Option<String>,
+    os_account: Option<String>,
 }
 
 impl From<AuditRecord> for AuditRow {
@@ -151,11 +156,14 @@ impl From<AuditRecord> for AuditRow {
             workstation: e.workstation,
             verification: e.verification,
             masked_number: e.masked_number,
+            number_id: e.number_id,
             reference: e.reference,
             outcome: e.outcome,
             gateway_sid: e.gateway_sid,
             delivery: e.delivery,
             detail: e.detail,
+            gateway_mode: e.gateway_mode,
+            os_account: e.os_account,
         }
     }
 }

@@ -15,8 +15,8 @@ use tauri::{AppHandle, Emitter, Runtime, State};
 use crate::delivery;
 use crate::error::{IpcError, IpcResult};
 use crate::events;
-use crate::gateway_setup::Mode;
 use crate::state::Shell;
+use countersign::gateway::GatewayMode;
 
 /// The purpose as the form sends it; parsed into [`Purpose`] here.
 #[derive(Debug, Deserialize)]
@@ -52,7 +52,7 @@ fn parse_id(raw: &str) -> IpcResult<VerificationId> {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AppStatus {
-    mode: Option<Mode>,
+    mode: Option<GatewayMode>,
     gateway_label: String,
     /// `None` while the desk is locked.
     operator: Option<Operator>,
@@ -139,6 +139,9 @@ pub async fn start_verification<R: Runtime>(
         .map(Language::parse)
         .transpose()
         .map_err(|e| IpcError::new("invalid_language", e.to_string()))?;
+    // Taken before a code exists; the engine refuses to make one when the
+    // shell has no gateway (S23).
+    let gateway = shell.gateway();
     let started = shell.with_desk(|desk| {
         let p = desk.policy();
         let number = PhoneNumber::parse(&phone, p.default_country(), p.allowed_countries())?;
@@ -160,7 +163,7 @@ pub async fn start_verification<R: Runtime>(
         Started::New { view, sms } => (view, sms),
     };
     let _ = app.emit(events::VERIFICATION_CHANGED, &view);
-    let result = shell.gateway()?.client.send(&sms).await;
+    let result = send_with(gateway, &sms).await;
     drop(sms);
     let view = record_send(&app, &shell, &view.id, result)?;
     Ok(StartAnswer {
@@ -178,12 +181,26 @@ pub async fn resend_code<R: Runtime>(
 ) -> IpcResult<VerificationView> {
     shell.session.require_operator()?;
     let id = parse_id(&id)?;
+    let gateway = shell.gateway();
     let resent = shell.with_desk(|desk| Ok(desk.resend(&id)?))?;
     delivery::stop(&app, &id);
     let _ = app.emit(events::VERIFICATION_CHANGED, &resent.view);
-    let result = shell.gateway()?.client.send(&resent.sms).await;
+    let result = send_with(gateway, &resent.sms).await;
     drop(resent.sms);
     record_send(&app, &shell, &id, result)
+}
+
+/// Sends through the gateway taken before the code was made. Had it gone
+/// meanwhile, the answer is a refusal, so the engine ends the verification
+/// `NotSent` instead of leaving a live code behind (S23).
+async fn send_with(
+    gateway: IpcResult<std::sync::Arc<crate::gateway_setup::GatewaySetup>>,
+    sms: &countersign::gateway::OutboundSms,
+) -> Result<countersign::gateway::SendReceipt, countersign::gateway::GatewayError> {
+    match gateway {
+        Ok(g) => g.client.send(sms).await,
+        Err(e) => Err(countersign::gateway::GatewayError::Misconfigured(e.message)),
+    }
 }
 
 /// Hands the gateway's answer to the engine and tells the UI what followed.

@@ -6,6 +6,7 @@
 use countersign::audit::{AuditEvent, EventKind};
 use countersign::clock::{Clock, SystemClock};
 use countersign::config::{DeskConfig, FieldError, GatewayChoice, Key, Values};
+use countersign::facts::GatewayBinding;
 use countersign::language::Language;
 use countersign::secrets::SecretName;
 use countersign::templates::{self, Preview};
@@ -16,9 +17,9 @@ use tauri::{AppHandle, Runtime, State};
 
 use crate::config_state::{ConfigState, LockedBy, TokenStatus};
 use crate::error::{IpcError, IpcResult};
-use crate::gateway_setup::Mode;
 use crate::reconfigure;
 use crate::state::{resolve_for_start, Shell};
+use countersign::gateway::GatewayMode;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -39,7 +40,10 @@ pub struct SettingsView {
     policy_file: Option<String>,
     /// Why the configuration cannot be used, if it cannot.
     problem: Option<String>,
-    mode: Option<Mode>,
+    /// The desk was set up for a real gateway and its settings now say
+    /// demo: the screen offers the explicit choice.
+    demo_needs_choice: bool,
+    mode: Option<GatewayMode>,
     gateway_label: String,
     languages: Vec<(&'static str, &'static str)>,
     gateways: Vec<(&'static str, &'static str)>,
@@ -54,7 +58,7 @@ pub async fn settings_read(shell: State<'_, Shell>) -> IpcResult<SettingsView> {
     shell.session.require_operator()?;
     // Worked on a snapshot: the credential store may wait on the OS.
     let snapshot = shell.config(|c| c.clone())?;
-    let (fields, token, policy_file, problem) = {
+    let (fields, token, policy_file, (problem, demo_needs_choice)) = {
         let c = &snapshot;
         let effective = c.layers().effective();
         let fields = Key::ALL
@@ -67,15 +71,21 @@ pub async fn settings_read(shell: State<'_, Shell>) -> IpcResult<SettingsView> {
                 default: key.default_value(),
             })
             .collect();
-        let policy_file = match &c.policy_file {
-            Ok(p) => p.path.as_ref().map(|p| p.display().to_string()),
-            Err(e) => Some(e.path.display().to_string()),
+        // Which file is in force, and whether it is the machine's (S19).
+        let policy_file = c.policy.path().map(|_| c.policy.describe());
+        let (problem, demo_needs_choice) = match resolve_for_start(c) {
+            Ok(resolved) => {
+                let refusal = c.gateway_refusal(&resolved);
+                let needs_choice = refusal.is_some();
+                (refusal, needs_choice)
+            }
+            Err(e) => (Some(e), false),
         };
         (
             fields,
             c.token_status(),
             policy_file,
-            resolve_for_start(c).err(),
+            (problem, demo_needs_choice),
         )
     };
     Ok(SettingsView {
@@ -83,6 +93,7 @@ pub async fn settings_read(shell: State<'_, Shell>) -> IpcResult<SettingsView> {
         token,
         policy_file,
         problem,
+        demo_needs_choice,
         mode: shell.mode(),
         gateway_label: shell.gateway_label(),
         languages: Language::ALL
@@ -177,10 +188,12 @@ fn parse_token(raw: &str) -> IpcResult<SecretString> {
     Ok(SecretString::from(t.to_owned()))
 }
 
-/// The keys a stored token is bound to: it is only ever sent to the gateway
-/// it was typed for, so whoever changes one of these must type it again
-/// (otherwise pointing the address at one's own server would collect it).
-const TOKEN_BINDING: [Key; 3] = [Key::Gateway, Key::BaseUrl, Key::AccountSid];
+// The keys a stored token is bound to: it is only ever sent to the gateway
+// it was typed for, so whoever changes one of these must type it again
+// (otherwise pointing the address at one's own server would collect it).
+// The binding itself is kept in the desk's sealed facts and checked again
+// whenever the token is read, so an edit of settings.json cannot undo it.
+use countersign::config::environment::TOKEN_BINDING;
 
 /// Checks every change on its own: known key, not locked, not IT-only,
 /// a value that passes its check.
@@ -195,8 +208,9 @@ fn check_changes(
         let refusal = match config.locked_by(key) {
             Some(LockedBy::ItPolicy) => Some("the IT policy file"),
             Some(LockedBy::Environment) => Some("the environment"),
-            // Which file the desk reads the token from is IT's to say.
-            None if key == Key::AuthTokenFile => Some("IT, in the policy file, only"),
+            // Which files the desk reads secrets from, its proxy and what
+            // the environment may move are IT's to say.
+            None if key.it_only() => Some("IT, in the policy file, only"),
             None => None,
         };
         if let Some(who) = refusal {
@@ -249,7 +263,7 @@ pub async fn settings_save<R: Runtime>(
         )
     })?;
     let config = shell.config(|c| c.clone())?;
-    if let Err(e) = &config.policy_file {
+    if let Err(e) = &config.policy.policy {
         return Err(IpcError::new(
             "policy_file",
             format!("{e} Settings cannot be saved until IT fixes it."),
@@ -305,22 +319,18 @@ pub async fn settings_save<R: Runtime>(
     })?;
     // After the settings, so a failed settings write leaves the old token.
     if let Some(token) = &token {
-        config
-            .credentials
-            .set(SecretName::AuthToken, token)
-            .map_err(|e| {
-                IpcError::new(
-                    "credentials",
-                    format!("The settings were saved, but the auth token could not be stored: {e}"),
-                )
-            })?;
+        store_token(&config, token, &resolved)?;
     }
+    let demo_chosen = choose_demo_explicitly(&config, &changes, &resolved)?;
     let mut e = AuditEvent::new(SystemClock.now(), EventKind::SettingsChanged);
     e.operator = Some(operator.name);
     e.staff_id = operator.staff_id;
     let mut names: Vec<&str> = changed.iter().map(|k| k.name()).collect();
     if token.is_some() {
         names.push("auth token (replaced; value not recorded)");
+    }
+    if demo_chosen {
+        names.push("gateway (demo mode chosen explicitly on a desk set up for a real gateway)");
     }
     e.detail = Some(format!("changed: {}", names.join(", ")));
     shell.audit(e);
@@ -330,4 +340,68 @@ pub async fn settings_save<R: Runtime>(
         changed,
         errors: Vec::new(),
     })
+}
+
+/// Stores a typed token and binds it to the gateway it was typed for.
+fn store_token(
+    config: &ConfigState,
+    token: &SecretString,
+    resolved: &Result<DeskConfig, String>,
+) -> IpcResult<()> {
+    let stored = |e: String| {
+        IpcError::new(
+            "credentials",
+            format!("The settings were saved, but the auth token could not be stored: {e}"),
+        )
+    };
+    config
+        .credentials
+        .set(SecretName::AuthToken, token)
+        .map_err(|e| stored(e.to_string()))?;
+    let binding = match resolved {
+        Ok(DeskConfig {
+            gateway: GatewayChoice::Real(real),
+            ..
+        }) => Some(GatewayBinding::of(real)),
+        _ => None,
+    };
+    if let Some(facts) = &config.facts {
+        facts
+            .update(|f| f.token_bound_to = binding)
+            .map_err(|e| stored(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// A save that names demo mode on a desk set up for a real gateway is the
+/// explicit choice the desk waits for (S23): the fact is cleared, and the
+/// save's audit record says so.
+fn choose_demo_explicitly(
+    config: &ConfigState,
+    changes: &Map<String, Value>,
+    resolved: &Result<DeskConfig, String>,
+) -> IpcResult<bool> {
+    let names_demo = changes.get(Key::Gateway.name()).and_then(Value::as_str) == Some("demo");
+    let resolved_demo = matches!(
+        resolved,
+        Ok(DeskConfig {
+            gateway: GatewayChoice::Demo,
+            ..
+        })
+    );
+    let Some(facts) = &config.facts else {
+        return Ok(false);
+    };
+    if !(names_demo && resolved_demo && facts.get().real_gateway_configured) {
+        return Ok(false);
+    }
+    facts
+        .update(|f| f.real_gateway_configured = false)
+        .map_err(|e| {
+            IpcError::new(
+                "credentials",
+                format!("Demo mode could not be recorded as chosen: {e}"),
+            )
+        })?;
+    Ok(true)
 }

@@ -3,6 +3,7 @@
 //! of it through `verification-changed`. A task stops at a final status, at
 //! the tracking time limit, or when its verification ends.
 
+use countersign::desk::DeliveryRecorded;
 use countersign::gateway::tracking::{self, TokioSleeper, TrackingEnd, TrackingPolicy};
 use countersign::gateway::MessageSid;
 use countersign::verification::VerificationId;
@@ -27,8 +28,13 @@ pub fn spawn<R: Runtime>(app: &AppHandle<R>, id: VerificationId, sid: MessageSid
                 let changed =
                     shell.with_desk(|desk| Ok(desk.record_delivery(&task_id, &sid, status)?));
                 match changed {
-                    Ok(Some(view)) => {
+                    Ok(Some(DeliveryRecorded::Changed(view))) => {
                         let _ = task_app.emit(events::VERIFICATION_CHANGED, view);
+                    }
+                    // A failed or undelivered SMS ended it (S23); tracking
+                    // stops by itself, the status being final.
+                    Ok(Some(DeliveryRecorded::Ended(outcome))) => {
+                        let _ = task_app.emit(events::VERIFICATION_ENDED, outcome);
                     }
                     Ok(None) => {}
                     Err(e) => tracing::warn!(error = %e, "delivery status not recorded"),

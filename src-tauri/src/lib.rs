@@ -10,6 +10,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use countersign::config::environment;
+use countersign::config::it_policy::{self, Discovered};
+use countersign::config::Key;
 use tauri::utils::config::AppDirectoriesOverride;
 use tauri::{App, AppHandle, Builder, Context, Emitter, Manager, Runtime};
 
@@ -23,6 +26,7 @@ mod demo;
 pub mod error;
 pub mod events;
 pub mod gateway_setup;
+pub mod os_account;
 mod pending_store;
 mod reconfigure;
 pub mod session;
@@ -51,6 +55,9 @@ pub struct Launch {
     pub gateway: Option<GatewaySetup>,
     /// Reads an environment variable; tests pass their own.
     pub env: EnvReader,
+    /// Where the machine's IT policy file is looked for: the system
+    /// locations in the app, a test's own folder in tests.
+    pub policy_locations: Vec<PathBuf>,
 }
 
 impl Launch {
@@ -58,6 +65,30 @@ impl Launch {
         Self {
             gateway: None,
             env: Box::new(|k| std::env::var(k).ok()),
+            policy_locations: it_policy::system_locations(),
+        }
+    }
+
+    /// The IT policy in force: the machine's file, else `COUNTERSIGN_POLICY`.
+    pub fn discover_policy(&self) -> Discovered {
+        let explicit = (self.env)("COUNTERSIGN_POLICY")
+            .filter(|p| !p.trim().is_empty())
+            .map(PathBuf::from);
+        it_policy::discover(explicit, &self.policy_locations)
+    }
+
+    /// `COUNTERSIGN_DATA_DIR` when the policy in force lets the environment
+    /// move the data folder (an empty folder would start every count from
+    /// zero); otherwise `None`, and the note that says it was ignored.
+    pub fn data_dir_override(&self, policy: &Discovered) -> (Option<PathBuf>, Option<String>) {
+        const VAR: &str = "COUNTERSIGN_DATA_DIR";
+        let Some(dir) = (self.env)(VAR).filter(|d| !d.trim().is_empty()) else {
+            return (None, None);
+        };
+        if environment::relocation_allowed(policy, Key::AllowDataDirOverride) {
+            (Some(PathBuf::from(dir)), None)
+        } else {
+            (None, Some(environment::ignored_variable_note(VAR, policy)))
         }
     }
 }
@@ -105,7 +136,13 @@ pub fn run_app<R: Runtime>(
 
 fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> Result<(), Box<dyn std::error::Error>> {
     let data_dir = app.path().app_data_dir()?;
-    let config = load_config(&data_dir, launch.env.as_ref());
+    let policy = launch.discover_policy();
+    let mut config = load_config(&data_dir, launch.env.as_ref(), policy);
+    // Asked again here so the note reaches the screen and the audit trail;
+    // `run` has already acted on it.
+    config
+        .notes
+        .extend(launch.data_dir_override(&config.policy).1);
     let (shell, resolved) = state::assemble(app, &data_dir, config);
     app.manage(shell);
     let handle = app.handle().clone();
@@ -123,33 +160,48 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> Result<(), Box<dyn std
     Ok(())
 }
 
-/// The configuration sources: the IT policy file (`COUNTERSIGN_POLICY`, else
-/// the system location), the environment's gateway, the credential store
-/// (`COUNTERSIGN_CREDENTIALS`). Saved settings are added when the settings
-/// file is opened.
+/// The configuration sources: the IT policy in force, the environment's
+/// gateway (where the policy leaves room for it), the credential store
+/// (`COUNTERSIGN_CREDENTIALS`, where the policy allows). Saved settings are
+/// added when the settings file is opened. Every rule is the core's
+/// (`config::environment`); this only reads.
 fn load_config(
     data_dir: &std::path::Path,
     env: &dyn Fn(&str) -> Option<String>,
+    policy: Discovered,
 ) -> config_state::ConfigState {
-    let policy_file = countersign::config::it_policy::discover(
-        env("COUNTERSIGN_POLICY")
-            .filter(|p| !p.trim().is_empty())
-            .map(PathBuf::from),
-    );
     let mut problems = Vec::new();
-    let env_gateway = gateway_setup::configured_from_env(env).unwrap_or_else(|e| {
+    let mut notes = policy.notes();
+    let mut env_gateway = environment::gateway_from_env(env).unwrap_or_else(|e| {
         problems.push(e);
         None
     });
-    let (credentials, problem) =
-        credentials::choose(data_dir, env("COUNTERSIGN_CREDENTIALS").as_deref());
+    // A refused gateway is not stacked at all: its values would show as
+    // "set by the environment" over IT's.
+    if let Some(why) = env_gateway
+        .as_ref()
+        .and_then(|g| environment::env_gateway_refusal(g, &policy))
+    {
+        problems.push(why);
+        env_gateway = None;
+    }
+    const CREDENTIALS: &str = "COUNTERSIGN_CREDENTIALS";
+    let mut wanted = env(CREDENTIALS).filter(|w| !w.trim().is_empty());
+    if wanted.is_some() && !environment::relocation_allowed(&policy, Key::AllowCredentialsOverride)
+    {
+        notes.push(environment::ignored_variable_note(CREDENTIALS, &policy));
+        wanted = None;
+    }
+    let (credentials, problem) = credentials::choose(data_dir, wanted.as_deref());
     problems.extend(problem);
     config_state::ConfigState {
-        policy_file,
+        policy,
         env_problem: (!problems.is_empty()).then(|| problems.join(" ")),
         env: env_gateway,
         saved: Default::default(),
         credentials,
+        notes,
+        facts: None,
     }
 }
 
@@ -208,15 +260,10 @@ pub fn run() {
     PROCESS_START.get_or_init(std::time::Instant::now);
     init_logging();
     let mut context = tauri::generate_context!();
-    apply_data_dir_override(
-        &mut context,
-        std::env::var_os("COUNTERSIGN_DATA_DIR").map(PathBuf::from),
-    );
-    match run_app(
-        webview_tuning::builder(),
-        context,
-        Launch::from_process_env(),
-    ) {
+    let launch = Launch::from_process_env();
+    let (data_dir, _note) = launch.data_dir_override(&launch.discover_policy());
+    apply_data_dir_override(&mut context, data_dir);
+    match run_app(webview_tuning::builder(), context, launch) {
         Ok(app) => app.run(|app, event| {
             if let tauri::RunEvent::Exit = event {
                 let shell = app.state::<Shell>();

@@ -8,20 +8,32 @@ use std::sync::Arc;
 use countersign::config::{DeskConfig, GatewayChoice};
 use tauri::{AppHandle, Manager, Runtime};
 
-use crate::gateway_setup::{self, GatewaySetup, Mode};
+use crate::gateway_setup::{self, GatewaySetup};
 use crate::state::{station_of, GatewaySlot, Shell};
+use countersign::gateway::GatewayMode;
 
 /// Builds the gateway for `resolved`. A configuration error is the reason
 /// no SMS can be sent, shown in Settings and on send.
 pub async fn build_gateway(shell: &Shell, resolved: &Result<DeskConfig, String>) -> GatewaySlot {
     let config = resolved.as_ref().map_err(Clone::clone)?;
+    // On a snapshot: the credential store may wait on the OS.
+    let snapshot = shell.config(|c| c.clone()).map_err(|e| e.message)?;
+    if let Some(why) = snapshot.gateway_refusal(config) {
+        return Err(why);
+    }
     match &config.gateway {
         GatewayChoice::Demo => gateway_setup::demo().await.map(Arc::new),
         GatewayChoice::Real(real) => {
-            // On a snapshot: the credential store may wait on the OS.
-            let snapshot = shell.config(|c| c.clone()).map_err(|e| e.message)?;
             let token = snapshot.token(real)?;
-            gateway_setup::real(real, token).map(Arc::new)
+            let setup = gateway_setup::real(real, token)?;
+            // From now on, losing the settings must not drop this desk to
+            // demo mode silently.
+            if let Some(facts) = &snapshot.facts {
+                facts
+                    .update(|f| f.real_gateway_configured = true)
+                    .map_err(|e| format!("the desk's sealed record cannot be written: {e}"))?;
+            }
+            Ok(Arc::new(setup))
         }
     }
 }
@@ -59,7 +71,7 @@ pub async fn apply<R: Runtime>(
         return;
     }
     let slot = build_gateway(&shell, &resolved).await;
-    let demo = matches!(&slot, Ok(g) if g.mode == Mode::Demo);
+    let demo = matches!(&slot, Ok(g) if g.mode == GatewayMode::Demo);
     if let Err(why) = &slot {
         tracing::warn!(%why, "no gateway");
     }

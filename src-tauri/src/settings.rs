@@ -39,11 +39,10 @@ pub fn default_workstation() -> String {
         .unwrap_or_default()
 }
 
-/// The signed-in OS user is the best first guess of who sits at the desk.
+/// The signed-in OS user is the best first guess of who sits at the desk:
+/// as the OS reports it, not as the environment says.
 pub fn default_operator() -> Operator {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .ok()
+    crate::os_account::os_account()
         .and_then(|u| Operator::parse(&u).ok())
         .unwrap_or_else(|| Operator {
             name: "Desk operator".to_owned(),

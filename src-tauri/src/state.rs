@@ -9,9 +9,11 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use countersign::audit::{AuditEvent, AuditLog, EventKind, Station};
 use countersign::clock::{Clock, SystemClock};
-use countersign::config::{DeskConfig, Layers};
-use countersign::desk::{Desk, Parts};
+use countersign::config::{DeskConfig, GatewayChoice, Layers};
+use countersign::desk::{Desk, Parts, Sending};
+use countersign::facts::{FactsRead, FactsStore, GatewayBinding};
 use countersign::gateway::emulator::InboxMessage;
+use countersign::keys::DigestKey;
 use countersign::persist::{self, Corruption, PendingDocument};
 use countersign::secrets;
 use countersign::verification::{Operator, VerificationId};
@@ -21,10 +23,11 @@ use tokio::sync::broadcast;
 
 use crate::config_state::ConfigState;
 use crate::error::{IpcError, IpcResult};
-use crate::gateway_setup::{GatewaySetup, Mode};
+use crate::gateway_setup::GatewaySetup;
 use crate::pending_store::PluginPendingStore;
 use crate::session::{Session, DEFAULT_LOCK_AFTER};
 use crate::settings::{default_operator, default_workstation, SettingsFile};
+use countersign::gateway::GatewayMode;
 
 pub type Engine = Desk<PluginPendingStore, AuditLog, SystemClock, OsRng>;
 
@@ -82,7 +85,7 @@ impl Shell {
         })
     }
 
-    pub fn mode(&self) -> Option<Mode> {
+    pub fn mode(&self) -> Option<GatewayMode> {
         self.slot().ok().map(|g| g.mode)
     }
 
@@ -93,7 +96,17 @@ impl Shell {
         }
     }
 
+    /// Puts a gateway (or the reason there is none) in place, and tells the
+    /// engine, which refuses to make codes no SMS can carry (S23).
     pub fn set_gateway(&self, slot: GatewaySlot) {
+        let sending = match &slot {
+            Ok(g) => Sending::Via(g.mode),
+            Err(why) => Sending::Unavailable(why.clone()),
+        };
+        let _ = self.with_desk(|d| {
+            d.set_sending(sending);
+            Ok(())
+        });
         if let Ok(mut g) = self.gateway.write() {
             *g = slot;
         }
@@ -169,6 +182,17 @@ pub fn assemble<R: Runtime, M: tauri::Manager<R>>(
             (None, default_operator())
         }
     };
+    warnings.extend(config.notes.iter().cloned());
+    let key = open_key(data_dir, &config);
+    if let Ok(key) = &key {
+        match open_facts(&config, key) {
+            Ok((facts, problem)) => {
+                warnings.extend(problem);
+                config.facts = Some(facts);
+            }
+            Err(e) => warnings.push(e),
+        }
+    }
     let resolved = resolve_for_start(&config);
     if let Err(e) = &resolved {
         warnings.push(format!("{e} No SMS can be sent until it is fixed."));
@@ -177,15 +201,20 @@ pub fn assemble<R: Runtime, M: tauri::Manager<R>>(
     // limits and templates, so pending codes can be checked; nothing is sent.
     let desk_config = resolved.clone().unwrap_or_else(|_| DeskConfig::built_in());
     let station = station_of(&config.layers());
-    let desk = open_desk(
-        manager,
-        data_dir,
-        &config,
-        desk_config,
-        station,
-        &mut warnings,
-    )
-    .map(Mutex::new);
+    let start_detail = start_detail(&config, &warnings);
+    let desk = key
+        .and_then(|key| {
+            open_desk(
+                manager,
+                data_dir,
+                key,
+                desk_config,
+                station,
+                &start_detail,
+                &mut warnings,
+            )
+        })
+        .map(Mutex::new);
     if let Err(reason) = &desk {
         warnings.push(reason.clone());
     }
@@ -205,9 +234,80 @@ pub fn assemble<R: Runtime, M: tauri::Manager<R>>(
     (shell, resolved)
 }
 
+/// Makes sure the data folder exists and opens the desk key (made on
+/// first use). Without it nothing can be checked or sealed.
+fn open_key(data_dir: &Path, config: &ConfigState) -> Result<DigestKey, String> {
+    std::fs::create_dir_all(data_dir).map_err(|e| {
+        format!(
+            "The data folder {} cannot be created: {e}",
+            data_dir.display()
+        )
+    })?;
+    secrets::load_or_create_digest_key(
+        config.credentials.as_ref(),
+        &data_dir.join(KEY_FILE),
+        &mut OsRng,
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// Opens the desk's sealed facts. A desk that has none yet (new, or from
+/// before they existed) records what its configuration already shows: a
+/// real gateway in force, and the stored token bound to it.
+fn open_facts(
+    config: &ConfigState,
+    key: &DigestKey,
+) -> Result<(FactsStore, Option<String>), String> {
+    let (facts, read) = FactsStore::open(config.credentials.clone(), key.clone())
+        .map_err(|e| format!("The desk's sealed record cannot be read: {e}"))?;
+    let problem = match read {
+        FactsRead::Intact => None,
+        FactsRead::Distrusted(why) => Some(why),
+        FactsRead::Absent => {
+            if let Ok(DeskConfig {
+                gateway: GatewayChoice::Real(real),
+                ..
+            }) = config.resolve()
+            {
+                let stored = config
+                    .credentials
+                    .get(secrets::SecretName::AuthToken)
+                    .ok()
+                    .flatten()
+                    .is_some();
+                let binding = GatewayBinding::of(&real);
+                facts
+                    .update(|f| {
+                        f.real_gateway_configured = true;
+                        if stored && real.token_file.is_none() {
+                            f.token_bound_to = Some(binding);
+                        }
+                    })
+                    .map_err(|e| format!("The desk's sealed record cannot be written: {e}"))?;
+            }
+            None
+        }
+    };
+    Ok((facts, problem))
+}
+
+/// What the start record says besides "started": the policy in force and
+/// anything the environment asked for and did not get (S19).
+fn start_detail(config: &ConfigState, warnings: &[String]) -> String {
+    let mut parts = vec![format!("IT policy: {}", config.policy.describe())];
+    parts.extend(config.notes.iter().cloned());
+    parts.extend(
+        warnings
+            .iter()
+            .filter(|w| w.starts_with("The desk's sealed record"))
+            .cloned(),
+    );
+    parts.join("; ")
+}
+
 /// The configuration to start on, or why real mode cannot start.
 pub fn resolve_for_start(config: &ConfigState) -> Result<DeskConfig, String> {
-    if let Err(e) = &config.policy_file {
+    if let Err(e) = &config.policy.policy {
         return Err(e.to_string());
     }
     if let Some(e) = &config.env_problem {
@@ -227,23 +327,12 @@ pub fn resolve_for_start(config: &ConfigState) -> Result<DeskConfig, String> {
 fn open_desk<R: Runtime, M: tauri::Manager<R>>(
     manager: &M,
     data_dir: &Path,
-    config: &ConfigState,
+    key: DigestKey,
     desk_config: DeskConfig,
     station: Station,
+    start_detail: &str,
     warnings: &mut Vec<String>,
 ) -> Result<Engine, String> {
-    std::fs::create_dir_all(data_dir).map_err(|e| {
-        format!(
-            "The data folder {} cannot be created: {e}",
-            data_dir.display()
-        )
-    })?;
-    let key = secrets::load_or_create_digest_key(
-        config.credentials.as_ref(),
-        &data_dir.join(KEY_FILE),
-        &mut OsRng,
-    )
-    .map_err(|e| e.to_string())?;
     let audit = AuditLog::open(&data_dir.join(AUDIT_FILE))
         .map_err(|e| e.to_string())?
         .with_station(station)
@@ -274,7 +363,11 @@ fn open_desk<R: Runtime, M: tauri::Manager<R>>(
             Desk::new(parts, PendingDocument::default()).map_err(|(e, _)| e.to_string())?
         }
     };
-    desk.audit_event(AuditEvent::new(now, EventKind::AppStarted));
+    // Until the gateway is built: no code without a way to send it.
+    desk.set_sending(Sending::Unavailable("the gateway is starting".to_owned()));
+    let mut started = AuditEvent::new(now, EventKind::AppStarted);
+    started.detail = Some(start_detail.to_owned());
+    desk.audit_event(started);
     if let Some(q) = quarantined {
         let mut e = AuditEvent::new(now, EventKind::StoreQuarantined);
         e.detail = Some(format!("{} ({})", q.moved_to.display(), q.reason));

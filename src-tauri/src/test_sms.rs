@@ -1,7 +1,9 @@
 //! "Send a test SMS" on the settings screen: a plain message (no code)
 //! through the gateway in use, the quickest proof that a configuration
-//! works. It is a send like any other for S8 (pause and cap per number) and
-//! is audited with the masked number.
+//! works. It is a send like any other for S8 (pause and cap per number): its
+//! slot is taken before the HTTP call and kept whatever the answer, so
+//! parallel clicks cannot burst. It is audited with the masked number, the
+//! number's digest and the gateway mode.
 
 use countersign::audit::{AuditEvent, EventKind};
 use countersign::clock::{Clock, SystemClock};
@@ -27,13 +29,13 @@ pub struct TestSms {
 #[tauri::command]
 pub async fn send_test_sms(shell: State<'_, Shell>, phone: String) -> IpcResult<TestSms> {
     let operator = shell.session.require_operator()?;
+    let gateway = shell.gateway()?;
     let (number, number_id) = shell.with_desk(|d| {
         let p = d.policy();
         let number = PhoneNumber::parse(&phone, p.default_country(), p.allowed_countries())?;
-        let id = d.pace_test_sms(&number)?;
+        let id = d.reserve_test_sms(&number)?;
         Ok((number, id))
     })?;
-    let gateway = shell.gateway()?;
     let body = "Countersign test message: the desk's SMS gateway works. No action is needed.";
     let result = gateway
         .client
@@ -46,6 +48,8 @@ pub async fn send_test_sms(shell: State<'_, Shell>, phone: String) -> IpcResult<
     e.operator = Some(operator.name);
     e.staff_id = operator.staff_id;
     e.masked_number = Some(number.masked());
+    e.number_id = Some(number_id.as_str().to_owned());
+    e.gateway_mode = Some(gateway.mode.name().to_owned());
     e.outcome = Some(
         if result.is_ok() {
             "accepted"
@@ -57,7 +61,6 @@ pub async fn send_test_sms(shell: State<'_, Shell>, phone: String) -> IpcResult<
     e.gateway_sid = result.as_ref().ok().map(|r| r.sid.to_string());
     shell.audit(e);
     let receipt = result?;
-    shell.with_desk(|d| Ok(d.record_test_sms(&number_id)?))?;
     Ok(TestSms {
         sid: receipt.sid.to_string(),
         status: receipt.status.describe(),

@@ -66,6 +66,15 @@ pub struct AuditEvent {
     pub gateway_sid: Option<String>,
     pub delivery: Option<String>,
     pub detail: Option<String>,
+    /// `demo`, `restcomm` or `twilio`: which gateway the SMS went through.
+    /// Left out when absent, so records written before it existed keep
+    /// their hashes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_mode: Option<String>,
+    /// The OS account signed in to the desk PC, as the OS reports it
+    /// (sign-in records); absent as above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_account: Option<String>,
 }
 
 impl AuditEvent {
@@ -85,6 +94,8 @@ impl AuditEvent {
             gateway_sid: None,
             delivery: None,
             detail: None,
+            gateway_mode: None,
+            os_account: None,
         }
     }
 
@@ -588,4 +599,12 @@ fn csv_field(value: &str) -> String {
         value.to_owned()
     };
     format!("\"{}\"", guarded.replace('"', "\"\""))
+}
+
+/// Placeholder until the keyed chain lands: where the trail stood.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrailAnchor {
+    pub keyed_from: u64,
+    pub last_seq: u64,
+    pub last_hash: String,
 }

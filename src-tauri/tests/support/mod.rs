@@ -31,6 +31,17 @@ pub fn open_with(
     gateway: Option<gateway_setup::GatewaySetup>,
     env: &[(&str, &str)],
 ) -> Desk {
+    open_on_machine(data_dir, gateway, env, Vec::new())
+}
+
+/// As [`open_with`], on a machine whose system policy file is looked for
+/// at `system_policy` (a test's own folder, never /etc).
+pub fn open_on_machine(
+    data_dir: &Path,
+    gateway: Option<gateway_setup::GatewaySetup>,
+    env: &[(&str, &str)],
+    system_policy: Vec<std::path::PathBuf>,
+) -> Desk {
     let mut context = tauri::generate_context!();
     countersign_desk::apply_data_dir_override(&mut context, Some(data_dir.to_owned()));
     let mut vars: std::collections::HashMap<String, String> = env
@@ -49,6 +60,7 @@ pub fn open_with(
     let launch = Launch {
         gateway,
         env: Box::new(move |k| vars.get(k).cloned()),
+        policy_locations: system_policy,
     };
     let app = countersign_desk::run_app(mock_builder(), context, launch).expect("app builds");
     let window = match app.get_webview_window("main") {
@@ -106,6 +118,15 @@ impl Desk {
             .find(|w| w.len() >= 6)
             .expect("a code in the SMS")
             .to_owned()
+    }
+
+    /// The audit rows the Activity screen shows, newest first.
+    pub fn audit_rows(&self) -> Vec<Value> {
+        self.call("audit_query", json!({}))
+            .expect("audit query")
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub fn check(&self, id: &str, code: &str) -> Result<Value, Value> {
