@@ -7,7 +7,8 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::{scan_file, ChainReport};
+use super::chain::{head_path, scan_file};
+use super::ChainReport;
 
 pub const DEFAULT_RETENTION_MONTHS: u32 = 13;
 
@@ -73,7 +74,7 @@ pub(super) fn delete_older_than(current: &Path, newest: (i32, u32), months: u32)
                 if let Err(e) = std::fs::remove_file(&path) {
                     tracing::warn!(error = %e, path = %path.display(), "old audit month not deleted");
                 }
-                let _ = std::fs::remove_file(super::head_path(&path));
+                let _ = std::fs::remove_file(head_path(&path));
             }
         }
     }
