@@ -20,10 +20,12 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Timestamp;
 
 mod chain;
+mod key;
 mod log;
 pub mod trail;
 
 pub use chain::{verify_chain, AuditRecord, ChainReport};
+pub use key::AuditKey;
 pub use log::AuditLog;
 
 /// What happened.
