@@ -78,7 +78,12 @@ mod tests {
         assert_eq!(a.0, AuditKey::derived_from(&k).0);
         assert_ne!(&a.0, k.as_bytes());
         let hex = a.to_hex();
-        assert_eq!(AuditKey::from_hex(&format!("  {}\n", hex.to_uppercase())).unwrap().0, a.0);
+        assert_eq!(
+            AuditKey::from_hex(&format!("  {}\n", hex.to_uppercase()))
+                .unwrap()
+                .0,
+            a.0
+        );
         assert!(AuditKey::from_hex(&hex[2..]).is_none(), "too short");
         assert!(AuditKey::from_hex("zz").is_none());
         assert!(!format!("{a:?}").contains(&hex[..8]));

@@ -1,15 +1,28 @@
 //! The audit trail: every event of a verification, append-only and
-//! tamper-evident (S14; PCI DSS v4.0 10.2.2).
+//! tamper-evident (S14, S22; PCI DSS v4.0 10.2.2).
 //!
 //! Events carry the operator, the branch and workstation, the masked number
 //! and a keyed digest of the number (so a number can be looked up without
 //! being stored), never a code, a token or a full number. [`AuditLog`]
-//! writes JSON Lines where each record holds the SHA-256 of the previous one
-//! (`prev`) and of itself (`hash`), fsync'ed before `record` returns. A small
+//! writes JSON Lines where each record holds the hash of the previous one
+//! (`prev`) and its own (`hash`), fsync'ed before `record` returns. A small
 //! `<log>.head` file, replaced atomically after every record, names the last
 //! record, so cutting records off the end is detected too: changing,
-//! removing, reordering or truncating records breaks the chain, and
-//! [`verify_chain`] names the first broken record.
+//! removing, reordering or truncating records breaks the chain, and the
+//! verifiers name the first broken record.
+//!
+//! A plain hash only shows accidents: whoever can write the file can
+//! recompute it. So the chain is keyed (S22): from the hand-over on, each
+//! hash is an HMAC under the [`AuditKey`] (`chain.rs` has both forms), and
+//! the desk keeps a [`TrailAnchor`] outside the data folder, which shows a
+//! log deleted or cut short together with its head. [`trail`] verifies every
+//! kept month against both; `countersign-verify-audit` does the same off the
+//! desk for IT.
+//!
+//! The layout: `chain.rs` (formats, hashes, the scan of one file), `log.rs`
+//! (the writer), [`trail`] (months, the anchor, the trail-wide check),
+//! `key.rs` (the audit key); here, the events and the activity screen's
+//! queries.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
@@ -24,9 +37,10 @@ mod key;
 mod log;
 pub mod trail;
 
-pub use chain::{verify_chain, AuditRecord, ChainReport};
+pub use chain::{verify_chain, AuditRecord, ChainForm, ChainReport};
 pub use key::AuditKey;
-pub use log::AuditLog;
+pub use log::{AnchorSink, AuditLog};
+pub use trail::{verify_trail_keyed, TrailAnchor, TrailBreak, TrailReport};
 
 /// What happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -51,6 +65,9 @@ pub enum EventKind {
     OperatorLocked,
     /// A plain test message from the settings screen (no code in it).
     TestSmsSent,
+    /// The hand-over: records from here on are keyed (S22).
+    #[serde(rename = "audit_chain_keyed")]
+    ChainKeyed,
 }
 
 /// One audited event. Every field is safe to show to an auditor.
