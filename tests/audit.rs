@@ -276,6 +276,7 @@ fn retention_deletes_months_older_than_the_limit_and_the_rest_still_verifies() {
 
 // ------------------------------------------------------ S22: keyed chain --
 
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use countersign::audit::{verify_trail_keyed, AuditKey, AuditRecord, TrailAnchor, TrailReport};
@@ -727,4 +728,89 @@ fn s22_the_anchor_sink_sees_every_record_and_its_failure_fails_the_record() {
     record_in(&mut log, at(3), "four");
     assert_eq!(seen.lock().unwrap().last().map(|a| a.last_seq), Some(4));
     assert!(verify(&path, Some(&log.anchor())).is_intact());
+}
+
+fn verifier(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_countersign-verify-audit"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().expect("exited, not killed"),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn s22_the_command_line_verifier_exits_0_intact_1_broken_2_bad_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    fs::create_dir(&data).unwrap();
+    let path = data.join("audit.jsonl");
+    let anchor = keyed_months(&path);
+    let key_file = dir.path().join("audit.key");
+    fs::write(&key_file, format!("{}\n", key().to_hex())).unwrap();
+    let anchor_file = dir.path().join("anchor.json");
+    fs::write(&anchor_file, serde_json::to_vec(&anchor).unwrap()).unwrap();
+    let (folder, key_arg, anchor_arg) = (
+        data.as_os_str(),
+        key_file.as_os_str(),
+        anchor_file.as_os_str(),
+    );
+
+    let (code, out, err) = verifier(&[folder, "--key-file".as_ref(), key_arg]);
+    assert_eq!(
+        (code, out.trim()),
+        (0, "Intact — 3 months, 6 records checked"),
+        "{err}"
+    );
+    let (code, out, err) = verifier(&[
+        folder,
+        "--key-file".as_ref(),
+        key_arg,
+        "--anchor-file".as_ref(),
+        anchor_arg,
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+
+    let mut l = lines(&path);
+    l[0] = l[0].replace("first", "fist!");
+    write_lines(&path, &l);
+    let (code, out, err) = verifier(&[
+        folder,
+        "--key-file".as_ref(),
+        key_arg,
+        "--anchor-file".as_ref(),
+        anchor_arg,
+    ]);
+    assert_eq!(
+        (code, out.trim()),
+        (
+            1,
+            "Broken in audit.jsonl at record 5: contents were altered"
+        ),
+        "{err}"
+    );
+
+    fs::write(&key_file, "not a key\n").unwrap();
+    let (code, out, err) = verifier(&[folder, "--key-file".as_ref(), key_arg]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("does not hold an audit key"), "{err}");
+    assert!(
+        !err.contains("not a key"),
+        "the key file's text is not echoed: {err}"
+    );
+
+    let (code, _, err) = verifier(&[folder]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--key-file is missing"), "{err}");
+
+    fs::write(&key_file, key().to_hex()).unwrap();
+    let empty = dir.path().join("empty");
+    fs::create_dir(&empty).unwrap();
+    let (code, out, err) = verifier(&[empty.as_os_str(), "--key-file".as_ref(), key_arg]);
+    assert_eq!(code, 2, "a folder without a trail is not intact: {out}");
+    assert!(err.contains("holds no audit trail"), "{err}");
 }
