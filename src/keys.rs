@@ -1,13 +1,15 @@
 //! The desk's secret key K and what is derived from it.
 //!
 //! K (256 bits) keys the code digests (S10). From it, by HMAC with a label,
-//! come two more keys, so one secret serves three jobs without one use
+//! come more keys, so one secret serves several jobs without one use
 //! weakening another:
 //! - a [`NumberId`]: a keyed digest of a phone number, so per-number counters
 //!   (S5, S8) and the audit trail can recognise a number without storing it;
 //! - a sealing key: pending entries must keep the number to resend and to
 //!   check, but S12 forbids it in clear at rest, so it is sealed with
-//!   XChaCha20-Poly1305 ([`SealedNumber`]).
+//!   XChaCha20-Poly1305 ([`SealedNumber`]);
+//! - the default audit-chain key ([`crate::audit::AuditKey::derived_from`]),
+//!   which keys the audit trail's hashes (S22).
 //!
 //! Where K lives (OS keychain or an owner-only file) is the shell's business;
 //! see [`crate::persist::load_or_create_key_file`].
@@ -56,7 +58,7 @@ impl DigestKey {
         <HmacSha256 as Mac>::new_from_slice(&self.0).expect("HMAC takes keys of any length")
     }
 
-    fn derive(&self, label: &[u8], data: &[u8]) -> [u8; 32] {
+    pub(crate) fn derive(&self, label: &[u8], data: &[u8]) -> [u8; 32] {
         let mut mac = self.hmac();
         mac.update(&(label.len() as u64).to_be_bytes());
         mac.update(label);
