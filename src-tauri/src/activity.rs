@@ -195,10 +195,18 @@ pub struct VerifyAnswer {
 #[tauri::command]
 pub fn audit_verify(shell: State<'_, Shell>) -> IpcResult<VerifyAnswer> {
     shell.session.require_operator()?;
-    let report =
-        audit::verify_chain(&shell.data_dir.join(AUDIT_FILE)).map_err(IpcError::internal)?;
+    let key = shell.audit_key.as_ref().ok_or_else(|| {
+        IpcError::new(
+            "desk_unavailable",
+            "The audit key is not available, so the log cannot be verified here (see Warnings).",
+        )
+    })?;
+    // Held to the desk's sealed record of where the trail stood (S22).
+    let anchor = shell.config(|c| c.facts.as_ref().and_then(|f| f.get().audit))?;
+    let report = audit::verify_trail_keyed(&shell.data_dir.join(AUDIT_FILE), key, anchor.as_ref())
+        .map_err(IpcError::internal)?;
     Ok(VerifyAnswer {
-        intact: matches!(report, audit::ChainReport::Intact { .. }),
+        intact: report.is_intact(),
         message: report.describe(),
     })
 }

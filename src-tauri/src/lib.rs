@@ -33,6 +33,7 @@ pub mod session;
 pub mod settings;
 pub mod state;
 mod test_sms;
+mod trail;
 mod webview_tuning;
 
 use gateway_setup::GatewaySetup;
@@ -263,7 +264,21 @@ pub fn run() {
     let launch = Launch::from_process_env();
     let (data_dir, _note) = launch.data_dir_override(&launch.discover_policy());
     apply_data_dir_override(&mut context, data_dir);
+    let export_to = export_audit_key_target(std::env::args());
     match run_app(webview_tuning::builder(), context, launch) {
+        Ok(app) if export_to.is_some() => {
+            let target = export_to.unwrap_or_default();
+            match trail::export_key(&app.state::<Shell>(), &target) {
+                Ok(()) => {
+                    println!("The audit key was written to {}.", target.display());
+                    std::process::exit(0)
+                }
+                Err(e) => {
+                    eprintln!("The audit key was not exported: {e}");
+                    std::process::exit(1)
+                }
+            }
+        }
         Ok(app) => app.run(|app, event| {
             if let tauri::RunEvent::Exit = event {
                 let shell = app.state::<Shell>();
@@ -278,6 +293,13 @@ pub fn run() {
             std::process::exit(1);
         }
     }
+}
+
+/// `countersign --export-audit-key FILE`: IT's way to take the derived
+/// audit key off the desk, to verify its trail elsewhere.
+fn export_audit_key_target(mut args: impl Iterator<Item = String>) -> Option<PathBuf> {
+    args.find(|a| a == "--export-audit-key")?;
+    Some(PathBuf::from(args.next().unwrap_or_default()))
 }
 
 fn init_logging() {

@@ -90,6 +90,16 @@ impl SettingsFile {
             let Some(raw) = store.get(key.name()) else {
                 continue;
             };
+            // Where secrets are read from is the policy's to say: a value
+            // edited into this file is reported and never used (S19).
+            if key.it_only() {
+                warnings.push(format!(
+                    "{} in {} is not used: only the IT policy file may set it.",
+                    key.name(),
+                    path.display()
+                ));
+                continue;
+            }
             match key.check(&raw) {
                 Ok(v) => {
                     saved.insert(key, v);

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
-use countersign::audit::{AuditEvent, AuditLog, EventKind, Station};
+use countersign::audit::{AuditEvent, AuditKey, AuditLog, EventKind, Station};
 use countersign::clock::{Clock, SystemClock};
 use countersign::config::{DeskConfig, GatewayChoice, Layers};
 use countersign::desk::{Desk, Parts, Sending};
@@ -55,6 +55,8 @@ pub struct Shell {
     pub data_dir: PathBuf,
     /// Delivery polling tasks, stopped when their verification ends.
     pub trackers: Mutex<HashMap<VerificationId, tauri::async_runtime::JoinHandle<()>>>,
+    /// The key the audit chain is verified with (S22).
+    pub audit_key: Option<AuditKey>,
 }
 
 impl Shell {
@@ -202,12 +204,19 @@ pub fn assemble<R: Runtime, M: tauri::Manager<R>>(
     let desk_config = resolved.clone().unwrap_or_else(|_| DeskConfig::built_in());
     let station = station_of(&config.layers());
     let start_detail = start_detail(&config, &warnings);
+    let audit_key = key
+        .as_ref()
+        .map_err(Clone::clone)
+        .and_then(|k| crate::trail::audit_key(&config, k));
     let desk = key
-        .and_then(|key| {
+        .and_then(|key| Ok((key, audit_key.clone()?)))
+        .and_then(|(key, audit_key)| {
             open_desk(
                 manager,
                 data_dir,
                 key,
+                audit_key,
+                config.facts.as_ref(),
                 desk_config,
                 station,
                 &start_detail,
@@ -230,6 +239,7 @@ pub fn assemble<R: Runtime, M: tauri::Manager<R>>(
         warnings: Mutex::new(warnings),
         data_dir: data_dir.to_owned(),
         trackers: Mutex::new(HashMap::new()),
+        audit_key: audit_key.ok(),
     };
     (shell, resolved)
 }
@@ -324,19 +334,19 @@ pub fn resolve_for_start(config: &ConfigState) -> Result<DeskConfig, String> {
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn open_desk<R: Runtime, M: tauri::Manager<R>>(
     manager: &M,
     data_dir: &Path,
     key: DigestKey,
+    audit_key: AuditKey,
+    facts: Option<&FactsStore>,
     desk_config: DeskConfig,
     station: Station,
     start_detail: &str,
     warnings: &mut Vec<String>,
 ) -> Result<Engine, String> {
-    let audit = AuditLog::open(&data_dir.join(AUDIT_FILE))
-        .map_err(|e| e.to_string())?
-        .with_station(station)
-        .with_retention(countersign::audit::trail::DEFAULT_RETENTION_MONTHS);
+    let audit = crate::trail::open(&data_dir.join(AUDIT_FILE), audit_key, facts, station)?;
     warnings.extend(audit.damage().map(str::to_owned));
     let pending_path = data_dir.join(PENDING_FILE);
     let now = SystemClock.now();

@@ -68,6 +68,9 @@ pub enum EventKind {
     /// The hand-over: records from here on are keyed (S22).
     #[serde(rename = "audit_chain_keyed")]
     ChainKeyed,
+    /// IT exported the audit key (`--export-audit-key`) to verify the
+    /// trail off the desk.
+    AuditKeyExported,
 }
 
 /// One audited event. Every field is safe to show to an auditor.
@@ -263,12 +266,4 @@ fn csv_field(value: &str) -> String {
         value.to_owned()
     };
     format!("\"{}\"", guarded.replace('"', "\"\""))
-}
-
-/// Placeholder until the keyed chain lands: where the trail stood.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TrailAnchor {
-    pub keyed_from: u64,
-    pub last_seq: u64,
-    pub last_hash: String,
 }

@@ -1,0 +1,88 @@
+//! The audit trail as the desk opens it (S22): keyed with the audit key
+//! (IT's, from the file the policy names, else derived from the desk key),
+//! and anchored in the desk's sealed facts after every record, so a log
+//! deleted, cut short or rewritten in the data folder shows at the next
+//! start and at every "Verify log".
+
+use std::path::Path;
+
+use countersign::audit::{AuditKey, AuditLog, Station, TrailAnchor};
+use countersign::config::Key;
+use countersign::facts::FactsStore;
+use countersign::keys::DigestKey;
+
+use crate::config_state::ConfigState;
+
+/// The audit key: IT-provisioned when the policy names a key file (so IT
+/// can verify any desk's trail off the desk), else derived from the desk
+/// key (exportable with `countersign --export-audit-key FILE`). Only the
+/// policy may name the file: `audit_key_file` is IT-only.
+pub fn audit_key(config: &ConfigState, desk_key: &DigestKey) -> Result<AuditKey, String> {
+    let policy = config.policy.policy.as_ref().ok();
+    let file = policy
+        .and_then(|p| {
+            p.locked
+                .get(&Key::AuditKeyFile)
+                .or(p.provisioned.get(&Key::AuditKeyFile))
+        })
+        .and_then(|v| v.as_str())
+        .filter(|p| !p.is_empty());
+    let Some(path) = file else {
+        return Ok(AuditKey::derived_from(desk_key));
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("The audit key file {path} cannot be read ({e}); ask IT."))?;
+    AuditKey::from_hex(&text).ok_or_else(|| {
+        format!("The audit key file {path} does not hold a key (64 hexadecimal digits); ask IT.")
+    })
+}
+
+/// Opens the log keyed, held to the anchor the facts keep, and has every
+/// new record move that anchor.
+pub fn open(
+    path: &Path,
+    key: AuditKey,
+    facts: Option<&FactsStore>,
+    station: Station,
+) -> Result<AuditLog, String> {
+    let anchor = facts.and_then(|f| f.get().audit);
+    let log = AuditLog::open_keyed(path, key, anchor)
+        .map_err(|e| e.to_string())?
+        .with_station(station)
+        .with_retention(countersign::audit::trail::DEFAULT_RETENTION_MONTHS);
+    let Some(facts) = facts.cloned() else {
+        return Ok(log);
+    };
+    // The hand-over record (if any) was written before a sink could be
+    // attached: anchor it now.
+    store_anchor(&facts, &log.anchor()).map_err(|e| e.to_string())?;
+    Ok(log.with_anchor_sink(Box::new(move |anchor| store_anchor(&facts, anchor))))
+}
+
+/// Writes the audit key, as hex, to an owner-only file for IT, and audits
+/// that it was taken.
+pub fn export_key(shell: &crate::state::Shell, target: &Path) -> Result<(), String> {
+    if target.as_os_str().is_empty() {
+        return Err("name the file to write: --export-audit-key FILE".to_owned());
+    }
+    let key = shell
+        .audit_key
+        .as_ref()
+        .ok_or("the desk could not open its key (see the app's warnings)")?;
+    countersign::persist::atomic_write(target, format!("{}\n", key.to_hex()).as_bytes())
+        .map_err(|e| format!("{} cannot be written: {e}", target.display()))?;
+    let mut e = countersign::audit::AuditEvent::new(
+        countersign::clock::Clock::now(&countersign::clock::SystemClock),
+        countersign::audit::EventKind::AuditKeyExported,
+    );
+    e.os_account = crate::os_account::os_account();
+    e.detail = Some(format!("written to {}", target.display()));
+    shell.audit(e);
+    Ok(())
+}
+
+fn store_anchor(facts: &FactsStore, anchor: &TrailAnchor) -> std::io::Result<()> {
+    facts
+        .update(|f| f.audit = Some(anchor.clone()))
+        .map_err(|e| std::io::Error::other(e.to_string()))
+}
