@@ -10,7 +10,7 @@ use crate::gateway::restcomm::{check_account_sid, check_base_url, check_sender};
 use crate::language::Language;
 use crate::phone::Region;
 use crate::policy::{self, Limit};
-use crate::sms::{Template, DEFAULT_TEMPLATE};
+use crate::sms::{self, Template, DEFAULT_TEMPLATE};
 use crate::templates;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -36,6 +36,10 @@ pub enum Key {
     TemplateFr,
     TemplateEs,
     TemplateDe,
+    SmsWarningEn,
+    SmsWarningFr,
+    SmsWarningEs,
+    SmsWarningDe,
     Branch,
     Workstation,
     DemoAllowed,
@@ -53,7 +57,7 @@ impl serde::Serialize for Key {
 }
 
 impl Key {
-    pub const ALL: [Key; 24] = [
+    pub const ALL: [Key; 28] = [
         Self::Gateway,
         Self::BaseUrl,
         Self::AccountSid,
@@ -75,6 +79,10 @@ impl Key {
         Self::TemplateFr,
         Self::TemplateEs,
         Self::TemplateDe,
+        Self::SmsWarningEn,
+        Self::SmsWarningFr,
+        Self::SmsWarningEs,
+        Self::SmsWarningDe,
         Self::Branch,
         Self::Workstation,
         Self::DemoAllowed,
@@ -97,6 +105,10 @@ impl Key {
             Self::TemplateFr => "template_fr",
             Self::TemplateEs => "template_es",
             Self::TemplateDe => "template_de",
+            Self::SmsWarningEn => "sms_warning_en",
+            Self::SmsWarningFr => "sms_warning_fr",
+            Self::SmsWarningEs => "sms_warning_es",
+            Self::SmsWarningDe => "sms_warning_de",
             Self::Branch => "branch",
             Self::Workstation => "workstation",
             Self::DemoAllowed => "demo_allowed",
@@ -132,6 +144,10 @@ impl Key {
             Self::TemplateFr => "The French template",
             Self::TemplateEs => "The Spanish template",
             Self::TemplateDe => "The German template",
+            Self::SmsWarningEn => "The English SMS warning",
+            Self::SmsWarningFr => "The French SMS warning",
+            Self::SmsWarningEs => "The Spanish SMS warning",
+            Self::SmsWarningDe => "The German SMS warning",
             Self::Branch => "The branch name",
             Self::Workstation => "The workstation name",
             Self::DemoAllowed => "Demo mode",
@@ -145,6 +161,23 @@ impl Key {
             Language::Es => Self::TemplateEs,
             Language::De => Self::TemplateDe,
         }
+    }
+
+    /// The desk warning (S15) every SMS in `language` carries.
+    pub fn warning_for(language: Language) -> Self {
+        match language {
+            Language::En => Self::SmsWarningEn,
+            Language::Fr => Self::SmsWarningFr,
+            Language::Es => Self::SmsWarningEs,
+            Language::De => Self::SmsWarningDe,
+        }
+    }
+
+    /// The language a template or warning key is for.
+    fn language(self) -> Option<Language> {
+        Language::ALL
+            .into_iter()
+            .find(|l| Key::template_for(*l) == self || Key::warning_for(*l) == self)
     }
 
     fn limit(self) -> Option<Limit> {
@@ -179,6 +212,10 @@ impl Key {
             Self::Brand => json!("Countersign"),
             Self::DefaultLanguage => json!("en"),
             Self::DemoAllowed => json!(true),
+            // A warning is never empty: its default is the shipped text.
+            Self::SmsWarningEn | Self::SmsWarningFr | Self::SmsWarningEs | Self::SmsWarningDe => {
+                json!(self.language().unwrap_or_default().default_warning())
+            }
             k => match k.limit() {
                 Some(l) => json!(l.default),
                 // Text settings default to empty: not set, use the built-in.
@@ -261,14 +298,19 @@ impl Key {
                 if text.is_empty() {
                     return Ok(String::new());
                 }
-                let language = Language::ALL
-                    .into_iter()
-                    .find(|l| Key::template_for(*l) == self)
-                    .unwrap_or_default();
+                let language = self.language().unwrap_or_default();
                 // The brand is measured at its longest, so any brand fits.
+                // On its own a template is measured with the shipped warning;
+                // `DeskConfig::resolve` measures it with the one in force.
                 templates::check(language, text, "Brand")
                     .map(|_| text.to_owned())
                     .map_err(|e| e.to_string())
+            }
+            Self::SmsWarningEn | Self::SmsWarningFr | Self::SmsWarningEs | Self::SmsWarningDe => {
+                match sms::warning_problem(text) {
+                    Some(problem) => Err(format!("{label} {problem}.")),
+                    None => Ok(text.to_owned()),
+                }
             }
             Self::Branch | Self::Workstation => {
                 if text.chars().count() > MAX_NAME_CHARS || text.chars().any(char::is_control) {

@@ -18,6 +18,7 @@ use url::Url;
 
 use crate::language::Language;
 use crate::policy::{Policy, PolicyError, PolicySettings};
+use crate::sms::TemplateError;
 use crate::templates::MessageTemplates;
 
 mod fields;
@@ -196,15 +197,32 @@ impl DeskConfig {
                 (!text.is_empty()).then(|| (l, text.to_owned()))
             })
             .collect();
+        // Every warning passed its check, so none is empty.
+        let warnings: BTreeMap<Language, String> = Language::ALL
+            .into_iter()
+            .map(|l| (l, v.text(Key::warning_for(l)).to_owned()))
+            .collect();
         let default_language =
             Language::parse(v.text(Key::DefaultLanguage)).unwrap_or(Language::En);
-        let templates = MessageTemplates::new(v.text(Key::Brand), default_language, &custom)
-            .map_err(|(language, e)| {
-                errors.push(FieldError {
-                    key: Key::template_for(language),
-                    message: e.to_string(),
-                })
-            });
+        let templates =
+            MessageTemplates::new(v.text(Key::Brand), default_language, &custom, &warnings)
+                .map_err(|(language, e)| {
+                    // A warning too long for its template is the warning's
+                    // fault when it was reworded, else the template's.
+                    let reworded = warnings.get(&language).map(String::as_str)
+                        != Some(language.default_warning());
+                    let key = match e {
+                        TemplateError::BadWarning(_) => Key::warning_for(language),
+                        TemplateError::WarningTooLong { .. } if reworded => {
+                            Key::warning_for(language)
+                        }
+                        _ => Key::template_for(language),
+                    };
+                    errors.push(FieldError {
+                        key,
+                        message: e.to_string(),
+                    })
+                });
         let demo_allowed = v.flag(Key::DemoAllowed);
         let gateway = v.gateway(demo_allowed, &mut errors);
         match (policy, templates, errors.is_empty()) {
