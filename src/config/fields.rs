@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 use url::Url;
 
-use crate::gateway::restcomm::{check_account_sid, check_base_url, check_sender};
+use crate::gateway::restcomm::{check_account_sid, check_base_url, check_proxy_url, check_sender};
 use crate::language::Language;
 use crate::phone::Region;
 use crate::policy::{self, Limit};
@@ -21,6 +21,8 @@ pub enum Key {
     Sender,
     RequestTimeoutSeconds,
     AuthTokenFile,
+    GatewayProxy,
+    CaBundleFile,
     DefaultCountry,
     AllowedCountries,
     CodeLength,
@@ -43,6 +45,9 @@ pub enum Key {
     Branch,
     Workstation,
     DemoAllowed,
+    AllowDataDirOverride,
+    AllowCredentialsOverride,
+    AuditKeyFile,
 }
 
 /// The request timeout's bounds: long enough for a slow network, short
@@ -57,13 +62,15 @@ impl serde::Serialize for Key {
 }
 
 impl Key {
-    pub const ALL: [Key; 28] = [
+    pub const ALL: [Key; 33] = [
         Self::Gateway,
         Self::BaseUrl,
         Self::AccountSid,
         Self::Sender,
         Self::RequestTimeoutSeconds,
         Self::AuthTokenFile,
+        Self::GatewayProxy,
+        Self::CaBundleFile,
         Self::DefaultCountry,
         Self::AllowedCountries,
         Self::CodeLength,
@@ -86,6 +93,9 @@ impl Key {
         Self::Branch,
         Self::Workstation,
         Self::DemoAllowed,
+        Self::AllowDataDirOverride,
+        Self::AllowCredentialsOverride,
+        Self::AuditKeyFile,
     ];
 
     /// The name in `settings.json`, the policy file and IPC.
@@ -97,6 +107,8 @@ impl Key {
             Self::Sender => "sender",
             Self::RequestTimeoutSeconds => "request_timeout_seconds",
             Self::AuthTokenFile => "auth_token_file",
+            Self::GatewayProxy => "gateway_proxy",
+            Self::CaBundleFile => "ca_bundle_file",
             Self::DefaultCountry => "default_country",
             Self::AllowedCountries => "allowed_countries",
             Self::Brand => "brand",
@@ -112,6 +124,9 @@ impl Key {
             Self::Branch => "branch",
             Self::Workstation => "workstation",
             Self::DemoAllowed => "demo_allowed",
+            Self::AllowDataDirOverride => "allow_data_dir_override",
+            Self::AllowCredentialsOverride => "allow_credentials_override",
+            Self::AuditKeyFile => "audit_key_file",
             limit => limit.limit().map_or("", |l| l.field),
         }
     }
@@ -129,6 +144,8 @@ impl Key {
             Self::Sender => "The sender",
             Self::RequestTimeoutSeconds => "The request timeout",
             Self::AuthTokenFile => "The auth token file",
+            Self::GatewayProxy => "The gateway proxy",
+            Self::CaBundleFile => "The CA bundle file",
             Self::DefaultCountry => "The default country",
             Self::AllowedCountries => "The allowed countries",
             Self::CodeLength => "The code length",
@@ -151,7 +168,26 @@ impl Key {
             Self::Branch => "The branch name",
             Self::Workstation => "The workstation name",
             Self::DemoAllowed => "Demo mode",
+            Self::AllowDataDirOverride => "The data folder override",
+            Self::AllowCredentialsOverride => "The credential store override",
+            Self::AuditKeyFile => "The audit key file",
         }
+    }
+
+    /// Whether only IT may set it, in the policy file: a value saved from
+    /// the settings screen (or written into `settings.json`) is never used,
+    /// because each of these decides where secrets go or come from, or what
+    /// the environment may change (S19).
+    pub fn it_only(self) -> bool {
+        matches!(
+            self,
+            Self::AuthTokenFile
+                | Self::GatewayProxy
+                | Self::CaBundleFile
+                | Self::AllowDataDirOverride
+                | Self::AllowCredentialsOverride
+                | Self::AuditKeyFile
+        )
     }
 
     pub fn template_for(language: Language) -> Self {
@@ -212,6 +248,7 @@ impl Key {
             Self::Brand => json!("Countersign"),
             Self::DefaultLanguage => json!("en"),
             Self::DemoAllowed => json!(true),
+            Self::AllowDataDirOverride | Self::AllowCredentialsOverride => json!(false),
             // A warning is never empty: its default is the shipped text.
             Self::SmsWarningEn | Self::SmsWarningFr | Self::SmsWarningEs | Self::SmsWarningDe => {
                 json!(self.language().unwrap_or_default().default_warning())
@@ -239,7 +276,7 @@ impl Key {
             };
         }
         match self {
-            Self::DemoAllowed => raw
+            Self::DemoAllowed | Self::AllowDataDirOverride | Self::AllowCredentialsOverride => raw
                 .as_bool()
                 .map(Value::Bool)
                 .ok_or_else(|| format!("{label} must be true or false.")),
@@ -277,12 +314,21 @@ impl Key {
             }
             Self::AccountSid => optional(check_account_sid(text)),
             Self::Sender => optional(check_sender(text)),
-            Self::AuthTokenFile => {
+            Self::AuthTokenFile | Self::CaBundleFile | Self::AuditKeyFile => {
                 if text.is_empty() || std::path::Path::new(text).is_absolute() {
                     Ok(text.to_owned())
                 } else {
                     Err(format!("{label} must be an absolute path."))
                 }
+            }
+            Self::GatewayProxy => {
+                if text.is_empty() {
+                    return Ok(String::new());
+                }
+                let url = Url::parse(text).map_err(|e| {
+                    format!("{label} is not a web address ({e}); type it like http://proxy.bank.example:3128, or leave it empty for a direct connection.")
+                })?;
+                optional(check_proxy_url(&url)).map(|_| url.to_string())
             }
             Self::DefaultCountry => text
                 .parse::<Region>()
