@@ -63,13 +63,26 @@ impl Language {
     }
 
     /// The shipped template; every one fits one segment in the worst case
-    /// (a test renders each with the longest inputs).
+    /// (a test renders each with the longest inputs). Each places the desk
+    /// warning with `{warning}`.
     pub fn default_template(self) -> &'static str {
         match self {
             Self::En => crate::sms::DEFAULT_TEMPLATE,
-            Self::Fr => "{brand} code {code} pour {reference}. Valable {minutes} min. Lisez ce code uniquement au conseiller qui vous sert en personne.",
-            Self::Es => "{brand} codigo {code} para {reference}. Valido {minutes} min. Lea este codigo solo al empleado que le atiende en persona.",
-            Self::De => "{brand} Code {code} für {reference}. {minutes} Min. gültig. Nur der Person vorlesen, die Sie jetzt persönlich bedient.",
+            Self::Fr => "{brand} code {code} pour {reference}. Valable {minutes} min. {warning}",
+            Self::Es => "{brand} codigo {code} para {reference}. Valido {minutes} min. {warning}",
+            Self::De => "{brand} Code {code} für {reference}. {minutes} Min. gültig. {warning}",
+        }
+    }
+
+    /// The shipped desk warning (S15): read the code only to the staff
+    /// member serving you in person. IT may reword it (`sms_warning_xx`),
+    /// never leave it out.
+    pub fn default_warning(self) -> &'static str {
+        match self {
+            Self::En => crate::sms::DESK_WARNING,
+            Self::Fr => "Lisez ce code uniquement au conseiller qui vous sert en personne.",
+            Self::Es => "Lea este codigo solo al empleado que le atiende en persona.",
+            Self::De => "Nur der Person vorlesen, die Sie jetzt persönlich bedient.",
         }
     }
 }

@@ -14,11 +14,36 @@ pub const GSM7_SEGMENT: usize = 160;
 pub const UCS2_SEGMENT: usize = 70;
 pub const MAX_BRAND_CHARS: usize = 16;
 
-/// The warning S15 asks for, word for word.
+/// The warning S15 asks for, word for word (the English one; see
+/// [`Language::default_warning`] for the others).
 pub const DESK_WARNING: &str = "Only read this code to the staff member serving you in person now.";
 
+/// The shipped English template. `{warning}` is the desk warning, so with the
+/// shipped warning it renders exactly the sentence S15 asks for.
 pub const DEFAULT_TEMPLATE: &str =
-    "{brand} code {code} for {reference}. Valid {minutes} min. Only read this code to the staff member serving you in person now.";
+    "{brand} code {code} for {reference}. Valid {minutes} min. {warning}";
+
+/// The longest warning IT may set. The one-segment check of each template
+/// with its warning is the real bound; this one keeps a typo from reading as
+/// a template.
+pub const MAX_WARNING_CHARS: usize = 120;
+
+/// Why a desk warning cannot be used, or `None` when it can. The text is
+/// taken as trimmed. The words follow "The … warning" in a message.
+pub fn warning_problem(text: &str) -> Option<&'static str> {
+    let text = text.trim();
+    if text.is_empty() {
+        Some("cannot be empty: S15 asks every SMS to warn the customer to read the code only to the staff member serving them")
+    } else if text.chars().count() > MAX_WARNING_CHARS {
+        Some("must be at most 120 characters")
+    } else if text.chars().any(char::is_control) {
+        Some("must be on one line")
+    } else if text.contains(['{', '}']) {
+        Some("must not contain { or }: it is text, not a template")
+    } else {
+        None
+    }
+}
 
 const BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
 const EXTENSION: &str = "\u{c}^{}\\[~]|€";
@@ -64,7 +89,7 @@ pub fn measure(text: &str) -> Measure {
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TemplateError {
-    #[error("The message template uses {{{0}}}, which is not a placeholder. Use {{code}}, {{minutes}}, {{reference}}, {{amount}}, {{payee}} or {{brand}}.")]
+    #[error("The message template uses {{{0}}}, which is not a placeholder. Use {{code}}, {{minutes}}, {{reference}}, {{amount}}, {{payee}}, {{brand}} or {{warning}}.")]
     UnknownPlaceholder(String),
     #[error("The message template has an unclosed {{ or a stray }}.")]
     Unbalanced,
@@ -74,6 +99,17 @@ pub enum TemplateError {
     MissingPlaceholder(&'static str),
     #[error("The message template can run to {units} characters ({encoding:?}) with the longest brand, code and purpose, over the {limit} one SMS holds. Shorten it{hint}.")]
     CanRunLong {
+        units: usize,
+        limit: usize,
+        encoding: Encoding,
+        hint: &'static str,
+    },
+    /// The desk warning cannot be used (see [`warning_problem`]).
+    #[error("The SMS warning {0}.")]
+    BadWarning(&'static str),
+    /// The template fits on its own but not with its warning.
+    #[error("With its warning, the message can run to {units} characters ({encoding:?}) with the longest brand, code and purpose, over the {limit} one SMS holds. Shorten the warning or the template{hint}.")]
+    WarningTooLong {
         units: usize,
         limit: usize,
         encoding: Encoding,
@@ -100,14 +136,25 @@ enum Piece {
     Amount,
     Payee,
     Brand,
+    Warning,
 }
 
 /// A parsed template. Placeholders are checked once, when it is made.
+///
+/// `{warning}` places the desk warning (S15). A template made by
+/// [`Template::parse_in`] is rendered as written, its `{warning}` being the
+/// language's shipped warning; [`Template::with_warning`] sets the warning
+/// and, when the template neither places `{warning}` nor holds the warning
+/// word for word, appends it after a space. [`crate::templates::MessageTemplates`],
+/// which every desk sends with, always does the latter.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Template {
     pieces: Vec<Piece>,
     brand: String,
     language: Language,
+    warning: String,
+    /// Whether [`Self::warning`] is added after the text as written.
+    append_warning: bool,
 }
 
 /// What fills the placeholders besides the code.
@@ -153,6 +200,7 @@ impl Template {
                 "amount" => Piece::Amount,
                 "payee" => Piece::Payee,
                 "brand" => Piece::Brand,
+                "warning" => Piece::Warning,
                 other if other.contains('{') => return Err(TemplateError::Unbalanced),
                 other => {
                     return Err(TemplateError::UnknownPlaceholder(
@@ -172,11 +220,40 @@ impl Template {
             pieces,
             brand: brand.to_owned(),
             language,
+            warning: language.default_warning().to_owned(),
+            append_warning: false,
         })
+    }
+
+    /// The same template carrying `warning` (trimmed): in place of
+    /// `{warning}`, or after the text when the template has no `{warning}`
+    /// and does not already hold the warning word for word, so that no
+    /// template can leave it out.
+    pub fn with_warning(self, warning: &str) -> Result<Self, TemplateError> {
+        if let Some(problem) = warning_problem(warning) {
+            return Err(TemplateError::BadWarning(problem));
+        }
+        Ok(self.carrying(warning.trim()))
+    }
+
+    /// [`Self::with_warning`] without the warning's own checks (worst cases).
+    pub(crate) fn carrying(mut self, warning: &str) -> Self {
+        let written = self
+            .pieces
+            .iter()
+            .any(|p| matches!(p, Piece::Text(t) if !warning.is_empty() && t.contains(warning)));
+        self.append_warning = !self.has("warning") && !written;
+        self.warning = warning.to_owned();
+        self
     }
 
     pub fn language(&self) -> Language {
         self.language
+    }
+
+    /// The desk warning this template renders.
+    pub fn warning(&self) -> &str {
+        &self.warning
     }
 
     pub fn brand(&self) -> &str {
@@ -194,6 +271,7 @@ impl Template {
                     | (Piece::Amount, "amount")
                     | (Piece::Payee, "payee")
                     | (Piece::Brand, "brand")
+                    | (Piece::Warning, "warning")
             )
         })
     }
@@ -246,7 +324,14 @@ impl Template {
                 Piece::Amount => out.push_str(&amount),
                 Piece::Payee => out.push_str(&payee),
                 Piece::Brand => out.push_str(&self.brand),
+                Piece::Warning => out.push_str(&self.warning),
             }
+        }
+        if self.append_warning && !self.warning.is_empty() {
+            if !out.is_empty() && !out.ends_with(char::is_whitespace) {
+                out.push(' ');
+            }
+            out.push_str(&self.warning);
         }
         out
     }

@@ -1,8 +1,10 @@
 //! The message templates a desk sends with: one per language, one brand, a
-//! default language, and the S15 check every template passes before it is
-//! used — it names the brand, the purpose and the validity, and it fits one
-//! segment when rendered with the longest brand, code and purpose any
-//! setting allows, so no verification can ever fail for length.
+//! default language, one desk warning per language, and the S15 check every
+//! template passes before it is used — it names the brand, the purpose and
+//! the validity, it carries the warning (placed with `{warning}`, or added
+//! after the text when a template leaves it out), and it fits one segment
+//! when rendered with the longest brand, code and purpose any setting
+//! allows, warning included, so no verification can ever fail for length.
 
 use std::collections::BTreeMap;
 
@@ -26,9 +28,22 @@ pub struct Preview {
     pub segments: usize,
 }
 
-/// Checks one template for S15 and measures its worst case.
+/// Checks one template for S15 with the language's shipped warning and
+/// measures its worst case.
 pub fn check(language: Language, text: &str, brand: &str) -> Result<Preview, TemplateError> {
-    let template = Template::parse_in(language, text, brand)?;
+    check_with_warning(language, text, brand, language.default_warning())
+}
+
+/// Checks one template for S15 with the desk warning it will carry and
+/// measures its worst case, warning included. A template that fits on its
+/// own but not with the warning is refused as [`TemplateError::WarningTooLong`].
+pub fn check_with_warning(
+    language: Language,
+    text: &str,
+    brand: &str,
+    warning: &str,
+) -> Result<Preview, TemplateError> {
+    let template = Template::parse_in(language, text, brand)?.with_warning(warning)?;
     for required in ["code", "brand", "reference", "minutes"] {
         if !template.has(required) {
             return Err(if required == "code" {
@@ -38,18 +53,30 @@ pub fn check(language: Language, text: &str, brand: &str) -> Result<Preview, Tem
             });
         }
     }
-    let worst = worst_case(language, text)?;
+    let worst = worst_case(language, text, template.warning())?;
     let m = measure(&worst);
     if m.units > m.limit {
-        return Err(TemplateError::CanRunLong {
-            units: m.units,
-            limit: m.limit,
-            encoding: m.encoding,
-            hint: if m.encoding == Encoding::Ucs2 {
-                " or use only standard SMS characters (one accent outside them makes the limit 70)"
-            } else {
-                ""
-            },
+        let hint = if m.encoding == Encoding::Ucs2 {
+            " or use only standard SMS characters (one accent outside them makes the limit 70)"
+        } else {
+            ""
+        };
+        // Whose length is it: would the template fit without its warning?
+        let bare = measure(&worst_case(language, text, "")?);
+        return Err(if bare.units <= bare.limit {
+            TemplateError::WarningTooLong {
+                units: m.units,
+                limit: m.limit,
+                encoding: m.encoding,
+                hint,
+            }
+        } else {
+            TemplateError::CanRunLong {
+                units: m.units,
+                limit: m.limit,
+                encoding: m.encoding,
+                hint,
+            }
         });
     }
     let sample = template.render_unchecked(
@@ -73,10 +100,11 @@ pub fn check(language: Language, text: &str, brand: &str) -> Result<Preview, Tem
     })
 }
 
-/// The longest rendering: the longest brand, code, validity and purpose.
-fn worst_case(language: Language, text: &str) -> Result<String, TemplateError> {
+/// The longest rendering: the longest brand, code, validity and purpose,
+/// with `warning` (empty: the template as if it had none).
+fn worst_case(language: Language, text: &str, warning: &str) -> Result<String, TemplateError> {
     let brand = "B".repeat(MAX_BRAND_CHARS);
-    let template = Template::parse_in(language, text, &brand)?;
+    let template = Template::parse_in(language, text, &brand)?.carrying(warning);
     let code = "9".repeat(CODE_LENGTH.max as usize);
     let minutes = u64::from(VALIDITY.max).div_ceil(60);
     let purposes = [
@@ -124,18 +152,25 @@ pub struct MessageTemplates {
 
 impl Default for MessageTemplates {
     fn default() -> Self {
-        Self::new("Countersign", Language::En, &BTreeMap::new())
-            .expect("the shipped templates pass S15")
+        Self::new(
+            "Countersign",
+            Language::En,
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+        )
+        .expect("the shipped templates pass S15")
     }
 }
 
 impl MessageTemplates {
-    /// `custom` replaces the shipped template of its language; every
-    /// template, shipped or custom, passes [`check`].
+    /// `custom` replaces the shipped template of its language, `warnings`
+    /// the shipped desk warning of its language. Every template, shipped or
+    /// custom, passes [`check_with_warning`] with its warning and renders it.
     pub fn new(
         brand: &str,
         default_language: Language,
         custom: &BTreeMap<Language, String>,
+        warnings: &BTreeMap<Language, String>,
     ) -> Result<Self, (Language, TemplateError)> {
         let mut by_language = BTreeMap::new();
         for language in Language::ALL {
@@ -143,8 +178,14 @@ impl MessageTemplates {
                 .get(&language)
                 .map(String::as_str)
                 .unwrap_or(language.default_template());
-            check(language, text, brand).map_err(|e| (language, e))?;
-            let template = Template::parse_in(language, text, brand).map_err(|e| (language, e))?;
+            let warning = warnings
+                .get(&language)
+                .map(String::as_str)
+                .unwrap_or(language.default_warning());
+            check_with_warning(language, text, brand, warning).map_err(|e| (language, e))?;
+            let template = Template::parse_in(language, text, brand)
+                .and_then(|t| t.with_warning(warning))
+                .map_err(|e| (language, e))?;
             by_language.insert(language, template);
         }
         Ok(Self {

@@ -336,3 +336,165 @@ fn two_policy_files_in_the_system_location_are_an_error_not_a_choice() {
     let err = it_policy::discover(None, &locations).policy.unwrap_err();
     assert!(err.to_string().contains("both exist"), "{err}");
 }
+
+#[test]
+fn s19_it_only_keys_come_from_the_policy_file_alone() {
+    let it_only: Vec<&str> = Key::ALL
+        .into_iter()
+        .filter(|k| k.it_only())
+        .map(Key::name)
+        .collect();
+    assert_eq!(
+        it_only,
+        [
+            "auth_token_file",
+            "gateway_proxy",
+            "ca_bundle_file",
+            "allow_data_dir_override",
+            "allow_credentials_override",
+            "audit_key_file",
+        ]
+    );
+    // A value in settings.json (the desk user's to edit) is ignored; IT's
+    // [defaults] and [locked] are used.
+    let saved = values(&[
+        (Key::GatewayProxy, json!("http://127.0.0.1:8888/")),
+        (Key::CaBundleFile, json!("/home/user/my-ca.pem")),
+        (Key::AuthTokenFile, json!("/home/user/token")),
+        (Key::AllowDataDirOverride, json!(true)),
+        (Key::AllowCredentialsOverride, json!(true)),
+        (Key::AuditKeyFile, json!("/home/user/audit.key")),
+        (Key::Brand, json!("Saved")),
+    ]);
+    let layers = Layers {
+        saved: saved.clone(),
+        ..Default::default()
+    };
+    for key in Key::ALL.into_iter().filter(|k| k.it_only()) {
+        assert_eq!(layers.get(key), None, "{key:?}");
+        assert_eq!(layers.effective()[&key], key.default_value());
+    }
+    assert_eq!(layers.get(Key::Brand), Some(&json!("Saved")));
+    let layers = Layers {
+        saved,
+        provisioned: values(&[(Key::CaBundleFile, json!("/etc/countersign/ca.pem"))]),
+        locked: values(&[(Key::GatewayProxy, json!("http://proxy.bank.example:3128/"))]),
+    };
+    assert_eq!(
+        layers.get(Key::CaBundleFile),
+        Some(&json!("/etc/countersign/ca.pem"))
+    );
+    assert_eq!(
+        layers.get(Key::GatewayProxy),
+        Some(&json!("http://proxy.bank.example:3128/"))
+    );
+    assert_eq!(layers.get(Key::AllowDataDirOverride), None);
+}
+
+#[test]
+fn s19_the_new_it_keys_say_what_is_wrong_and_default_to_off() {
+    assert_eq!(Key::GatewayProxy.default_value(), json!(""));
+    assert_eq!(Key::CaBundleFile.default_value(), json!(""));
+    assert_eq!(Key::AuditKeyFile.default_value(), json!(""));
+    assert_eq!(Key::AllowDataDirOverride.default_value(), json!(false));
+    assert_eq!(Key::AllowCredentialsOverride.default_value(), json!(false));
+
+    let refused = |key: Key, raw: Value, says: &str| {
+        let message = key.check(&raw).unwrap_err();
+        assert!(message.contains(says), "{key:?} {raw}: {message}");
+    };
+    refused(
+        Key::GatewayProxy,
+        json!("proxy:3128"),
+        "http:// or https://",
+    );
+    refused(
+        Key::GatewayProxy,
+        json!("proxy.bank.example"),
+        "not a web address",
+    );
+    refused(
+        Key::GatewayProxy,
+        json!("socks5://proxy:1080"),
+        "http:// or https://",
+    );
+    refused(
+        Key::GatewayProxy,
+        json!("http://user:secret@proxy:3128"),
+        "user name or password",
+    );
+    refused(
+        Key::GatewayProxy,
+        json!("http://proxy:3128/x?y"),
+        "only a scheme, a host and a port",
+    );
+    refused(Key::CaBundleFile, json!("ca.pem"), "absolute path");
+    refused(Key::AuditKeyFile, json!("keys/audit.hex"), "absolute path");
+    refused(Key::AllowDataDirOverride, json!("yes"), "true or false");
+    refused(Key::AllowCredentialsOverride, json!(1), "true or false");
+    assert_eq!(
+        Key::GatewayProxy.check(&json!(" http://proxy.bank.example:3128 ")),
+        Ok(json!("http://proxy.bank.example:3128/"))
+    );
+    assert_eq!(
+        Key::GatewayProxy.check(&json!("https://proxy.bank.example")),
+        Ok(json!("https://proxy.bank.example/"))
+    );
+    assert_eq!(Key::GatewayProxy.check(&json!("")), Ok(json!("")));
+    assert_eq!(
+        Key::AllowDataDirOverride.check(&json!(true)),
+        Ok(json!(true))
+    );
+
+    // They reach the real gateway's settings.
+    let policy = it_policy::parse(
+        &GOOD_TOML.replace(
+            "demo_allowed = false",
+            "demo_allowed = false\ngateway_proxy = \"http://proxy.bank.example:3128\"\nca_bundle_file = \"/etc/countersign/ca.pem\"\nallow_data_dir_override = true\naudit_key_file = \"/etc/countersign/audit.key\"",
+        ),
+        false,
+    )
+    .unwrap();
+    let config = DeskConfig::resolve(&policy.layers(Default::default())).unwrap();
+    let GatewayChoice::Real(g) = config.gateway else {
+        panic!("{:?}", config.gateway)
+    };
+    assert_eq!(
+        g.proxy.as_ref().map(url::Url::as_str),
+        Some("http://proxy.bank.example:3128/")
+    );
+    assert_eq!(
+        g.ca_bundle_file.as_deref(),
+        Some(std::path::Path::new("/etc/countersign/ca.pem"))
+    );
+    let plain = DeskConfig::resolve(
+        &it_policy::parse(GOOD_TOML, false)
+            .unwrap()
+            .layers(Default::default()),
+    )
+    .unwrap();
+    let GatewayChoice::Real(g) = plain.gateway else {
+        panic!()
+    };
+    assert_eq!((g.proxy, g.ca_bundle_file), (None, None));
+}
+
+#[test]
+fn s19_a_gateway_address_over_plain_http_must_be_loopback() {
+    for ok in [
+        "http://127.0.0.1:8089/restcomm",
+        "http://localhost/x",
+        "http://[::1]:1/x",
+        "https://gateway.example/x",
+    ] {
+        assert!(Key::BaseUrl.check(&json!(ok)).is_ok(), "{ok}");
+    }
+    for refused in ["http://10.0.0.5/restcomm", "http://gateway.example/x"] {
+        let message = Key::BaseUrl.check(&json!(refused)).unwrap_err();
+        assert_eq!(
+            message,
+            "The gateway address must start with https://; http:// is accepted only for a gateway on this computer (localhost, 127.0.0.0/8 or ::1).",
+            "{refused}"
+        );
+    }
+}

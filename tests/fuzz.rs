@@ -404,6 +404,8 @@ fn fuzz_restcomm_failure_answers() {
                         | GatewayError::SmsLimitExceeded
                 )),
                 404 => prop_assert_eq!(e, GatewayError::NotFound),
+                // S19: never followed, reported as such.
+                300..=399 => prop_assert_eq!(e, GatewayError::Redirected(code)),
                 500..=599 => prop_assert_eq!(e, GatewayError::ServerError(code)),
                 _ => prop_assert_eq!(e, GatewayError::UnexpectedStatus(code)),
             }

@@ -412,3 +412,133 @@ async fn misconfigured_settings_are_refused_before_any_request() {
         .contains("sender (From) is empty"));
     assert!(em.requests().is_empty());
 }
+
+/// S19: a gateway answering 3xx is not followed anywhere: the code (in the
+/// body) and the token (in the header) reach no other address.
+#[tokio::test]
+async fn redirects_are_not_followed_and_the_target_hears_nothing() {
+    use gateway_support::raw::RawServer;
+    let elsewhere = RawServer::silent().await;
+    let target = elsewhere.url(
+        "http",
+        "127.0.0.1",
+        &format!("/restcomm/2012-04-24/Accounts/{SID}/SMS/Messages.json"),
+    );
+    for code in [307u16, 308, 302, 301, 303] {
+        let location = target.clone();
+        let gateway = RawServer::start(move |_| {
+            format!(
+                "HTTP/1.1 {code} Moved\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+        })
+        .await;
+        let s = RestcommSettings::new(SID, SecretString::from(TOKEN), SENDER)
+            .with_base_url(gateway.url("http", "127.0.0.1", "/restcomm"));
+        let c = quick(s);
+        assert_error(
+            c.send(&sms(TO, "Your code is 123456")).await,
+            GatewayError::Redirected(code),
+            "Nothing was sent to the other address",
+        );
+        let err = c.send(&sms(TO, "x")).await.unwrap_err();
+        assert_eq!(err.kind(), "gateway_redirected");
+        assert!(err.to_string().contains("final address"), "{err}");
+        assert!(!err.is_transient());
+        // A status read is not followed either, nor retried.
+        let sid = MessageSid::parse("SM0123456789abcdef0123456789abcdef").unwrap();
+        assert_eq!(c.status(&sid).await, Err(GatewayError::Redirected(code)));
+        assert_eq!(gateway.requests().len(), 3, "HTTP {code}");
+        assert!(gateway.requests()[0].contains("123456"));
+    }
+    assert_eq!(
+        elsewhere.connections(),
+        0,
+        "the redirect target must receive nothing"
+    );
+}
+
+/// S19: plain HTTP only to this computer; everything else needs TLS.
+#[test]
+fn http_is_accepted_only_for_a_loopback_gateway() {
+    use countersign::gateway::restcomm::{check_base_url, HTTPS_ONLY};
+    for ok in [
+        "http://127.0.0.1:8089/restcomm",
+        "http://127.255.255.254/restcomm",
+        "http://localhost/x",
+        "http://LOCALHOST:8080/x",
+        "http://[::1]:1/x",
+        "https://gateway.example/x",
+        "https://10.0.0.5/restcomm",
+    ] {
+        let url = url::Url::parse(ok).unwrap();
+        assert_eq!(check_base_url(&url), Ok(()), "{ok}");
+        let s = RestcommSettings::new(SID, SecretString::from(TOKEN), SENDER).with_base_url(url);
+        assert!(RestcommClient::new(s).is_ok(), "{ok}");
+    }
+    for refused in [
+        "http://10.0.0.5/restcomm",
+        "http://gateway.example/x",
+        "http://128.0.0.1/x",
+        "http://[::2]/x",
+        "http://localhost.gateway.example/x",
+        "http://0.0.0.0:8089/restcomm",
+        "ftp://127.0.0.1/x",
+    ] {
+        let url = url::Url::parse(refused).unwrap();
+        assert_eq!(check_base_url(&url), Err(HTTPS_ONLY), "{refused}");
+        let s = RestcommSettings::new(SID, SecretString::from(TOKEN), SENDER).with_base_url(url);
+        let err = RestcommClient::new(s).unwrap_err();
+        assert!(matches!(err, GatewayError::Misconfigured(_)), "{refused}");
+        assert!(
+            err.to_string()
+                .contains("http:// is accepted only for a gateway on this computer"),
+            "{err}"
+        );
+    }
+    assert!(HTTPS_ONLY.contains("localhost, 127.0.0.0/8 or ::1"));
+}
+
+/// IT's proxy settings are checked before any request.
+#[test]
+fn a_proxy_or_ca_bundle_that_cannot_be_used_is_refused() {
+    let https = url::Url::parse("https://gateway.example/restcomm").unwrap();
+    let base = || {
+        RestcommSettings::new(SID, SecretString::from(TOKEN), SENDER).with_base_url(https.clone())
+    };
+    let fresh = base();
+    assert_eq!(
+        (fresh.proxy.clone(), fresh.ca_bundle_file.clone()),
+        (None, None)
+    );
+    for bad in [
+        "socks5://127.0.0.1:1080",
+        "http://user:pass@proxy.example:3128",
+        "http://proxy.example:3128/path",
+    ] {
+        let s = base().with_proxy(Some(url::Url::parse(bad).unwrap()));
+        assert!(
+            matches!(RestcommClient::new(s), Err(GatewayError::Misconfigured(_))),
+            "{bad}"
+        );
+    }
+    let ok = base().with_proxy(Some(url::Url::parse("http://proxy.example:3128").unwrap()));
+    assert!(RestcommClient::new(ok).is_ok());
+
+    let s = base().with_ca_bundle(Some("relative/ca.pem".into()));
+    assert!(RestcommClient::new(s)
+        .unwrap_err()
+        .to_string()
+        .contains("absolute path"));
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.pem");
+    let s = base().with_ca_bundle(Some(missing.clone()));
+    let err = RestcommClient::new(s).unwrap_err().to_string();
+    assert!(err.contains("cannot be read"), "{err}");
+    assert!(err.contains(&missing.display().to_string()), "{err}");
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "not a certificate\n").unwrap();
+    let err = RestcommClient::new(base().with_ca_bundle(Some(empty)))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("holds no certificate"), "{err}");
+}

@@ -14,6 +14,8 @@ const FIELDS = [
   { key: "sender", group: "gateway", label: "Sender", real: true, hint: "A number such as +15550001111, or a short name" },
   { key: "request_timeout_seconds", group: "gateway", label: "Request timeout", real: true },
   { key: "auth_token_file", group: "gateway", label: "Token file", real: true, itOnly: true, hint: "Set by IT in the policy file to read the token from a file; empty means the credential store" },
+  { key: "gateway_proxy", group: "gateway", label: "Gateway proxy", real: true, itOnly: true, hint: "Set by IT in the policy file; empty means a direct connection. Proxy variables in the environment are never used" },
+  { key: "ca_bundle_file", group: "gateway", label: "CA bundle file", real: true, itOnly: true, hint: "Set by IT in the policy file: only these certificates are trusted; empty means the system's. SSL_CERT_FILE is never used" },
   { key: "default_country", group: "countries", label: "Default country", hint: "Two-letter code, e.g. GB" },
   { key: "allowed_countries", group: "countries", label: "Allowed destination countries", hint: "Codes separated by commas; empty means the default country only" },
   { key: "code_length", group: "limits", label: "Code length" },
@@ -29,9 +31,16 @@ const FIELDS = [
   { key: "template_fr", group: "messages", label: "French template", type: "template" },
   { key: "template_es", group: "messages", label: "Spanish template", type: "template" },
   { key: "template_de", group: "messages", label: "German template", type: "template" },
+  { key: "sms_warning_en", group: "messages", label: "English warning", hint: "Every English SMS carries it: where the template puts {warning}, else at its end. Cannot be empty" },
+  { key: "sms_warning_fr", group: "messages", label: "French warning", hint: "Every French SMS carries it: where the template puts {warning}, else at its end. Cannot be empty" },
+  { key: "sms_warning_es", group: "messages", label: "Spanish warning", hint: "Every Spanish SMS carries it: where the template puts {warning}, else at its end. Cannot be empty" },
+  { key: "sms_warning_de", group: "messages", label: "German warning", hint: "Every German SMS carries it: where the template puts {warning}, else at its end. Cannot be empty" },
   { key: "branch", group: "desk", label: "Branch" },
   { key: "workstation", group: "desk", label: "Workstation", hint: "Empty: the computer's name" },
   { key: "demo_allowed", group: "desk", label: "Allow demo mode", type: "checkbox" },
+  { key: "allow_data_dir_override", group: "desk", label: "Honour COUNTERSIGN_DATA_DIR", type: "checkbox", itOnly: true, hint: "Set by IT in the policy file" },
+  { key: "allow_credentials_override", group: "desk", label: "Honour COUNTERSIGN_CREDENTIALS", type: "checkbox", itOnly: true, hint: "Set by IT in the policy file" },
+  { key: "audit_key_file", group: "desk", label: "Audit key file", itOnly: true, hint: "Set by IT in the policy file; empty means derived from the desk key" },
 ];
 
 let languages = [];

@@ -152,19 +152,23 @@ fn preview_for(shell: &Shell, key: Key, text: &str) -> IpcResult<Preview> {
         .into_iter()
         .find(|l| Key::template_for(*l) == key)
         .unwrap_or_default();
-    let brand = shell.config(|c| {
-        c.layers()
-            .effective()
-            .get(&Key::Brand)
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default()
+    // Measured with the brand and the warning in force (S15).
+    let (brand, warning) = shell.config(|c| {
+        let effective = c.layers().effective();
+        let text = |key: Key| {
+            effective
+                .get(&key)
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        };
+        (text(Key::Brand), text(Key::warning_for(language)))
     })?;
     let text = if text.is_empty() {
         language.default_template()
     } else {
         text
     };
-    templates::check(language, text, &brand)
+    templates::check_with_warning(language, text, &brand, &warning)
         .map_err(|e| IpcError::new("invalid_setting", e.to_string()))
 }
 

@@ -34,7 +34,9 @@ pub fn real(gateway: &RealGateway, token: SecretString) -> Result<GatewaySetup, 
     let mut settings =
         RestcommSettings::new(gateway.account_sid.clone(), token, gateway.sender.clone())
             .with_base_url(gateway.base_url.clone())
-            .with_flavour(flavour);
+            .with_flavour(flavour)
+            .with_proxy(gateway.proxy.clone())
+            .with_ca_bundle(gateway.ca_bundle_file.clone());
     settings.request_timeout = gateway.request_timeout;
     settings.validate().map_err(|e| e.to_string())?;
     let label = format!(

@@ -6,11 +6,11 @@
 use serde_json::{json, Value};
 use url::Url;
 
-use crate::gateway::restcomm::{check_account_sid, check_base_url, check_sender};
+use crate::gateway::restcomm::{check_account_sid, check_base_url, check_proxy_url, check_sender};
 use crate::language::Language;
 use crate::phone::Region;
 use crate::policy::{self, Limit};
-use crate::sms::{Template, DEFAULT_TEMPLATE};
+use crate::sms::{self, Template, DEFAULT_TEMPLATE};
 use crate::templates;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -21,6 +21,8 @@ pub enum Key {
     Sender,
     RequestTimeoutSeconds,
     AuthTokenFile,
+    GatewayProxy,
+    CaBundleFile,
     DefaultCountry,
     AllowedCountries,
     CodeLength,
@@ -36,6 +38,10 @@ pub enum Key {
     TemplateFr,
     TemplateEs,
     TemplateDe,
+    SmsWarningEn,
+    SmsWarningFr,
+    SmsWarningEs,
+    SmsWarningDe,
     Branch,
     Workstation,
     DemoAllowed,
@@ -56,13 +62,15 @@ impl serde::Serialize for Key {
 }
 
 impl Key {
-    pub const ALL: [Key; 27] = [
+    pub const ALL: [Key; 33] = [
         Self::Gateway,
         Self::BaseUrl,
         Self::AccountSid,
         Self::Sender,
         Self::RequestTimeoutSeconds,
         Self::AuthTokenFile,
+        Self::GatewayProxy,
+        Self::CaBundleFile,
         Self::DefaultCountry,
         Self::AllowedCountries,
         Self::CodeLength,
@@ -78,6 +86,10 @@ impl Key {
         Self::TemplateFr,
         Self::TemplateEs,
         Self::TemplateDe,
+        Self::SmsWarningEn,
+        Self::SmsWarningFr,
+        Self::SmsWarningEs,
+        Self::SmsWarningDe,
         Self::Branch,
         Self::Workstation,
         Self::DemoAllowed,
@@ -85,18 +97,6 @@ impl Key {
         Self::AllowCredentialsOverride,
         Self::AuditKeyFile,
     ];
-
-    /// Keys only the policy file may set: where secrets are read from and
-    /// what the environment may move.
-    pub fn it_only(self) -> bool {
-        matches!(
-            self,
-            Self::AuthTokenFile
-                | Self::AllowDataDirOverride
-                | Self::AllowCredentialsOverride
-                | Self::AuditKeyFile
-        )
-    }
 
     /// The name in `settings.json`, the policy file and IPC.
     pub fn name(self) -> &'static str {
@@ -107,6 +107,8 @@ impl Key {
             Self::Sender => "sender",
             Self::RequestTimeoutSeconds => "request_timeout_seconds",
             Self::AuthTokenFile => "auth_token_file",
+            Self::GatewayProxy => "gateway_proxy",
+            Self::CaBundleFile => "ca_bundle_file",
             Self::DefaultCountry => "default_country",
             Self::AllowedCountries => "allowed_countries",
             Self::Brand => "brand",
@@ -115,6 +117,10 @@ impl Key {
             Self::TemplateFr => "template_fr",
             Self::TemplateEs => "template_es",
             Self::TemplateDe => "template_de",
+            Self::SmsWarningEn => "sms_warning_en",
+            Self::SmsWarningFr => "sms_warning_fr",
+            Self::SmsWarningEs => "sms_warning_es",
+            Self::SmsWarningDe => "sms_warning_de",
             Self::Branch => "branch",
             Self::Workstation => "workstation",
             Self::DemoAllowed => "demo_allowed",
@@ -138,6 +144,8 @@ impl Key {
             Self::Sender => "The sender",
             Self::RequestTimeoutSeconds => "The request timeout",
             Self::AuthTokenFile => "The auth token file",
+            Self::GatewayProxy => "The gateway proxy",
+            Self::CaBundleFile => "The CA bundle file",
             Self::DefaultCountry => "The default country",
             Self::AllowedCountries => "The allowed countries",
             Self::CodeLength => "The code length",
@@ -153,13 +161,33 @@ impl Key {
             Self::TemplateFr => "The French template",
             Self::TemplateEs => "The Spanish template",
             Self::TemplateDe => "The German template",
+            Self::SmsWarningEn => "The English SMS warning",
+            Self::SmsWarningFr => "The French SMS warning",
+            Self::SmsWarningEs => "The Spanish SMS warning",
+            Self::SmsWarningDe => "The German SMS warning",
             Self::Branch => "The branch name",
             Self::Workstation => "The workstation name",
             Self::DemoAllowed => "Demo mode",
-            Self::AllowDataDirOverride => "Moving the data folder by environment",
-            Self::AllowCredentialsOverride => "Choosing the credential store by environment",
+            Self::AllowDataDirOverride => "The data folder override",
+            Self::AllowCredentialsOverride => "The credential store override",
             Self::AuditKeyFile => "The audit key file",
         }
+    }
+
+    /// Whether only IT may set it, in the policy file: a value saved from
+    /// the settings screen (or written into `settings.json`) is never used,
+    /// because each of these decides where secrets go or come from, or what
+    /// the environment may change (S19).
+    pub fn it_only(self) -> bool {
+        matches!(
+            self,
+            Self::AuthTokenFile
+                | Self::GatewayProxy
+                | Self::CaBundleFile
+                | Self::AllowDataDirOverride
+                | Self::AllowCredentialsOverride
+                | Self::AuditKeyFile
+        )
     }
 
     pub fn template_for(language: Language) -> Self {
@@ -169,6 +197,23 @@ impl Key {
             Language::Es => Self::TemplateEs,
             Language::De => Self::TemplateDe,
         }
+    }
+
+    /// The desk warning (S15) every SMS in `language` carries.
+    pub fn warning_for(language: Language) -> Self {
+        match language {
+            Language::En => Self::SmsWarningEn,
+            Language::Fr => Self::SmsWarningFr,
+            Language::Es => Self::SmsWarningEs,
+            Language::De => Self::SmsWarningDe,
+        }
+    }
+
+    /// The language a template or warning key is for.
+    fn language(self) -> Option<Language> {
+        Language::ALL
+            .into_iter()
+            .find(|l| Key::template_for(*l) == self || Key::warning_for(*l) == self)
     }
 
     fn limit(self) -> Option<Limit> {
@@ -204,6 +249,10 @@ impl Key {
             Self::DefaultLanguage => json!("en"),
             Self::DemoAllowed => json!(true),
             Self::AllowDataDirOverride | Self::AllowCredentialsOverride => json!(false),
+            // A warning is never empty: its default is the shipped text.
+            Self::SmsWarningEn | Self::SmsWarningFr | Self::SmsWarningEs | Self::SmsWarningDe => {
+                json!(self.language().unwrap_or_default().default_warning())
+            }
             k => match k.limit() {
                 Some(l) => json!(l.default),
                 // Text settings default to empty: not set, use the built-in.
@@ -265,12 +314,21 @@ impl Key {
             }
             Self::AccountSid => optional(check_account_sid(text)),
             Self::Sender => optional(check_sender(text)),
-            Self::AuthTokenFile | Self::AuditKeyFile => {
+            Self::AuthTokenFile | Self::CaBundleFile | Self::AuditKeyFile => {
                 if text.is_empty() || std::path::Path::new(text).is_absolute() {
                     Ok(text.to_owned())
                 } else {
                     Err(format!("{label} must be an absolute path."))
                 }
+            }
+            Self::GatewayProxy => {
+                if text.is_empty() {
+                    return Ok(String::new());
+                }
+                let url = Url::parse(text).map_err(|e| {
+                    format!("{label} is not a web address ({e}); type it like http://proxy.bank.example:3128, or leave it empty for a direct connection.")
+                })?;
+                optional(check_proxy_url(&url)).map(|_| url.to_string())
             }
             Self::DefaultCountry => text
                 .parse::<Region>()
@@ -286,14 +344,19 @@ impl Key {
                 if text.is_empty() {
                     return Ok(String::new());
                 }
-                let language = Language::ALL
-                    .into_iter()
-                    .find(|l| Key::template_for(*l) == self)
-                    .unwrap_or_default();
+                let language = self.language().unwrap_or_default();
                 // The brand is measured at its longest, so any brand fits.
+                // On its own a template is measured with the shipped warning;
+                // `DeskConfig::resolve` measures it with the one in force.
                 templates::check(language, text, "Brand")
                     .map(|_| text.to_owned())
                     .map_err(|e| e.to_string())
+            }
+            Self::SmsWarningEn | Self::SmsWarningFr | Self::SmsWarningEs | Self::SmsWarningDe => {
+                match sms::warning_problem(text) {
+                    Some(problem) => Err(format!("{label} {problem}.")),
+                    None => Ok(text.to_owned()),
+                }
             }
             Self::Branch | Self::Workstation => {
                 if text.chars().count() > MAX_NAME_CHARS || text.chars().any(char::is_control) {

@@ -18,6 +18,7 @@ use url::Url;
 
 use crate::language::Language;
 use crate::policy::{Policy, PolicyError, PolicySettings};
+use crate::sms::TemplateError;
 use crate::templates::MessageTemplates;
 
 pub mod environment;
@@ -58,11 +59,14 @@ impl Layers {
         self.locked.contains_key(&key)
     }
 
-    /// The value in force, or `None` for the built-in default.
+    /// The value in force, or `None` for the built-in default. An IT-only
+    /// key ([`Key::it_only`]) is read from the policy file alone: a saved
+    /// value (`settings.json` is the desk user's to edit) is ignored.
     pub fn get(&self, key: Key) -> Option<&Value> {
+        let saved = (!key.it_only()).then(|| self.saved.get(&key)).flatten();
         self.locked
             .get(&key)
-            .or_else(|| self.saved.get(&key))
+            .or(saved)
             .or_else(|| self.provisioned.get(&key))
     }
 
@@ -120,8 +124,17 @@ pub struct RealGateway {
     pub request_timeout: Duration,
     /// IT may provide the token in a file instead of the credential store.
     pub token_file: Option<std::path::PathBuf>,
+    /// IT's proxy for the gateway (`gateway_proxy`); `None`: direct. Never
+    /// from the environment.
+    pub proxy: Option<Url>,
+    /// IT's CA bundle (`ca_bundle_file`): only its roots are trusted; `None`:
+    /// the OS's. Never from the environment.
+    pub ca_bundle_file: Option<std::path::PathBuf>,
 }
 
+// One per configuration, never in a hot path or a large collection: boxing
+// the real gateway would only make every match on it clumsier.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GatewayChoice {
     Demo,
@@ -197,15 +210,32 @@ impl DeskConfig {
                 (!text.is_empty()).then(|| (l, text.to_owned()))
             })
             .collect();
+        // Every warning passed its check, so none is empty.
+        let warnings: BTreeMap<Language, String> = Language::ALL
+            .into_iter()
+            .map(|l| (l, v.text(Key::warning_for(l)).to_owned()))
+            .collect();
         let default_language =
             Language::parse(v.text(Key::DefaultLanguage)).unwrap_or(Language::En);
-        let templates = MessageTemplates::new(v.text(Key::Brand), default_language, &custom)
-            .map_err(|(language, e)| {
-                errors.push(FieldError {
-                    key: Key::template_for(language),
-                    message: e.to_string(),
-                })
-            });
+        let templates =
+            MessageTemplates::new(v.text(Key::Brand), default_language, &custom, &warnings)
+                .map_err(|(language, e)| {
+                    // A warning too long for its template is the warning's
+                    // fault when it was reworded, else the template's.
+                    let reworded = warnings.get(&language).map(String::as_str)
+                        != Some(language.default_warning());
+                    let key = match e {
+                        TemplateError::BadWarning(_) => Key::warning_for(language),
+                        TemplateError::WarningTooLong { .. } if reworded => {
+                            Key::warning_for(language)
+                        }
+                        _ => Key::template_for(language),
+                    };
+                    errors.push(FieldError {
+                        key,
+                        message: e.to_string(),
+                    })
+                });
         let demo_allowed = v.flag(Key::DemoAllowed);
         let gateway = v.gateway(demo_allowed, &mut errors);
         errors.extend(environment::token_file_binding_errors(layers));
@@ -279,9 +309,15 @@ impl Checked<'_> {
             required(Key::AccountSid),
             required(Key::Sender),
         );
-        let token_file = Some(self.text(Key::AuthTokenFile))
-            .filter(|p| !p.is_empty())
-            .map(std::path::PathBuf::from);
+        let path = |key: Key| {
+            Some(self.text(key))
+                .filter(|p| !p.is_empty())
+                .map(std::path::PathBuf::from)
+        };
+        let token_file = path(Key::AuthTokenFile);
+        let ca_bundle_file = path(Key::CaBundleFile);
+        // A set proxy passed its check, so it parses.
+        let proxy = Url::parse(self.text(Key::GatewayProxy)).ok();
         match Url::parse(&url) {
             Ok(base_url) => GatewayChoice::Real(RealGateway {
                 kind,
@@ -292,6 +328,8 @@ impl Checked<'_> {
                     self.number(Key::RequestTimeoutSeconds),
                 )),
                 token_file,
+                proxy,
+                ca_bundle_file,
             }),
             // Already reported as required (a set URL passed its check).
             Err(_) => GatewayChoice::Demo,

@@ -31,6 +31,10 @@ pub enum GatewayError {
     /// 5xx: the gateway failed.
     #[error("The SMS gateway had an internal error (HTTP {0}). If a text still arrives, its code will not be accepted: try again in a minute.")]
     ServerError(u16),
+    /// 3xx: the gateway sent the request elsewhere. Redirects are never
+    /// followed (S19): the body holds the code and the request the token.
+    #[error("The SMS gateway answered with a redirect (HTTP {0}). Nothing was sent to the other address and no code was sent; ask IT to set the gateway's final address in Settings.")]
+    Redirected(u16),
     /// Any other status the API does not define.
     #[error("The SMS gateway answered with an unexpected HTTP {0}. No code was sent; ask IT to check the gateway address.")]
     UnexpectedStatus(u16),
@@ -66,6 +70,7 @@ impl GatewayError {
             Self::Rejected(_) => "gateway_rejected",
             Self::NotFound => "gateway_not_found",
             Self::ServerError(_) => "gateway_server_error",
+            Self::Redirected(_) => "gateway_redirected",
             Self::UnexpectedStatus(_) => "gateway_unexpected_status",
             Self::Timeout => "gateway_timeout",
             Self::CannotConnect => "gateway_unreachable",
@@ -97,6 +102,9 @@ impl GatewayError {
             | Self::NotFound
             | Self::CannotConnect
             | Self::Tls
+            // The gateway answered with a redirect and took nothing; it was
+            // not followed.
+            | Self::Redirected(_)
             | Self::Misconfigured(_) => false,
         }
     }

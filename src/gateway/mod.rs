@@ -22,6 +22,7 @@ pub mod emulator;
 pub mod error;
 pub mod restcomm;
 pub mod tracking;
+pub mod trust;
 
 pub use error::GatewayError;
 

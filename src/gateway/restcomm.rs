@@ -8,8 +8,18 @@
 //! Secrets: the SMS body is only ever written into the `Body` form field, the
 //! auth token only into the `Authorization` header. Neither is logged; debug
 //! logs carry the masked number, the SID and the status.
+//!
+//! S19: the client holds its own. No redirect is followed (a 307/308 would
+//! re-post the body, code included, and the token to wherever it points); no
+//! proxy comes from the environment (`HTTPS_PROXY`, `HTTP_PROXY`,
+//! `ALL_PROXY`): only IT's `gateway_proxy`; the trust roots are IT's
+//! `ca_bundle_file` or the OS's, never `SSL_CERT_FILE`/`SSL_CERT_DIR`
+//! ([`super::trust`]); and `http://` is accepted only for a gateway on
+//! loopback (the demo emulator), so a token never crosses a network in clear.
 
 use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -73,6 +83,12 @@ pub struct RestcommSettings {
     pub flavour: Flavour,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
+    /// IT's proxy (`gateway_proxy`) for an `https://` gateway; `None` is a
+    /// direct connection. Never taken from the environment.
+    pub proxy: Option<Url>,
+    /// IT's CA bundle (`ca_bundle_file`): when set, only its certificates
+    /// are trusted; `None` is the OS's roots. Never taken from the environment.
+    pub ca_bundle_file: Option<PathBuf>,
 }
 
 impl RestcommSettings {
@@ -91,7 +107,21 @@ impl RestcommSettings {
             flavour: Flavour::Restcomm,
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(15),
+            proxy: None,
+            ca_bundle_file: None,
         }
+    }
+
+    /// Same settings through IT's proxy (`None`: direct).
+    pub fn with_proxy(mut self, proxy: Option<Url>) -> Self {
+        self.proxy = proxy;
+        self
+    }
+
+    /// Same settings trusting only IT's CA bundle (`None`: the OS's roots).
+    pub fn with_ca_bundle(mut self, ca_bundle_file: Option<PathBuf>) -> Self {
+        self.ca_bundle_file = ca_bundle_file;
+        self
     }
 
     /// Same settings, another base URL.
@@ -128,23 +158,64 @@ impl RestcommSettings {
         if self.connect_timeout.is_zero() || self.request_timeout.is_zero() {
             return bad("the timeouts must be longer than zero");
         }
+        if let Some(proxy) = &self.proxy {
+            check_proxy_url(proxy).or_else(bad)?;
+        }
+        if let Some(path) = &self.ca_bundle_file {
+            if !path.is_absolute() {
+                return bad("the CA bundle file must be an absolute path");
+            }
+        }
         Ok(())
     }
 }
 
-/// The gateway address: http(s), a host, no credentials in it. Shared by
-/// [`RestcommSettings::validate`] and the settings screen's field check.
+/// What [`check_base_url`] says about the scheme.
+pub const HTTPS_ONLY: &str = "the gateway address must start with https://; http:// is accepted only for a gateway on this computer (localhost, 127.0.0.0/8 or ::1)";
+
+/// The gateway address: `https://`, or `http://` on loopback only (the
+/// token and the code must not cross a network in clear); a host; no
+/// credentials in it. Shared by [`RestcommSettings::validate`] and the
+/// settings screen's field check.
 pub fn check_base_url(url: &Url) -> Result<(), &'static str> {
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(
-            "the gateway address must start with https:// (or http:// for a local emulator)",
-        );
-    }
     if url.cannot_be_a_base() || url.host_str().is_none() {
         return Err("the gateway address has no host");
     }
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(url) => {}
+        _ => return Err(HTTPS_ONLY),
+    }
     if !url.username().is_empty() || url.password().is_some() {
         return Err("the gateway address must not contain credentials; use the Account SID and auth token fields");
+    }
+    Ok(())
+}
+
+/// Whether `url` names this computer: `localhost`, 127.0.0.0/8 or ::1.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+/// IT's proxy: `http://` or `https://`, a host and perhaps a port, nothing
+/// else (no credentials: settings are shown and audited; no path).
+pub fn check_proxy_url(url: &Url) -> Result<(), &'static str> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("the gateway proxy must start with http:// or https://");
+    }
+    if url.cannot_be_a_base() || url.host_str().is_none() {
+        return Err("the gateway proxy has no host");
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("the gateway proxy must not contain a user name or password");
+    }
+    if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
+        return Err("the gateway proxy must be only a scheme, a host and a port, such as http://proxy.bank.example:3128");
     }
     Ok(())
 }
@@ -187,6 +258,8 @@ impl fmt::Debug for RestcommSettings {
             .field("flavour", &self.flavour)
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
+            .field("proxy", &self.proxy.as_ref().map(Url::as_str))
+            .field("ca_bundle_file", &self.ca_bundle_file)
             .finish()
     }
 }
@@ -226,18 +299,39 @@ impl fmt::Debug for RestcommClient {
 }
 
 impl RestcommClient {
-    /// Validates the settings and builds the HTTP client (rustls with the OS
-    /// roots; `HTTPS_PROXY`/`NO_PROXY` honoured).
+    /// Validates the settings and builds the HTTP client. Nothing in it comes
+    /// from the environment (S19): no redirect is followed, the only proxy
+    /// is IT's, the trust roots are IT's CA bundle or the OS's.
     pub fn new(settings: RestcommSettings) -> Result<Self, GatewayError> {
         settings.validate()?;
-        let http = reqwest::Client::builder()
+        let misconfigured = |m: String| GatewayError::Misconfigured(m);
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(settings.connect_timeout)
             .timeout(settings.request_timeout)
             .user_agent(concat!("countersign/", env!("CARGO_PKG_VERSION")))
+            // A 307/308 would re-post the body (the code) and the token.
+            .redirect(reqwest::redirect::Policy::none())
+            // HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and the OS's proxy are ignored.
+            .no_proxy();
+        if settings.base_url.scheme() == "https" {
+            builder = builder.use_preconfigured_tls(
+                super::trust::client_config(settings.ca_bundle_file.as_deref())
+                    .map_err(misconfigured)?,
+            );
+            if let Some(proxy) = &settings.proxy {
+                let proxy = reqwest::Proxy::all(proxy.as_str()).map_err(|_| {
+                    misconfigured("the gateway proxy is not a usable address".to_owned())
+                })?;
+                builder = builder.proxy(proxy);
+            }
+        } else {
+            // Plain HTTP is loopback only (validated): no proxy can reach it,
+            // and no certificate is trusted should anything ask for TLS.
+            builder = builder.tls_built_in_root_certs(false);
+        }
+        let http = builder
             .build()
-            .map_err(|_| {
-                GatewayError::Misconfigured("the HTTPS client could not be set up".to_owned())
-            })?;
+            .map_err(|_| misconfigured("the HTTPS client could not be set up".to_owned()))?;
         Ok(Self {
             http,
             settings,
@@ -486,6 +580,7 @@ fn classify_failure(code: u16, body: &[u8]) -> GatewayError {
             }
         }
         404 => GatewayError::NotFound,
+        300..=399 => GatewayError::Redirected(code),
         500..=599 => GatewayError::ServerError(code),
         other => GatewayError::UnexpectedStatus(other),
     }

@@ -2,6 +2,8 @@
 //! a client pointed at it.
 #![allow(dead_code)]
 
+pub mod raw;
+
 use std::time::Duration;
 
 use countersign::gateway::emulator::{
