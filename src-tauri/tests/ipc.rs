@@ -246,10 +246,13 @@ fn s14_every_step_is_audited_in_an_intact_hash_chain() {
             "{expected} missing from {events:?}"
         );
     }
-    let report = countersign::audit::verify_chain(&dir.path().join("audit.jsonl")).unwrap();
-    assert!(
-        matches!(report, countersign::audit::ChainReport::Intact { records, .. } if records == events.len() as u64),
-        "{report:?}"
+    // The chain is keyed (S22): the desk verifies it with its audit key.
+    let verdict = desk.call("audit_verify", json!({})).unwrap();
+    assert_eq!(verdict["intact"], true, "{verdict}");
+    assert_eq!(
+        verdict["message"],
+        format!("Intact — 1 month, {} records checked", events.len()),
+        "{verdict}"
     );
 }
 

@@ -217,7 +217,11 @@ fn the_policy_file_locks_what_it_sets_and_the_screen_shows_it() {
     assert_eq!(field(&view, "max_attempts")["lockedBy"], "it-policy");
     assert_eq!(field(&view, "brand")["value"], "Northbank");
     assert_eq!(field(&view, "brand")["lockedBy"], Value::Null);
-    assert_eq!(view["policyFile"], policy);
+    // Which file is in force, and how it came to be (S19).
+    assert_eq!(
+        view["policyFile"],
+        format!("{policy} (from COUNTERSIGN_POLICY)")
+    );
 
     let answer = save(&desk, json!({"max_attempts": 5}), None);
     assert_eq!(answer["saved"], false);
