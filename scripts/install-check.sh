@@ -21,8 +21,14 @@ if ! as_root dpkg -i "$deb"; then
   # apt fetches the dependencies and finishes the configuration.
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -f -y -qq --no-install-recommends
 fi
-bin=$(dpkg -L "$package" | grep -m1 '^/usr/bin/')
+bin=$(dpkg -L "$package" | grep -m1 '^/usr/bin/countersign$')
 [ -x "$bin" ] || { echo "install-check: $package installed no program in /usr/bin" >&2; exit 1; }
+# The audit verifier ships too; with no arguments it explains itself and
+# exits 2 (cannot check).
+verifier=/usr/bin/countersign-verify-audit
+[ -x "$verifier" ] || { echo "install-check: $package did not install $verifier" >&2; exit 1; }
+status=0; "$verifier" >/dev/null 2>&1 || status=$?
+[ "$status" -eq 2 ] || { echo "install-check: $verifier without arguments exited $status, not 2" >&2; exit 1; }
 
 data=$(mktemp -d)
 display=:$(( 200 + RANDOM % 100 ))

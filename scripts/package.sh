@@ -12,5 +12,10 @@ export PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"
 [ -x node_modules/.bin/tauri ] || npm ci --no-audit --no-fund
 target=${CARGO_TARGET_DIR:-target}
 rm -rf "$target/release/bundle/deb" "$target/release/bundle/rpm"
-npx --no-install tauri build --bundles deb,rpm "$@"
+# The audit-trail verifier IT runs off the desk ships beside the app.
+cargo build --release --locked -p countersign --bin countersign-verify-audit
+verifier=$(cd "$target/release" && pwd)/countersign-verify-audit
+files="{\"/usr/bin/countersign-verify-audit\": \"$verifier\"}"
+npx --no-install tauri build --bundles deb,rpm \
+  --config "{\"bundle\": {\"linux\": {\"deb\": {\"files\": $files}, \"rpm\": {\"files\": $files}}}}" "$@"
 ls -l "$target"/release/bundle/deb/*.deb "$target"/release/bundle/rpm/*.rpm

@@ -192,6 +192,30 @@ fn csv_export_quotes_fields_and_defuses_spreadsheet_formulas() {
     assert!(row.contains("\"approved\""), "{row}");
 }
 
+#[test]
+fn s22_csv_export_carries_the_gateway_mode_and_the_os_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let mut log = AuditLog::open(&path).unwrap();
+    let mut e = AuditEvent::new(Timestamp::from_millis(0), EventKind::Sent);
+    e.gateway_mode = Some("restcomm".into());
+    e.os_account = Some("tmoss".into());
+    log.record(e).unwrap();
+    let csv = audit::to_csv(&audit::query(&path, &Filter::default(), 10).unwrap());
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let row: Vec<String> = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .map(|f| f.trim_matches('"').to_owned())
+        .collect();
+    let column = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    assert_eq!(row[column("gateway_mode")], "restcomm");
+    assert_eq!(row[column("os_account")], "tmoss");
+    assert_eq!(row[column("event")], "sent");
+}
+
 /// Midday UTC on the 15th of a month, as a timestamp.
 fn mid_month(year: i32, month: u32) -> Timestamp {
     let date = chrono::NaiveDate::from_ymd_opt(year, month, 15)

@@ -171,7 +171,8 @@ fn s19_countersign_data_dir_does_not_move_the_data_under_a_system_policy() {
 fn s19_a_stored_token_is_not_sent_to_an_address_edited_into_settings_json() {
     let dir = tempfile::tempdir().unwrap();
     let (bank, token) = emulator_with_token();
-    // The user's listener takes the same token: it would accept the SMS.
+    // The user's listener: any request reaching it carries the token in
+    // its Authorization header and the code in its body.
     let (listener, _) = emulator_with_token();
     {
         let desk = open_with(dir.path(), None, &[]);
@@ -339,6 +340,28 @@ fn s23_a_failed_test_sms_keeps_its_send_slot() {
 }
 
 // ------------------------------------------------------------------ S22
+
+#[test]
+fn s22_a_deleted_audit_log_is_reported_at_start_and_by_verify_log() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let desk = open(dir.path());
+        desk.start("07400 123456");
+    }
+    std::fs::remove_file(dir.path().join("audit.jsonl")).unwrap();
+    let desk = open(dir.path());
+    let shown = warnings(&desk).join("\n");
+    assert!(shown.contains("The audit log is damaged"), "{shown}");
+    let verdict = desk.call("audit_verify", json!({})).unwrap();
+    assert_eq!(verdict["intact"], false, "{verdict}");
+    assert!(
+        verdict["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Broken in audit.jsonl at record 1"),
+        "{verdict}"
+    );
+}
 
 #[test]
 fn s22_sign_in_names_the_os_account_and_sends_name_their_gateway() {

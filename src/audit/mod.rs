@@ -227,7 +227,7 @@ pub fn query(path: &Path, filter: &Filter, limit: usize) -> io::Result<Vec<Audit
 /// reference with a comma or a leading `=` (spreadsheet formula) stays text.
 pub fn to_csv(records: &[AuditRecord]) -> String {
     let mut out = String::from(
-        "seq,time,event,operator,staff_id,branch,workstation,verification,masked_number,number_id,reference,outcome,gateway_sid,delivery,detail,hash\n",
+        "seq,time,event,operator,staff_id,os_account,branch,workstation,verification,masked_number,number_id,reference,outcome,gateway_mode,gateway_sid,delivery,detail,hash\n",
     );
     for r in records {
         let e = &r.event;
@@ -237,6 +237,7 @@ pub fn to_csv(records: &[AuditRecord]) -> String {
             Some(e.name()),
             e.operator.clone(),
             e.staff_id.clone(),
+            e.os_account.clone(),
             e.branch.clone(),
             e.workstation.clone(),
             e.verification.clone(),
@@ -244,6 +245,7 @@ pub fn to_csv(records: &[AuditRecord]) -> String {
             e.number_id.clone(),
             e.reference.clone(),
             e.outcome.clone(),
+            e.gateway_mode.clone(),
             e.gateway_sid.clone(),
             e.delivery.clone(),
             e.detail.clone(),
