@@ -16,6 +16,7 @@ const COMMANDS: &[&str] = &[
     "audit_query",
     "audit_verify",
     "audit_export",
+    "audit_key_export",
     "settings_read",
     "settings_check",
     "settings_save",

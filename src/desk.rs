@@ -122,7 +122,9 @@ pub struct Desk<S, A, C, R> {
     audit_failures: u64,
     /// Verifications whose SMS this process handed out and whose gateway
     /// answer has not been recorded yet.
-    in_flight: std::collections::BTreeSet<VerificationId>,
+    /// The number each is for: a send that lands after its verification
+    /// ended (cancelled meanwhile) still counts towards S8.
+    in_flight: BTreeMap<VerificationId, NumberId>,
     /// The state as last saved: what a failed save rolls back to. Kept
     /// instead of copying the state before every change, which cost as
     /// much again as the save's own copy (BENCHMARKS.md).
@@ -318,7 +320,8 @@ where
         let v = &self.pending[&id];
         let (event, view) = (self.event(EventKind::Started, v, now), self.view(v, now));
         self.audit(event);
-        self.in_flight.insert(id);
+        let number_id = self.pending[&id].record.number_id.clone();
+        self.in_flight.insert(id, number_id);
         Ok(Started::New {
             view,
             sms: OutboundSms { to: number, body },
@@ -332,11 +335,57 @@ where
         result: Result<SendReceipt, GatewayError>,
     ) -> Result<SendRecorded, DeskError> {
         let now = self.now();
-        self.in_flight.remove(id);
+        let in_flight_for = self.in_flight.remove(id);
         let Some(v) = self.pending.get(id) else {
+            // Ended (cancelled, say) while its SMS was on its way: the code
+            // is gone, but an SMS that left, or may have, is still a send to
+            // that phone (S8), and the trail says so.
+            let sent = match &result {
+                Ok(_) => true,
+                Err(e) => e.may_have_been_sent(),
+            };
+            if let (true, Some(number_id)) = (sent, in_flight_for) {
+                self.commit(|desk| {
+                    desk.numbers
+                        .entry(number_id.clone())
+                        .or_default()
+                        .sends
+                        .push(now);
+                })?;
+                let mut e = AuditEvent::new(now, EventKind::Sent);
+                e.verification = Some(id.to_string());
+                e.number_id = Some(number_id.as_str().to_owned());
+                e.gateway_sid = result.as_ref().ok().map(|r| r.sid.to_string());
+                e.detail =
+                    Some("after the verification ended; its code was already destroyed".to_owned());
+                if let Sending::Via(mode) = &self.sending {
+                    e.gateway_mode = Some(mode.name().to_owned());
+                }
+                self.audit(e);
+            }
             return Ok(SendRecorded::AlreadyEnded);
         };
         let number_id = v.record.number_id.clone();
+        // An answer that already says the message failed is the end of it,
+        // as a delivery report would be (S23).
+        if let Ok(SendReceipt {
+            status: status @ (DeliveryStatus::Failed { .. } | DeliveryStatus::Undelivered { .. }),
+            sid,
+        }) = &result
+        {
+            let mut ended = v.clone();
+            ended.record.delivery = Delivery::Accepted {
+                sid: sid.clone(),
+                status: status.clone(),
+            };
+            self.commit(|desk| {
+                desk.numbers.entry(number_id).or_default().sends.push(now);
+                desk.remove_ended(id, Status::NotSent, now);
+            })?;
+            let reason = NotSentReason::Delivery(status);
+            let outcome = self.report_end(&ended, Status::NotSent, now, Some(reason));
+            return Ok(SendRecorded::NotSent(outcome));
+        }
         match result {
             Ok(receipt) => {
                 let sid = receipt.sid.clone();
@@ -390,7 +439,8 @@ where
         self.refuse_if_country_not_allowed(&v.number)?;
         // Only a send made by this process can still be on its way. An entry
         // that was awaiting the gateway when the app died may be resent.
-        if matches!(v.record.delivery, Delivery::AwaitingGateway) && self.in_flight.contains(id) {
+        if matches!(v.record.delivery, Delivery::AwaitingGateway) && self.in_flight.contains_key(id)
+        {
             return Err(DeskError::StillSending);
         }
         let number_id = v.record.number_id.clone();
@@ -435,7 +485,7 @@ where
             v.number.clone(),
         );
         self.audit(event);
-        self.in_flight.insert(id.clone());
+        self.in_flight.insert(id.clone(), number_id);
         Ok(Resent {
             view,
             sms: OutboundSms { to, body },

@@ -114,12 +114,25 @@ struct Inner {
 }
 
 impl FactsStore {
-    /// Reads and checks the record.
+    /// Reads and checks the record. A record that cannot be read at all
+    /// reads like an altered one, never like none.
     pub fn open(
         store: Arc<dyn CredentialStore>,
         key: DigestKey,
     ) -> Result<(Self, FactsRead), SecretError> {
-        let (facts, read) = match store.get(SecretName::DeskFacts)? {
+        let stored = match store.get(SecretName::DeskFacts) {
+            Ok(stored) => stored,
+            // Unreadable is not absent: read as strictly as an altered one.
+            Err(e) => {
+                return Ok((
+                    Self::with(store, key, DeskFacts::distrusted()),
+                    FactsRead::Distrusted(format!(
+                        "The desk's sealed record cannot be read ({e}). Until IT checks this desk, the auth token must be typed again and demo mode chosen explicitly."
+                    )),
+                ))
+            }
+        };
+        let (facts, read) = match stored {
             None => (DeskFacts::default(), FactsRead::Absent),
             Some(text) => match unseal(&key, text.expose_secret()) {
                 Some(facts) => (facts, FactsRead::Intact),
@@ -131,17 +144,17 @@ impl FactsStore {
                 ),
             },
         };
-        let inner = Inner {
-            store,
-            key,
-            facts: Mutex::new(facts),
-        };
-        Ok((
-            Self {
-                inner: Arc::new(inner),
-            },
-            read,
-        ))
+        Ok((Self::with(store, key, facts), read))
+    }
+
+    fn with(store: Arc<dyn CredentialStore>, key: DigestKey, facts: DeskFacts) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                key,
+                facts: Mutex::new(facts),
+            }),
+        }
     }
 
     pub fn get(&self) -> DeskFacts {

@@ -244,6 +244,33 @@ async fn gateway_refusal_and_timeout_close_the_verification() {
 
 /// Send when no card is expected to stay. A refused send keeps the form as
 /// typed (so the operator can correct it): empty it first.
+/// S23: the demo gateway reports `+447400000666` as failed (30003). The
+/// verification ends on its own, its code destroyed, and the result offers
+/// a new send.
+#[tokio::test]
+async fn s23_a_failed_delivery_ends_not_sent_and_offers_a_new_send() {
+    let desk = Desk::demo();
+    let app = desk.open().await;
+    let id = app.send("07400 000666", "Loan 7").await;
+    let text = ended_with(&app, &id, "not-sent").await;
+    assert!(text.contains("did not reach the phone"), "{text}");
+    assert!(text.contains("Unreachable destination handset"), "{text}");
+    let button = app.find("result-new-send").await;
+    assert!(
+        button.is_displayed().await.expect("visibility"),
+        "a new send is offered"
+    );
+    button.click().await.expect("click");
+    let focused = app
+        .execute("return document.activeElement && document.activeElement.dataset.testid")
+        .await;
+    assert_eq!(
+        focused, "phone",
+        "the next step is the number, checked again"
+    );
+    app.close().await;
+}
+
 async fn send_without_card(app: &e2e_support::App, number: &str, purpose: &str) {
     app.find("phone").await.clear().await.expect("clear phone");
     app.find("purpose")

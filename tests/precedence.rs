@@ -103,7 +103,7 @@ fn s19_the_environment_cannot_swap_a_gateway_key_the_policy_locks() {
     );
     let why = env_gateway_refusal(&user_gateway(), &d).expect("refused");
     assert!(
-        why.starts_with("COUNTERSIGN_RESTCOMM_FLAVOUR conflicts with gateway"),
+        why.starts_with("COUNTERSIGN_RESTCOMM_URL conflicts with gateway"),
         "{why}"
     );
     assert!(why.contains("locks"), "{why}");

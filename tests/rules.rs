@@ -1343,6 +1343,58 @@ fn s23_a_failed_or_undelivered_report_ends_the_verification_and_destroys_its_cod
 }
 
 #[test]
+fn s23_a_send_answer_that_already_says_failed_ends_the_verification() {
+    let mut h = Harness::new();
+    let (view, sms) = h.start_new(A, Purpose::Unspecified);
+    let receipt = countersign::gateway::SendReceipt {
+        sid: countersign::gateway::MessageSid::parse("SM0123456789abcdef").unwrap(),
+        status: DeliveryStatus::Failed {
+            error: Some(MessageError(30003)),
+        },
+    };
+    let outcome = match h.desk.record_send(&view.id, Ok(receipt)).unwrap() {
+        SendRecorded::NotSent(o) => o,
+        other => panic!("expected NotSent, got {other:?}"),
+    };
+    assert!(
+        outcome.message.contains("did not reach the phone"),
+        "{}",
+        outcome.message
+    );
+    assert!(h.saved().verifications.is_empty());
+    assert!(matches!(
+        h.desk.check(&view.id, &code_of(&sms)),
+        Err(DeskError::AlreadyEnded(Status::NotSent))
+    ));
+    // The gateway took it: it counts as a send.
+    assert!(matches!(h.start(A), Err(DeskError::Cooldown { .. })));
+}
+
+#[test]
+fn s8_a_send_that_lands_after_a_cancel_still_counts_and_is_audited() {
+    let mut h = Harness::new();
+    // Cancel while the SMS is on its way, then the gateway accepts it.
+    let (view, _) = h.start_new(A, Purpose::Unspecified);
+    h.desk.cancel(&view.id).unwrap();
+    assert!(matches!(
+        h.accept_late(&view.id),
+        SendRecorded::AlreadyEnded
+    ));
+    assert!(matches!(h.start(A), Err(DeskError::Cooldown { .. })));
+    let sent = h.events().last().unwrap();
+    assert_eq!(sent.event, EventKind::Sent);
+    assert_eq!(sent.verification.as_deref(), Some(view.id.as_str()));
+    assert!(sent.gateway_sid.is_some() && sent.number_id.is_some());
+    // A refusal after a cancel is no send.
+    h.advance(31);
+    let (view, _) = h.start_new(B, Purpose::Unspecified);
+    h.desk.cancel(&view.id).unwrap();
+    h.refuse(&view.id, GatewayError::CannotConnect);
+    h.advance(1);
+    assert!(matches!(h.start(B), Ok(Started::New { .. })));
+}
+
+#[test]
 fn s23_a_send_that_timed_out_counts_towards_the_pace_and_cap() {
     let mut h = Harness::new();
     let (view, _) = h.start_new(A, Purpose::Unspecified);

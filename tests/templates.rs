@@ -145,9 +145,13 @@ fn render(templates: &MessageTemplates, language: Language, purpose: &Purpose) -
     )
 }
 
+/// Values as they would reach the desk: IT-only keys (the warnings) from
+/// the policy file's `[locked]`, the rest as saved at the desk.
 fn layers(pairs: &[(Key, serde_json::Value)]) -> Layers {
+    let (it, desk): (Vec<_>, Vec<_>) = pairs.iter().cloned().partition(|(k, _)| k.it_only());
     Layers {
-        saved: pairs.iter().cloned().collect(),
+        locked: it.into_iter().collect(),
+        saved: desk.into_iter().collect(),
         ..Default::default()
     }
 }
@@ -425,4 +429,48 @@ fn s15_admin_md_template_fr_example_still_loads() {
     let config = DeskConfig::resolve(&layers).unwrap();
     let body = render(&config.templates, Language::Fr, &Purpose::Unspecified);
     assert!(body.ends_with("min. Au conseiller seulement."), "{body}");
+}
+
+#[test]
+fn s15_staff_cannot_reword_the_warning_only_it_can() {
+    assert!(Key::SmsWarningEn.it_only());
+    // A value saved at the desk (or edited into settings.json) is not used.
+    let mut by_staff = Layers::default();
+    by_staff.saved.insert(Key::SmsWarningEn, json!("Thanks."));
+    let config = DeskConfig::resolve(&by_staff).unwrap();
+    let mut h = Harness::with_policy(PolicySettings::default());
+    h.desk
+        .reconfigure(h.desk.policy().clone(), config.templates);
+    let (_, sms) = h.start_new_in(A, Purpose::Unspecified, Language::En);
+    assert!(
+        sms.body_text().ends_with(sms::DESK_WARNING),
+        "{}",
+        sms.body_text()
+    );
+    assert!(!sms.body_text().contains("Thanks."), "{}", sms.body_text());
+}
+
+#[test]
+fn s15_a_template_that_fits_with_it_s_shorter_warning_is_not_refused_on_its_own() {
+    // Fits with "Only for the desk." but not with the shipped warning.
+    let template = format!(
+        "{{brand}} code {{code}} for {{reference}}. Valid {{minutes}} min. {}",
+        "x".repeat(40)
+    );
+    let shipped = templates::check(Language::En, &template, "Brand");
+    assert!(
+        matches!(shipped, Err(TemplateError::WarningTooLong { .. })),
+        "{shipped:?}"
+    );
+    let policy = format!(
+        "[locked]\ntemplate_en = \"{template}\"\nsms_warning_en = \"Only for the desk.\"\n"
+    );
+    let parsed = it_policy::parse(&policy, false).expect("the policy file loads");
+    let config = DeskConfig::resolve(&parsed.layers(Default::default()));
+    assert!(config.is_ok(), "{:?}", config.err());
+    // With the shipped warning in force the same template is refused, by key.
+    let alone = it_policy::parse(&format!("[locked]\ntemplate_en = \"{template}\"\n"), false)
+        .expect("the policy file loads");
+    let errors = DeskConfig::resolve(&alone.layers(Default::default())).unwrap_err();
+    assert_eq!(errors[0].key, Key::TemplateEn, "{errors:?}");
 }

@@ -83,4 +83,12 @@ export function init() {
   });
   $("audit-verify").addEventListener("click", verify);
   $("audit-export").addEventListener("click", exportCsv);
+  $("audit-key-export").addEventListener("click", async () => {
+    try {
+      const message = await api.auditKeyExport();
+      if (message) api.announce(message);
+    } catch {
+      /* shown in the error area */
+    }
+  });
 }

@@ -101,6 +101,7 @@ export const lockDesk = () => call("lock_desk", {}, { userAction: true });
 export const auditQuery = (filter) => call("audit_query", { filter }, { userAction: true });
 export const auditVerify = () => call("audit_verify", {}, { userAction: true });
 export const auditExport = (filter) => call("audit_export", { filter }, { userAction: true });
+export const auditKeyExport = () => call("audit_key_export", {}, { userAction: true });
 
 export const settingsRead = () => call("settings_read");
 export const settingsCheck = (key, value) => call("settings_check", { key, value }, { quiet: true });

@@ -20,6 +20,7 @@ export function init(status) {
   applyStatus(status);
   $("send-form").addEventListener("submit", onSend);
   $("payment-toggle").addEventListener("change", onPaymentToggle);
+  $("result-new-send").addEventListener("click", () => $("phone").focus());
   setInterval(tick, 500);
 }
 
@@ -285,6 +286,10 @@ function showResult(r) {
     value.removeAttribute("data-testid");
     value.textContent = "";
   }
+
+  // The SMS never reached the phone (S23): the next step is a new send,
+  // to the number checked again with the customer.
+  $("result-new-send").hidden = r.outcome !== "not-sent";
 
   panel.hidden = false;
   // Restart the arrival highlight even when the outcome repeats.

@@ -247,3 +247,46 @@ pub async fn audit_export<R: Runtime>(
         path.display()
     )))
 }
+
+/// Exports the audit key and the trail's anchor for IT, through a save
+/// dialog the shell opens itself, and audits who took them. The key is no
+/// secret from the desk's own user (it is in their keychain); it lets IT
+/// verify the trail off the desk. `Ok(None)` when the dialog was cancelled.
+#[tauri::command]
+pub async fn audit_key_export<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+) -> IpcResult<Option<String>> {
+    let operator = shell.session.require_operator()?;
+    let Some(target) = app
+        .dialog()
+        .file()
+        .set_file_name("countersign-audit-key.hex")
+        .blocking_save_file()
+    else {
+        return Ok(None);
+    };
+    let path = target.into_path().map_err(|_| {
+        IpcError::new(
+            "export_failed",
+            "That location cannot be written to; pick a folder on this computer.",
+        )
+    })?;
+    let anchor = crate::trail::export_key(&shell, &path).map_err(|e| {
+        IpcError::new(
+            "export_failed",
+            format!("The audit key was not exported: {e}"),
+        )
+    })?;
+    let mut e = AuditEvent::new(SystemClock.now(), EventKind::AuditKeyExported);
+    e.operator = Some(operator.name);
+    e.staff_id = operator.staff_id;
+    e.os_account = crate::os_account::os_account();
+    e.detail = Some(format!("written to {}", path.display()));
+    shell.audit(e);
+    Ok(Some(format!(
+        "The audit key was written to {} and the trail's anchor to {}. Give both to IT; keep them with the branch's secrets.",
+        path.display(),
+        anchor.display()
+    )))
+}

@@ -140,9 +140,11 @@ pub async fn start_verification<R: Runtime>(
         .transpose()
         .map_err(|e| IpcError::new("invalid_language", e.to_string()))?;
     // Taken before a code exists; the engine refuses to make one when the
-    // shell has no gateway (S23).
-    let gateway = shell.gateway();
+    // shell has no gateway (S23), and records the mode of this very gateway
+    // (S22), even if settings replace it meanwhile.
+    let (gateway, sending) = shell.gateway_for_send();
     let started = shell.with_desk(|desk| {
+        desk.set_sending(sending);
         let p = desk.policy();
         let number = PhoneNumber::parse(&phone, p.default_country(), p.allowed_countries())?;
         let language = language.unwrap_or(desk.templates().default_language());
@@ -181,8 +183,11 @@ pub async fn resend_code<R: Runtime>(
 ) -> IpcResult<VerificationView> {
     shell.session.require_operator()?;
     let id = parse_id(&id)?;
-    let gateway = shell.gateway();
-    let resent = shell.with_desk(|desk| Ok(desk.resend(&id)?))?;
+    let (gateway, sending) = shell.gateway_for_send();
+    let resent = shell.with_desk(|desk| {
+        desk.set_sending(sending);
+        Ok(desk.resend(&id)?)
+    })?;
     delivery::stop(&app, &id);
     let _ = app.emit(events::VERIFICATION_CHANGED, &resent.view);
     let result = send_with(gateway, &resent.sms).await;
@@ -194,12 +199,12 @@ pub async fn resend_code<R: Runtime>(
 /// meanwhile, the answer is a refusal, so the engine ends the verification
 /// `NotSent` instead of leaving a live code behind (S23).
 async fn send_with(
-    gateway: IpcResult<std::sync::Arc<crate::gateway_setup::GatewaySetup>>,
+    gateway: crate::state::GatewaySlot,
     sms: &countersign::gateway::OutboundSms,
 ) -> Result<countersign::gateway::SendReceipt, countersign::gateway::GatewayError> {
     match gateway {
         Ok(g) => g.client.send(sms).await,
-        Err(e) => Err(countersign::gateway::GatewayError::Misconfigured(e.message)),
+        Err(why) => Err(countersign::gateway::GatewayError::Misconfigured(why)),
     }
 }
 

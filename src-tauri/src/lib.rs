@@ -110,6 +110,7 @@ pub fn run_app<R: Runtime>(
             activity::audit_query,
             activity::audit_verify,
             activity::audit_export,
+            activity::audit_key_export,
             commands::app_status,
             commands::start_verification,
             commands::resend_code,
@@ -264,21 +265,7 @@ pub fn run() {
     let launch = Launch::from_process_env();
     let (data_dir, _note) = launch.data_dir_override(&launch.discover_policy());
     apply_data_dir_override(&mut context, data_dir);
-    let export_to = export_audit_key_target(std::env::args());
     match run_app(webview_tuning::builder(), context, launch) {
-        Ok(app) if export_to.is_some() => {
-            let target = export_to.unwrap_or_default();
-            match trail::export_key(&app.state::<Shell>(), &target) {
-                Ok(()) => {
-                    println!("The audit key was written to {}.", target.display());
-                    std::process::exit(0)
-                }
-                Err(e) => {
-                    eprintln!("The audit key was not exported: {e}");
-                    std::process::exit(1)
-                }
-            }
-        }
         Ok(app) => app.run(|app, event| {
             if let tauri::RunEvent::Exit = event {
                 let shell = app.state::<Shell>();
@@ -293,13 +280,6 @@ pub fn run() {
             std::process::exit(1);
         }
     }
-}
-
-/// `countersign --export-audit-key FILE`: IT's way to take the derived
-/// audit key off the desk, to verify its trail elsewhere.
-fn export_audit_key_target(mut args: impl Iterator<Item = String>) -> Option<PathBuf> {
-    args.find(|a| a == "--export-audit-key")?;
-    Some(PathBuf::from(args.next().unwrap_or_default()))
 }
 
 fn init_logging() {

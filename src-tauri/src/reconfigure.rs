@@ -27,8 +27,10 @@ pub async fn build_gateway(shell: &Shell, resolved: &Result<DeskConfig, String>)
             let token = snapshot.token(real)?;
             let setup = gateway_setup::real(real, token)?;
             // From now on, losing the settings must not drop this desk to
-            // demo mode silently.
-            if let Some(facts) = &snapshot.facts {
+            // demo mode silently. (A gateway from the environment is a
+            // script's or a test's, where IT left room for it: it does not
+            // make the desk a real one.)
+            if let (Some(facts), None) = (&snapshot.facts, &snapshot.env) {
                 facts
                     .update(|f| f.real_gateway_configured = true)
                     .map_err(|e| format!("the desk's sealed record cannot be written: {e}"))?;

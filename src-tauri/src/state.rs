@@ -11,7 +11,7 @@ use countersign::audit::{AuditEvent, AuditKey, AuditLog, EventKind, Station};
 use countersign::clock::{Clock, SystemClock};
 use countersign::config::{DeskConfig, GatewayChoice, Layers};
 use countersign::desk::{Desk, Parts, Sending};
-use countersign::facts::{FactsRead, FactsStore, GatewayBinding};
+use countersign::facts::{FactsRead, FactsStore};
 use countersign::gateway::emulator::InboxMessage;
 use countersign::keys::DigestKey;
 use countersign::persist::{self, Corruption, PendingDocument};
@@ -69,6 +69,17 @@ impl Shell {
             .lock()
             .map_err(|_| IpcError::internal("desk lock poisoned"))?;
         f(&mut guard)
+    }
+
+    /// The gateway in use, or why there is none; with what the engine must
+    /// be told for a send through it (S22's gateway mode, S23's refusal).
+    pub fn gateway_for_send(&self) -> (GatewaySlot, Sending) {
+        let slot = self.slot();
+        let sending = match &slot {
+            Ok(g) => Sending::Via(g.mode),
+            Err(why) => Sending::Unavailable(why.clone()),
+        };
+        (slot, sending)
     }
 
     fn slot(&self) -> GatewaySlot {
@@ -187,7 +198,7 @@ pub fn assemble<R: Runtime, M: tauri::Manager<R>>(
     warnings.extend(config.notes.iter().cloned());
     let key = open_key(data_dir, &config);
     if let Ok(key) = &key {
-        match open_facts(&config, key) {
+        match open_facts(&config, key, data_dir) {
             Ok((facts, problem)) => {
                 warnings.extend(problem);
                 config.facts = Some(facts);
@@ -261,12 +272,15 @@ fn open_key(data_dir: &Path, config: &ConfigState) -> Result<DigestKey, String> 
     .map_err(|e| e.to_string())
 }
 
-/// Opens the desk's sealed facts. A desk that has none yet (new, or from
-/// before they existed) records what its configuration already shows: a
-/// real gateway in force, and the stored token bound to it.
+/// Opens the desk's sealed facts. A desk that has none yet (new, from
+/// before they existed, or whose record was deleted) records that a real
+/// gateway is in force if one is. A stored token is not bound on trust:
+/// `settings.json` may have been edited just before the record was
+/// deleted, so the token must be typed again (S19).
 fn open_facts(
     config: &ConfigState,
     key: &DigestKey,
+    data_dir: &Path,
 ) -> Result<(FactsStore, Option<String>), String> {
     let (facts, read) = FactsStore::open(config.credentials.clone(), key.clone())
         .map_err(|e| format!("The desk's sealed record cannot be read: {e}"))?;
@@ -274,28 +288,22 @@ fn open_facts(
         FactsRead::Intact => None,
         FactsRead::Distrusted(why) => Some(why),
         FactsRead::Absent => {
-            if let Ok(DeskConfig {
-                gateway: GatewayChoice::Real(real),
-                ..
-            }) = config.resolve()
-            {
-                let stored = config
-                    .credentials
-                    .get(secrets::SecretName::AuthToken)
-                    .ok()
-                    .flatten()
-                    .is_some();
-                let binding = GatewayBinding::of(&real);
+            let real = matches!(
+                resolve_for_start(config),
+                Ok(DeskConfig {
+                    gateway: GatewayChoice::Real(_),
+                    ..
+                })
+            ) && config.env.is_none();
+            if real {
                 facts
-                    .update(|f| {
-                        f.real_gateway_configured = true;
-                        if stored && real.token_file.is_none() {
-                            f.token_bound_to = Some(binding);
-                        }
-                    })
+                    .update(|f| f.real_gateway_configured = true)
                     .map_err(|e| format!("The desk's sealed record cannot be written: {e}"))?;
             }
-            None
+            let used = std::fs::metadata(data_dir.join(AUDIT_FILE)).is_ok_and(|m| m.len() > 0);
+            used.then(|| {
+                "The desk's sealed record was missing, though this desk has an audit trail (the first start after an upgrade, or the record was deleted). A stored auth token must be typed again; IT should verify the audit log.".to_owned()
+            })
         }
     };
     Ok((facts, problem))
@@ -348,6 +356,12 @@ fn open_desk<R: Runtime, M: tauri::Manager<R>>(
 ) -> Result<Engine, String> {
     let audit = crate::trail::open(&data_dir.join(AUDIT_FILE), audit_key, facts, station)?;
     warnings.extend(audit.damage().map(str::to_owned));
+    // What was found wrong with the trail goes into the trail itself, so
+    // it outlives the screen and the next start's fresh anchor.
+    let start_detail = match audit.damage() {
+        Some(damage) => format!("{start_detail}; {damage}"),
+        None => start_detail.to_owned(),
+    };
     let pending_path = data_dir.join(PENDING_FILE);
     let now = SystemClock.now();
     let loaded = persist::load_or_quarantine(&pending_path, now).map_err(|e| e.to_string())?;
@@ -376,7 +390,7 @@ fn open_desk<R: Runtime, M: tauri::Manager<R>>(
     // Until the gateway is built: no code without a way to send it.
     desk.set_sending(Sending::Unavailable("the gateway is starting".to_owned()));
     let mut started = AuditEvent::new(now, EventKind::AppStarted);
-    started.detail = Some(start_detail.to_owned());
+    started.detail = Some(start_detail);
     desk.audit_event(started);
     if let Some(q) = quarantined {
         let mut e = AuditEvent::new(now, EventKind::StoreQuarantined);

@@ -59,6 +59,7 @@ pub async fn send_test_sms(shell: State<'_, Shell>, phone: String) -> IpcResult<
         .to_owned(),
     );
     e.gateway_sid = result.as_ref().ok().map(|r| r.sid.to_string());
+    e.detail = result.as_ref().err().map(|e| e.kind().to_owned());
     shell.audit(e);
     let receipt = result?;
     Ok(TestSms {

@@ -4,7 +4,7 @@
 //! deleted, cut short or rewritten in the data folder shows at the next
 //! start and at every "Verify log".
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use countersign::audit::{AuditKey, AuditLog, Station, TrailAnchor};
 use countersign::config::Key;
@@ -15,7 +15,7 @@ use crate::config_state::ConfigState;
 
 /// The audit key: IT-provisioned when the policy names a key file (so IT
 /// can verify any desk's trail off the desk), else derived from the desk
-/// key (exportable with `countersign --export-audit-key FILE`). Only the
+/// key (exported for IT from the Activity screen). Only the
 /// policy may name the file: `audit_key_file` is IT-only.
 pub fn audit_key(config: &ConfigState, desk_key: &DigestKey) -> Result<AuditKey, String> {
     let policy = config.policy.policy.as_ref().ok();
@@ -59,26 +59,29 @@ pub fn open(
     Ok(log.with_anchor_sink(Box::new(move |anchor| store_anchor(&facts, anchor))))
 }
 
-/// Writes the audit key, as hex, to an owner-only file for IT, and audits
-/// that it was taken.
-pub fn export_key(shell: &crate::state::Shell, target: &Path) -> Result<(), String> {
-    if target.as_os_str().is_empty() {
-        return Err("name the file to write: --export-audit-key FILE".to_owned());
-    }
+/// Writes the audit key (hex) and the trail's anchor (JSON, beside it as
+/// `<name>.anchor.json`) to owner-only files for IT, who verifies the trail
+/// off the desk with `countersign-verify-audit FOLDER --key-file KEY
+/// --anchor-file ANCHOR`. Returns the anchor file's path.
+pub fn export_key(shell: &crate::state::Shell, target: &Path) -> Result<PathBuf, String> {
     let key = shell
         .audit_key
         .as_ref()
-        .ok_or("the desk could not open its key (see the app's warnings)")?;
-    countersign::persist::atomic_write(target, format!("{}\n", key.to_hex()).as_bytes())
-        .map_err(|e| format!("{} cannot be written: {e}", target.display()))?;
-    let mut e = countersign::audit::AuditEvent::new(
-        countersign::clock::Clock::now(&countersign::clock::SystemClock),
-        countersign::audit::EventKind::AuditKeyExported,
-    );
-    e.os_account = crate::os_account::os_account();
-    e.detail = Some(format!("written to {}", target.display()));
-    shell.audit(e);
-    Ok(())
+        .ok_or("the desk could not open its key (see the warnings)")?;
+    let write = |path: &Path, bytes: &[u8]| {
+        countersign::persist::atomic_write(path, bytes)
+            .map_err(|e| format!("{} cannot be written: {e}", path.display()))
+    };
+    write(target, format!("{}\n", key.to_hex()).as_bytes())?;
+    let anchor = shell
+        .config(|c| c.facts.as_ref().and_then(|f| f.get().audit))
+        .map_err(|e| e.message)?;
+    let anchor_path = target.with_extension("anchor.json");
+    if let Some(anchor) = anchor {
+        let json = serde_json::to_vec_pretty(&anchor).map_err(|e| e.to_string())?;
+        write(&anchor_path, &json)?;
+    }
+    Ok(anchor_path)
 }
 
 fn store_anchor(facts: &FactsStore, anchor: &TrailAnchor) -> std::io::Result<()> {

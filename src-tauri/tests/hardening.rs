@@ -203,6 +203,69 @@ fn s19_a_stored_token_is_not_sent_to_an_address_edited_into_settings_json() {
     );
 }
 
+/// Edit settings.json, then delete the sealed record so nothing remembers
+/// what the token was typed for: the token is still not sent.
+#[test]
+fn s19_deleting_the_sealed_record_does_not_rebind_the_token_to_an_edited_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bank, token) = emulator_with_token();
+    let (listener, _) = emulator_with_token();
+    {
+        let desk = open_with(dir.path(), None, &[]);
+        assert_eq!(save(&desk, restcomm_at(&bank), Some(&token))["saved"], true);
+    }
+    let settings = dir.path().join("settings.json");
+    let text = std::fs::read_to_string(&settings).unwrap();
+    std::fs::write(
+        &settings,
+        text.replace(bank.base_url().as_str(), listener.base_url().as_str()),
+    )
+    .unwrap();
+    std::fs::remove_file(dir.path().join("keys").join("desk-facts")).unwrap();
+
+    let desk = open_with(dir.path(), None, &[]);
+    let shown = warnings(&desk).join("\n");
+    assert!(shown.contains("sealed record was missing"), "{shown}");
+    let refused = desk.try_start("07400 123456").unwrap_err();
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("type it again"),
+        "{refused}"
+    );
+    assert!(
+        listener.requests().is_empty(),
+        "the token reached the listener"
+    );
+}
+
+/// A sealed record that cannot be read is not "no record": a real desk
+/// whose settings were then deleted still does not drop to demo mode.
+#[test]
+fn s23_an_unreadable_sealed_record_does_not_open_the_way_to_demo_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bank, token) = emulator_with_token();
+    {
+        let desk = open_with(dir.path(), None, &[]);
+        assert_eq!(save(&desk, restcomm_at(&bank), Some(&token))["saved"], true);
+    }
+    let record = dir.path().join("keys").join("desk-facts");
+    std::fs::remove_file(&record).unwrap();
+    std::fs::create_dir(&record).unwrap();
+    std::fs::remove_file(dir.path().join("settings.json")).unwrap();
+
+    let desk = open_with(dir.path(), None, &[]);
+    assert_eq!(
+        desk.call("app_status", json!({})).unwrap()["mode"],
+        Value::Null
+    );
+    assert!(desk.try_start("07400 123456").is_err());
+    assert_eq!(desk.call("demo_inbox", json!({})).unwrap(), json!([]));
+    let shown = warnings(&desk).join("\n");
+    assert!(shown.contains("sealed record cannot be read"), "{shown}");
+}
+
 #[test]
 fn s19_the_gateway_an_it_token_file_belongs_to_cannot_be_changed_at_the_desk() {
     let dir = tempfile::tempdir().unwrap();

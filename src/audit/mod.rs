@@ -68,8 +68,8 @@ pub enum EventKind {
     /// The hand-over: records from here on are keyed (S22).
     #[serde(rename = "audit_chain_keyed")]
     ChainKeyed,
-    /// IT exported the audit key (`--export-audit-key`) to verify the
-    /// trail off the desk.
+    /// The audit key and the trail's anchor were exported (Activity,
+    /// "Export audit key for IT") to verify the trail off the desk.
     AuditKeyExported,
 }
 
@@ -227,7 +227,7 @@ pub fn query(path: &Path, filter: &Filter, limit: usize) -> io::Result<Vec<Audit
 /// reference with a comma or a leading `=` (spreadsheet formula) stays text.
 pub fn to_csv(records: &[AuditRecord]) -> String {
     let mut out = String::from(
-        "seq,time,event,operator,staff_id,os_account,branch,workstation,verification,masked_number,number_id,reference,outcome,gateway_mode,gateway_sid,delivery,detail,hash\n",
+        "seq,time,event,operator,staff_id,branch,workstation,verification,masked_number,number_id,reference,outcome,gateway_sid,delivery,detail,hash,gateway_mode,os_account\n",
     );
     for r in records {
         let e = &r.event;
@@ -237,7 +237,6 @@ pub fn to_csv(records: &[AuditRecord]) -> String {
             Some(e.name()),
             e.operator.clone(),
             e.staff_id.clone(),
-            e.os_account.clone(),
             e.branch.clone(),
             e.workstation.clone(),
             e.verification.clone(),
@@ -245,11 +244,13 @@ pub fn to_csv(records: &[AuditRecord]) -> String {
             e.number_id.clone(),
             e.reference.clone(),
             e.outcome.clone(),
-            e.gateway_mode.clone(),
             e.gateway_sid.clone(),
             e.delivery.clone(),
             e.detail.clone(),
             Some(r.hash.clone()),
+            // Added later, at the end, so readers by position keep working.
+            e.gateway_mode.clone(),
+            e.os_account.clone(),
         ];
         let row: Vec<String> = fields
             .iter()

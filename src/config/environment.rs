@@ -77,12 +77,20 @@ pub fn gateway_from_env(
         vars.push((var, key));
         Ok(())
     };
-    let flavour = match get(FLAVOUR_VAR).as_deref().map(str::trim) {
-        None | Some("") | Some("restcomm") => "restcomm",
+    let flavour_set = get(FLAVOUR_VAR).filter(|f| !f.trim().is_empty());
+    let flavour = match flavour_set.as_deref().map(str::trim) {
+        None | Some("restcomm") => "restcomm",
         Some("twilio") => "twilio",
         Some(_) => return Err(format!("{FLAVOUR_VAR} must be restcomm or twilio.")),
     };
-    put(FLAVOUR_VAR, Key::Gateway, json!(flavour))?;
+    // Messages name the variable the user actually set: the flavour's, or
+    // the address that chose a real gateway at all.
+    let gateway_var = if flavour_set.is_some() {
+        FLAVOUR_VAR
+    } else {
+        GATEWAY_VARS[0].0
+    };
+    put(gateway_var, Key::Gateway, json!(flavour))?;
     let [url, sid, token, sender] = [0, 1, 2, 3].map(|i| values[i].clone().unwrap_or_default());
     put(GATEWAY_VARS[0].0, Key::BaseUrl, json!(url))?;
     put(GATEWAY_VARS[1].0, Key::AccountSid, json!(sid))?;

@@ -10,7 +10,7 @@ use crate::gateway::restcomm::{check_account_sid, check_base_url, check_proxy_ur
 use crate::language::Language;
 use crate::phone::Region;
 use crate::policy::{self, Limit};
-use crate::sms::{self, Template, DEFAULT_TEMPLATE};
+use crate::sms::{self, Template, TemplateError, DEFAULT_TEMPLATE};
 use crate::templates;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -176,12 +176,17 @@ impl Key {
 
     /// Whether only IT may set it, in the policy file: a value saved from
     /// the settings screen (or written into `settings.json`) is never used,
-    /// because each of these decides where secrets go or come from, or what
-    /// the environment may change (S19).
+    /// because each of these decides where secrets go or come from, what
+    /// the environment may change (S19), or what the SMS warns the customer
+    /// (S15: IT may reword it, staff may not).
     pub fn it_only(self) -> bool {
         matches!(
             self,
             Self::AuthTokenFile
+                | Self::SmsWarningEn
+                | Self::SmsWarningFr
+                | Self::SmsWarningEs
+                | Self::SmsWarningDe
                 | Self::GatewayProxy
                 | Self::CaBundleFile
                 | Self::AllowDataDirOverride
@@ -346,11 +351,15 @@ impl Key {
                 }
                 let language = self.language().unwrap_or_default();
                 // The brand is measured at its longest, so any brand fits.
-                // On its own a template is measured with the shipped warning;
-                // `DeskConfig::resolve` measures it with the one in force.
-                templates::check(language, text, "Brand")
-                    .map(|_| text.to_owned())
-                    .map_err(|e| e.to_string())
+                // Whether it fits with its warning depends on the warning in
+                // force, which only `DeskConfig::resolve` (and the settings
+                // preview) know: on its own a template need only fit with
+                // the shipped one or without one, so a policy file with a
+                // shorter warning is not refused here.
+                match templates::check(language, text, "Brand") {
+                    Ok(_) | Err(TemplateError::WarningTooLong { .. }) => Ok(text.to_owned()),
+                    Err(e) => Err(e.to_string()),
+                }
             }
             Self::SmsWarningEn | Self::SmsWarningFr | Self::SmsWarningEs | Self::SmsWarningDe => {
                 match sms::warning_problem(text) {
