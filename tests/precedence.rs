@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use countersign::config::environment::{
-    env_gateway_refusal, gateway_from_env, relocation_allowed, EnvGateway,
+    credentials_request, env_gateway_refusal, gateway_from_env, relocation_allowed, EnvGateway,
 };
 use countersign::config::it_policy::{self, Discovered};
 use countersign::config::Key;
@@ -152,6 +152,28 @@ fn s19_a_variable_that_contradicts_a_locked_value_is_refused_by_name() {
 fn s19_without_a_policy_the_environment_may_configure_the_gateway() {
     let d = it_policy::discover(None, &[]);
     assert!(env_gateway_refusal(&user_gateway(), &d).is_none());
+}
+
+#[test]
+fn s19_countersign_credentials_is_ignored_under_a_system_policy_and_says_so() {
+    let m = machine();
+    let none = it_policy::discover(None, &m.system);
+    assert_eq!(
+        credentials_request(Some("file".into()), &none),
+        (Some("file".into()), None)
+    );
+    let d = with_system_policy(&m, "[locked]\nmax_attempts = 3\n");
+    let (value, note) = credentials_request(Some("file".into()), &d);
+    assert_eq!(value, None);
+    assert!(note
+        .unwrap()
+        .starts_with("COUNTERSIGN_CREDENTIALS is ignored"));
+    assert_eq!(credentials_request(None, &d), (None, None));
+    let d = with_system_policy(&m, "[locked]\nallow_credentials_override = true\n");
+    assert_eq!(
+        credentials_request(Some("os".into()), &d),
+        (Some("os".into()), None)
+    );
 }
 
 #[test]

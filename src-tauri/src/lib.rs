@@ -187,13 +187,8 @@ fn load_config(
         problems.push(why);
         env_gateway = None;
     }
-    const CREDENTIALS: &str = "COUNTERSIGN_CREDENTIALS";
-    let mut wanted = env(CREDENTIALS).filter(|w| !w.trim().is_empty());
-    if wanted.is_some() && !environment::relocation_allowed(&policy, Key::AllowCredentialsOverride)
-    {
-        notes.push(environment::ignored_variable_note(CREDENTIALS, &policy));
-        wanted = None;
-    }
+    let (wanted, note) = environment::credentials_request(env("COUNTERSIGN_CREDENTIALS"), &policy);
+    notes.extend(note);
     let (credentials, problem) = credentials::choose(data_dir, wanted.as_deref());
     problems.extend(problem);
     config_state::ConfigState {
@@ -263,7 +258,14 @@ pub fn run() {
     init_logging();
     let mut context = tauri::generate_context!();
     let launch = Launch::from_process_env();
-    let (data_dir, _note) = launch.data_dir_override(&launch.discover_policy());
+    let policy = launch.discover_policy();
+    let (mut data_dir, _note) = launch.data_dir_override(&policy);
+    // Under a system policy the data folder is where the OS says, not where
+    // XDG_DATA_HOME or HOME (the user's to set) would put it: an empty
+    // folder would start every count from zero (S19).
+    if data_dir.is_none() && policy.system {
+        data_dir = os_account::pinned_data_dir(&context.config().identifier);
+    }
     apply_data_dir_override(&mut context, data_dir);
     match run_app(webview_tuning::builder(), context, launch) {
         Ok(app) => app.run(|app, event| {

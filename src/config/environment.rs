@@ -164,6 +164,21 @@ pub fn relocation_allowed(discovered: &Discovered, allow_key: Key) -> bool {
     }
 }
 
+/// `COUNTERSIGN_CREDENTIALS` as the desk may follow it: the value when the
+/// policy in force lets the environment choose the credential store, else
+/// `None` and the note saying it was ignored.
+pub fn credentials_request(
+    value: Option<String>,
+    discovered: &Discovered,
+) -> (Option<String>, Option<String>) {
+    const VAR: &str = "COUNTERSIGN_CREDENTIALS";
+    match value.filter(|v| !v.trim().is_empty()) {
+        Some(v) if relocation_allowed(discovered, Key::AllowCredentialsOverride) => (Some(v), None),
+        Some(_) => (None, Some(ignored_variable_note(VAR, discovered))),
+        None => (None, None),
+    }
+}
+
 /// The note shown and audited when the environment asked for something
 /// the system policy does not allow.
 pub fn ignored_variable_note(var: &str, discovered: &Discovered) -> String {
