@@ -9,7 +9,7 @@
 //! version's bounds) is reported and left out, never used.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use countersign::clock::{Clock, SystemClock};
 use countersign::config::{Key, Values};
@@ -64,6 +64,11 @@ type SaveAll = Box<dyn Fn(&dyn Fn(&mut Map<String, Value>)) -> Result<(), String
 pub struct SettingsFile {
     path: PathBuf,
     save: SaveAll,
+    /// Held by each write. Sign-in (main thread) and a settings save (a
+    /// worker) both write this file: one read-modify-write at a time, or
+    /// one loses the other. `true` once shut down: the folder is no longer
+    /// this process's to write.
+    closed: Mutex<bool>,
 }
 
 impl SettingsFile {
@@ -112,13 +117,7 @@ impl SettingsFile {
             }
         }
         let file_path = path.clone();
-        // Sign-in (main thread) and a settings save (a worker) both write
-        // this file: one read-modify-write at a time, or one loses the other.
-        let one_writer = std::sync::Mutex::new(());
         let save: SaveAll = Box::new(move |change| {
-            let _writing = one_writer
-                .lock()
-                .map_err(|_| "settings writer poisoned".to_owned())?;
             let mut map: Map<String, Value> = store.entries().into_iter().collect();
             change(&mut map);
             let bytes = serde_json::to_vec_pretty(&map).map_err(|e| e.to_string())?;
@@ -127,7 +126,11 @@ impl SettingsFile {
             store.reload_ignore_defaults().map_err(|e| e.to_string())
         });
         Ok((
-            Self { path, save },
+            Self {
+                path,
+                save,
+                closed: Mutex::new(false),
+            },
             Loaded {
                 operator,
                 saved,
@@ -138,7 +141,7 @@ impl SettingsFile {
 
     /// Remembers who signed in last, for the next sign-in's prefill.
     pub fn save_operator(&self, operator: &Operator) -> Result<(), String> {
-        (self.save)(&|map| {
+        self.write(&|map| {
             map.insert(
                 OPERATOR_KEY.to_owned(),
                 Value::String(operator.name.clone()),
@@ -153,7 +156,7 @@ impl SettingsFile {
     /// is kept, the built-in default too: it must still win over an IT
     /// `[defaults]` value after a restart.
     pub fn save_values(&self, changes: &Values) -> Result<(), String> {
-        (self.save)(&|map| {
+        self.write(&|map| {
             for (key, value) in changes {
                 map.insert(key.name().to_owned(), value.clone());
             }
@@ -162,6 +165,25 @@ impl SettingsFile {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Refuses every later save, once a save under way is done (shutdown).
+    pub fn close(&self) {
+        *self.closed.lock().unwrap_or_else(PoisonError::into_inner) = true;
+    }
+
+    fn write(&self, change: &dyn Fn(&mut Map<String, Value>)) -> Result<(), String> {
+        let closed = self
+            .closed
+            .lock()
+            .map_err(|_| "settings writer poisoned".to_owned())?;
+        if *closed {
+            return Err(format!(
+                "Countersign has shut down; {} was not changed.",
+                self.path.display()
+            ));
+        }
+        (self.save)(change)
     }
 }
 
