@@ -4,12 +4,13 @@
 //!
 //! Like the pending list, the file is checked before the plugin loads it
 //! (a corrupt one is set aside and reported) and written atomically by the
-//! core; the plugin's auto-save, a plain truncate-and-write, stays off. A
+//! core; the plugin never writes it (auto-save off, and out of the
+//! plugin's registry, so not saved at exit: `pending_store::open_store`). A
 //! saved value that no longer passes its check (a hand edit, an older
 //! version's bounds) is reported and left out, never used.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use countersign::clock::{Clock, SystemClock};
 use countersign::config::{Key, Values};
@@ -17,7 +18,6 @@ use countersign::persist::{self, Corruption};
 use countersign::verification::Operator;
 use serde_json::{Map, Value};
 use tauri::Runtime;
-use tauri_plugin_store::{Store, StoreBuilder};
 
 pub const SETTINGS_FILE: &str = "settings.json";
 const OPERATOR_KEY: &str = "operatorName";
@@ -79,10 +79,7 @@ impl SettingsFile {
     ) -> Result<(Self, Loaded), String> {
         let path = data_dir.join(SETTINGS_FILE);
         let mut warnings: Vec<String> = check(&path)?.into_iter().collect();
-        let store: Arc<Store<R>> = StoreBuilder::new(manager, &path)
-            .disable_auto_save()
-            .build()
-            .map_err(|e| format!("the store plugin could not open {}: {e}", path.display()))?;
+        let store = crate::pending_store::open_store(manager, &path)?;
         let text = |key: &str| store.get(key).and_then(|v| v.as_str().map(str::to_owned));
         let mut operator = text(OPERATOR_KEY)
             .and_then(|name| Operator::parse(&name).ok())

@@ -2,7 +2,9 @@
 //! a folder in use does not start and touches nothing in it, whether it is
 //! built in this process (`run_app`, as tests and `main` build it) or is
 //! the real `countersign` binary; a shell that shuts down lets go of its
-//! folder and writes nothing more.
+//! folder and writes nothing more. And within the one process, the core is
+//! the only writer: the store plugin never rewrites `pending.json` or
+//! `settings.json`, not even at exit.
 
 mod support;
 
@@ -17,16 +19,28 @@ use serde_json::json;
 use support::{id_of, open, try_open};
 use tauri::test::mock_builder;
 use tauri::utils::config::AppDirectoriesOverride;
-use tauri::Manager;
+use tauri::{Manager, RunEvent};
 
 /// What a file is, for "nothing changed": size, modification time, inode
 /// (a replaced file has a new one) and the bytes themselves.
-#[derive(Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 struct Seen {
     len: u64,
     modified: SystemTime,
     inode: u64,
     bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for Seen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = String::from_utf8_lossy(&self.bytes);
+        f.debug_struct("Seen")
+            .field("len", &self.len)
+            .field("modified", &self.modified)
+            .field("inode", &self.inode)
+            .field("starts", &text.chars().take(40).collect::<String>())
+            .finish()
+    }
 }
 
 /// Every file and folder under `dir`, by path relative to it.
@@ -212,4 +226,64 @@ fn s20_the_countersign_binary_refuses_a_folder_in_use_and_touches_nothing() {
         "nothing was made in HOME either"
     );
     drop(held);
+}
+
+/// tauri-plugin-store saves every store still registered with it on
+/// `RunEvent::Exit`, with a plain (non-atomic) `fs::write`. The app closes
+/// here the way a desk user closes it: the last window closes, the event
+/// loop (the mock runtime's own `run`) asks to exit and exits, the plugins
+/// and the app's own handler (`on_run_event`) see `RunEvent::Exit`. Neither
+/// store file may have been written: same inode, bytes and mtime.
+#[test]
+fn closing_the_window_exits_without_the_store_plugin_rewriting_pending_or_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let desk = open(&data);
+    desk.start("07400 123450");
+    // Until the SMS is delivered: its tracker then stops, and nothing but
+    // an exit could write the pending list.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while desk.call("list_pending", json!({})).unwrap()[0]["delivery"]["state"] != "delivered" {
+        assert!(Instant::now() < deadline, "never delivered");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let files = ["pending.json", "settings.json"];
+    // An old mtime: any write at exit shows, however coarse the clock of
+    // the file system.
+    let long_ago = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+    for f in files {
+        let file = std::fs::File::options()
+            .write(true)
+            .open(data.join(f))
+            .unwrap();
+        file.set_modified(long_ago).unwrap();
+    }
+    let seen = |files: &[&str]| {
+        let all = snapshot(&data);
+        files
+            .iter()
+            .map(|f| all.get(Path::new(f)).cloned().flatten())
+            .collect::<Vec<_>>()
+    };
+    let before = seen(&files);
+    assert!(before.iter().all(Option::is_some), "both files exist");
+
+    let support::Desk { app, window, .. } = desk;
+    app.run(move |handle, event| {
+        if let RunEvent::Ready = event {
+            window.close().expect("the window closes");
+        }
+        countersign_desk::on_run_event(handle, &event);
+    });
+
+    // The exit went through the app's own handler: it recorded the stop
+    // and let go of the folder.
+    let log = std::fs::read_to_string(data.join("audit.jsonl")).unwrap();
+    assert!(log.contains("app_stopped"), "{log}");
+    DataFolderLock::acquire(&data).expect("released at exit");
+    assert_eq!(
+        seen(&files),
+        before,
+        "the store plugin rewrote a file at exit"
+    );
 }

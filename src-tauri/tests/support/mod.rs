@@ -83,6 +83,11 @@ pub fn try_open(
 ) -> tauri::Result<App<MockRuntime>> {
     let mut context = tauri::generate_context!();
     countersign_desk::apply_data_dir_override(&mut context, Some(data_dir.to_owned()));
+    // The harness makes the window itself; a test that runs the event loop
+    // (to exit through it) would otherwise get a second "main" at Ready.
+    for window in &mut context.config_mut().app.windows {
+        window.create = false;
+    }
     let mut vars: std::collections::HashMap<String, String> = env
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
