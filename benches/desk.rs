@@ -205,7 +205,7 @@ fn run_steps<S: PendingStore>(
     let mut total = Duration::ZERO;
     let mut d = make();
     for i in 0..iters as usize {
-        if i > 0 && i % EPOCH == 0 {
+        if i > 0 && i.is_multiple_of(EPOCH) {
             d = make();
         }
         let t = pick(&cycle(&mut d, i % EPOCH));
@@ -268,7 +268,7 @@ fn durable(c: &mut Criterion) {
                 let mut total = Duration::ZERO;
                 let mut d = make();
                 for i in 0..iters as usize {
-                    if i > 0 && i % EPOCH == 0 {
+                    if i > 0 && i.is_multiple_of(EPOCH) {
                         d = make();
                     }
                     let t = cycle(&mut d, i % EPOCH);
@@ -295,11 +295,11 @@ fn purge_bound(_: &mut Criterion) {
     let clock = ManualClock::at(T0);
     let mut d = desk(NullStore, PendingDocument::default(), clock.clone(), 1);
     let mut sizes = Vec::new();
-    let cycles = if benchmarking() { 6_000 } else { 300 };
+    let cycles: usize = if benchmarking() { 6_000 } else { 300 };
     for n in 0..cycles {
         clock.advance(Duration::from_secs(1));
         d.purge().expect("the null store never fails");
-        if n % 10 == 0 {
+        if n.is_multiple_of(10) {
             // Abandoned at the desk: left to expire.
             let started = d.start(number(n), Purpose::Unspecified, operator());
             let Ok(Started::New { view, .. }) = started else {

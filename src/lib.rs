@@ -15,6 +15,7 @@ pub mod code;
 pub mod config;
 pub mod desk;
 pub mod facts;
+pub mod folder_lock;
 pub mod gateway;
 pub mod keys;
 pub mod language;

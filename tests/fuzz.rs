@@ -494,7 +494,7 @@ fn graft(v: &mut Value, mut choice: usize, with: Value) {
             let keys: Vec<String> = o.keys().cloned().collect();
             let k = &keys[choice % keys.len()];
             choice /= keys.len();
-            if choice % 3 == 0 {
+            if choice.is_multiple_of(3) {
                 o.insert(k.clone(), with);
             } else {
                 graft(o.get_mut(k).unwrap(), choice, with);
@@ -503,7 +503,7 @@ fn graft(v: &mut Value, mut choice: usize, with: Value) {
         Value::Array(a) if !a.is_empty() => {
             let i = choice % a.len();
             choice /= a.len();
-            if choice % 3 == 0 {
+            if choice.is_multiple_of(3) {
                 a[i] = with;
             } else {
                 graft(&mut a[i], choice, with);

@@ -47,7 +47,7 @@ impl Sleeper for SteppingSleeper<'_> {
             let mut s = self.state.lock().unwrap();
             s.0 += d;
             s.1 += 1;
-            if self.step_every > 0 && s.1 % self.step_every == 0 {
+            if self.step_every > 0 && s.1.is_multiple_of(self.step_every) {
                 if let Some((em, sid)) = &self.em {
                     em.advance(sid);
                 }

@@ -14,6 +14,14 @@ use crate::state::Shell;
 
 pub fn spawn<R: Runtime>(app: &AppHandle<R>, id: VerificationId, sid: MessageSid) {
     let shell = app.state::<Shell>();
+    // Held while the task is made and kept: shutdown, which drains this map
+    // after it marks the shell closed, then stops it too.
+    let Ok(mut trackers) = shell.trackers.lock() else {
+        return;
+    };
+    if shell.is_closed() {
+        return;
+    }
     let task_app = app.clone();
     let task_id = id.clone();
     let handle = tauri::async_runtime::spawn(async move {
@@ -49,11 +57,9 @@ pub fn spawn<R: Runtime>(app: &AppHandle<R>, id: VerificationId, sid: MessageSid
             t.remove(&task_id);
         };
     });
-    if let Ok(mut trackers) = shell.trackers.lock() {
-        if let Some(old) = trackers.insert(id, handle) {
-            old.abort();
-        }
-    };
+    if let Some(old) = trackers.insert(id, handle) {
+        old.abort();
+    }
 }
 
 /// Stops tracking a verification that has ended.

@@ -30,8 +30,9 @@ pub fn forward_inbox<R: Runtime>(app: &AppHandle<R>) {
     let Some((_, mut inbox)) = shell.demo_inbox() else {
         return;
     };
-    let app = app.clone();
-    tauri::async_runtime::spawn(async move {
+    let task_app = app.clone();
+    let task = tauri::async_runtime::spawn(async move {
+        let app = task_app;
         loop {
             match inbox.recv().await {
                 Ok(m) => {
@@ -42,4 +43,5 @@ pub fn forward_inbox<R: Runtime>(app: &AppHandle<R>) {
             }
         }
     });
+    shell.keep_task(task);
 }

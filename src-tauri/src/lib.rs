@@ -1,20 +1,22 @@
 //! Countersign's desktop shell: it wires the core to a Tauri window.
 //!
-//! The shell decides nothing. At start it finds the data folder, opens the
-//! key, the pending list (through tauri-plugin-store, made durable by the
-//! core) and the audit log, picks the gateway (demo mode on the embedded
-//! emulator when nothing is configured), and hands the window a few thin
-//! commands and events. `run_app` builds the same app for `main` and for
-//! tests on `tauri::test::mock_builder()`.
+//! The shell decides nothing. At start it finds the data folder and locks
+//! it (S20: one writer per folder), opens the key, the pending list
+//! (through tauri-plugin-store, made durable by the core) and the audit
+//! log, picks the gateway (demo mode on the embedded emulator when nothing
+//! is configured), and hands the window a few thin commands and events. `run_app` builds the same app for `main` and for
+//! tests on `tauri::test::mock_builder()`. At exit, `Shell::shutdown` stops
+//! the background tasks and lets go of the folder.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use countersign::config::environment;
 use countersign::config::it_policy::{self, Discovered};
 use countersign::config::Key;
+use countersign::folder_lock::DataFolderLock;
 use tauri::utils::config::AppDirectoriesOverride;
-use tauri::{App, AppHandle, Builder, Context, Emitter, Manager, Runtime};
+use tauri::{App, AppHandle, Builder, Context, Emitter, Manager, RunEvent, Runtime};
 
 pub mod activity;
 pub mod commands;
@@ -94,11 +96,52 @@ impl Launch {
     }
 }
 
-/// Builds the app on any runtime, for `main` and for tests.
+/// The data folder the app will use, worked out as Tauri does
+/// (`app_data_dir`) but before any app is built, so that `run` can lock it
+/// before the window system is touched. `None` where it cannot tell; setup
+/// then locks the folder Tauri reports. Setup checks the two agree.
+pub fn data_folder<R: Runtime>(context: &Context<R>) -> Option<PathBuf> {
+    let normal = |p: &Path| p.components().collect::<PathBuf>();
+    match &context.config().app.app_directories_override {
+        None => dirs::data_dir().map(|d| d.join(&context.config().identifier)),
+        Some(AppDirectoriesOverride::Root(root)) if root.is_absolute() => Some(normal(root)),
+        Some(AppDirectoriesOverride::Directories(dirs)) => {
+            dirs.data.as_deref().filter(|d| d.is_absolute()).map(normal)
+        }
+        // Relative or `$VARIABLE/...` paths: Tauri's to resolve.
+        Some(_) => None,
+    }
+}
+
+/// A relative `COUNTERSIGN_DATA_DIR`, made absolute the way Tauri resolves
+/// a relative directory override: against the app binary's folder.
+fn absolute_data_dir(dir: PathBuf) -> PathBuf {
+    if dir.is_absolute() {
+        return dir;
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|p| p.join(&dir)))
+        .unwrap_or(dir)
+}
+
+/// Builds the app on any runtime, for `main` and for tests. The data folder
+/// is locked first (S20); if another process holds it, the build fails with
+/// a message naming the folder, before anything in it is read or written.
 pub fn run_app<R: Runtime>(
     builder: Builder<R>,
     context: Context<R>,
     launch: Launch,
+) -> tauri::Result<App<R>> {
+    build_app(builder, context, launch, None)
+}
+
+/// `run_app`, with the folder lock `run` may already hold.
+fn build_app<R: Runtime>(
+    builder: Builder<R>,
+    context: Context<R>,
+    launch: Launch,
+    folder_lock: Option<DataFolderLock>,
 ) -> tauri::Result<App<R>> {
     builder
         .plugin(tauri_plugin_store::Builder::default().build())
@@ -131,13 +174,23 @@ pub fn run_app<R: Runtime>(
             // Wired here rather than in a `.setup` hook so that the mock
             // runtime in tests, which never runs the event loop, gets the
             // same state. No IPC is served before the event loop starts.
-            setup(&mut app, launch).map_err(|e| tauri::Error::Setup(e.into()))?;
+            setup(&mut app, launch, folder_lock).map_err(|e| tauri::Error::Setup(e.into()))?;
             Ok(app)
         })
 }
 
-fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> Result<(), Box<dyn std::error::Error>> {
+fn setup<R: Runtime>(
+    app: &mut App<R>,
+    launch: Launch,
+    folder_lock: Option<DataFolderLock>,
+) -> Result<(), Box<dyn std::error::Error>> {
     let data_dir = app.path().app_data_dir()?;
+    // Before anything in the folder is read (S20). The lock `run` took is
+    // kept if it is on this very folder; otherwise it is taken here.
+    let folder_lock = match folder_lock {
+        Some(lock) if lock.dir() == data_dir => lock,
+        _ => DataFolderLock::acquire(&data_dir)?,
+    };
     let policy = launch.discover_policy();
     let mut config = load_config(&data_dir, launch.env.as_ref(), policy);
     // Asked again here so the note reaches the screen and the audit trail;
@@ -145,7 +198,7 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> Result<(), Box<dyn std
     config
         .notes
         .extend(launch.data_dir_override(&config.policy).1);
-    let (shell, resolved) = state::assemble(app, &data_dir, config);
+    let (shell, resolved) = state::assemble(app, &data_dir, folder_lock, config);
     app.manage(shell);
     let handle = app.handle().clone();
     match launch.gateway {
@@ -216,41 +269,65 @@ fn resume_tracking<R: Runtime>(app: &AppHandle<R>) {
 /// Expiry is decided in Rust (S2): once a second the desk ends what has
 /// expired and the window is told.
 fn spawn_expiry_sweep<R: Runtime>(app: AppHandle<R>) {
-    tauri::async_runtime::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            tick.tick().await;
-            let shell = app.state::<Shell>();
-            match shell.with_desk(|d| Ok(d.purge()?)) {
-                Ok(outcomes) => {
-                    for outcome in outcomes {
-                        delivery::stop(&app, &outcome.id);
-                        let _ = app.emit(events::VERIFICATION_ENDED, &outcome);
+    let task = tauri::async_runtime::spawn({
+        let app = app.clone();
+        async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let shell = app.state::<Shell>();
+                match shell.with_desk(|d| Ok(d.purge()?)) {
+                    Ok(outcomes) => {
+                        for outcome in outcomes {
+                            delivery::stop(&app, &outcome.id);
+                            let _ = app.emit(events::VERIFICATION_ENDED, &outcome);
+                        }
                     }
+                    Err(e) if e.kind == "desk_unavailable" => break,
+                    Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
                 }
-                Err(e) if e.kind == "desk_unavailable" => break,
-                Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
             }
         }
     });
+    app.state::<Shell>().keep_task(task);
 }
 
 /// Signs the operator out after the lock interval without activity.
 fn spawn_idle_lock<R: Runtime>(app: AppHandle<R>) {
-    tauri::async_runtime::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(5));
-        loop {
-            tick.tick().await;
-            let shell = app.state::<Shell>();
-            if let Some(operator) = shell.session.lock_if_idle(std::time::Instant::now()) {
-                activity::record_lock(&app, &shell, operator, "locked after inactivity");
+    let task = tauri::async_runtime::spawn({
+        let app = app.clone();
+        async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                let shell = app.state::<Shell>();
+                if let Some(operator) = shell.session.lock_if_idle(std::time::Instant::now()) {
+                    activity::record_lock(&app, &shell, operator, "locked after inactivity");
+                }
             }
         }
     });
+    app.state::<Shell>().keep_task(task);
 }
 
 /// When `main` started: the origin of the "ui ready" figure.
 pub static PROCESS_START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// What the app does with the event loop's events: at exit, it records
+/// that it stopped and lets go of the data folder (`Shell::shutdown`).
+/// `run` hands it to the event loop; tests drive the same path.
+pub fn on_run_event<R: Runtime>(app: &AppHandle<R>, event: &RunEvent) {
+    if let RunEvent::Exit = event {
+        let Some(shell) = app.try_state::<Shell>() else {
+            return;
+        };
+        shell.audit(countersign::audit::AuditEvent::new(
+            countersign::clock::Clock::now(&countersign::clock::SystemClock),
+            countersign::audit::EventKind::AppStopped,
+        ));
+        shell.shutdown();
+    }
+}
 
 /// The desktop entry point.
 pub fn run() {
@@ -266,17 +343,19 @@ pub fn run() {
     if data_dir.is_none() && policy.system {
         data_dir = os_account::pinned_data_dir(&context.config().identifier);
     }
-    apply_data_dir_override(&mut context, data_dir);
-    match run_app(webview_tuning::builder(), context, launch) {
-        Ok(app) => app.run(|app, event| {
-            if let tauri::RunEvent::Exit = event {
-                let shell = app.state::<Shell>();
-                shell.audit(countersign::audit::AuditEvent::new(
-                    countersign::clock::Clock::now(&countersign::clock::SystemClock),
-                    countersign::audit::EventKind::AppStopped,
-                ));
-            }
-        }),
+    apply_data_dir_override(&mut context, data_dir.map(absolute_data_dir));
+    // S20: before the window system is touched and before anything in the
+    // folder is read, so a second copy on a folder in use changes nothing.
+    let folder_lock = match data_folder(&context).map(|dir| DataFolderLock::acquire(&dir)) {
+        Some(Ok(lock)) => Some(lock),
+        Some(Err(e)) => {
+            eprintln!("Countersign could not start: {e}");
+            std::process::exit(1);
+        }
+        None => None,
+    };
+    match build_app(webview_tuning::builder(), context, launch, folder_lock) {
+        Ok(app) => app.run(|app, event| on_run_event(app, &event)),
         Err(e) => {
             eprintln!("Countersign could not start: {e}");
             std::process::exit(1);

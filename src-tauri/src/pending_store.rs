@@ -9,14 +9,19 @@
 //!   must not reach a webview, S18);
 //! - each change is written with the core's atomic write, then the plugin's
 //!   copy is refreshed from disk (`reload_ignore_defaults`, which emits no
-//!   event).
+//!   event);
+//! - the store is taken out of the plugin's registry as soon as it is open
+//!   ([`open_store`]): on `RunEvent::Exit` the plugin saves every store
+//!   still registered with a plain `fs::write`, which would rewrite the
+//!   file non-atomically at every close, and put back its own stale copy
+//!   after a failed refresh.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use countersign::persist::{FileStore, PendingDocument, PendingStore, StoreError};
 use tauri::Runtime;
-use tauri_plugin_store::{Store, StoreBuilder};
+use tauri_plugin_store::{Store, StoreBuilder, StoreExt};
 
 pub struct PluginPendingStore {
     file: FileStore,
@@ -30,16 +35,39 @@ impl PluginPendingStore {
         manager: &M,
         path: PathBuf,
     ) -> Result<Self, String> {
-        let store: Arc<Store<R>> = StoreBuilder::new(manager, &path)
-            .disable_auto_save()
-            .build()
-            .map_err(|e| format!("the store plugin could not open {}: {e}", path.display()))?;
+        let store = open_store(manager, &path)?;
         let refresh = Box::new(move || store.reload_ignore_defaults().map_err(|e| e.to_string()));
         Ok(Self {
             file: FileStore::new(path),
             refresh,
         })
     }
+}
+
+/// Opens `path` through the store plugin, which resolves and loads it, and
+/// takes it out of the plugin's registry at once (`close_resource` removes
+/// it from the resource table and from the path map the plugin's exit
+/// handler saves): the plugin never writes the file; the core does, and
+/// refreshes this copy. Auto-save is off, so dropping the store writes
+/// nothing either. Opening the same path through the plugin again would
+/// register a new store: nothing in the app does, and the window is
+/// granted no `store:*` command (S18).
+pub(crate) fn open_store<R: Runtime, M: tauri::Manager<R>>(
+    manager: &M,
+    path: &Path,
+) -> Result<Arc<Store<R>>, String> {
+    let store: Arc<Store<R>> = StoreBuilder::new(manager, path)
+        .disable_auto_save()
+        .build()
+        .map_err(|e| format!("the store plugin could not open {}: {e}", path.display()))?;
+    store.close_resource();
+    if manager.get_store(path).is_some() {
+        return Err(format!(
+            "the store plugin would still write {} at exit",
+            path.display()
+        ));
+    }
+    Ok(store)
 }
 
 impl PendingStore for PluginPendingStore {

@@ -4,12 +4,13 @@
 //!
 //! Like the pending list, the file is checked before the plugin loads it
 //! (a corrupt one is set aside and reported) and written atomically by the
-//! core; the plugin's auto-save, a plain truncate-and-write, stays off. A
+//! core; the plugin never writes it (auto-save off, and out of the
+//! plugin's registry, so not saved at exit: `pending_store::open_store`). A
 //! saved value that no longer passes its check (a hand edit, an older
 //! version's bounds) is reported and left out, never used.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Mutex, PoisonError};
 
 use countersign::clock::{Clock, SystemClock};
 use countersign::config::{Key, Values};
@@ -17,7 +18,6 @@ use countersign::persist::{self, Corruption};
 use countersign::verification::Operator;
 use serde_json::{Map, Value};
 use tauri::Runtime;
-use tauri_plugin_store::{Store, StoreBuilder};
 
 pub const SETTINGS_FILE: &str = "settings.json";
 const OPERATOR_KEY: &str = "operatorName";
@@ -64,6 +64,11 @@ type SaveAll = Box<dyn Fn(&dyn Fn(&mut Map<String, Value>)) -> Result<(), String
 pub struct SettingsFile {
     path: PathBuf,
     save: SaveAll,
+    /// Held by each write. Sign-in (main thread) and a settings save (a
+    /// worker) both write this file: one read-modify-write at a time, or
+    /// one loses the other. `true` once shut down: the folder is no longer
+    /// this process's to write.
+    closed: Mutex<bool>,
 }
 
 impl SettingsFile {
@@ -74,10 +79,7 @@ impl SettingsFile {
     ) -> Result<(Self, Loaded), String> {
         let path = data_dir.join(SETTINGS_FILE);
         let mut warnings: Vec<String> = check(&path)?.into_iter().collect();
-        let store: Arc<Store<R>> = StoreBuilder::new(manager, &path)
-            .disable_auto_save()
-            .build()
-            .map_err(|e| format!("the store plugin could not open {}: {e}", path.display()))?;
+        let store = crate::pending_store::open_store(manager, &path)?;
         let text = |key: &str| store.get(key).and_then(|v| v.as_str().map(str::to_owned));
         let mut operator = text(OPERATOR_KEY)
             .and_then(|name| Operator::parse(&name).ok())
@@ -112,13 +114,7 @@ impl SettingsFile {
             }
         }
         let file_path = path.clone();
-        // Sign-in (main thread) and a settings save (a worker) both write
-        // this file: one read-modify-write at a time, or one loses the other.
-        let one_writer = std::sync::Mutex::new(());
         let save: SaveAll = Box::new(move |change| {
-            let _writing = one_writer
-                .lock()
-                .map_err(|_| "settings writer poisoned".to_owned())?;
             let mut map: Map<String, Value> = store.entries().into_iter().collect();
             change(&mut map);
             let bytes = serde_json::to_vec_pretty(&map).map_err(|e| e.to_string())?;
@@ -127,7 +123,11 @@ impl SettingsFile {
             store.reload_ignore_defaults().map_err(|e| e.to_string())
         });
         Ok((
-            Self { path, save },
+            Self {
+                path,
+                save,
+                closed: Mutex::new(false),
+            },
             Loaded {
                 operator,
                 saved,
@@ -138,7 +138,7 @@ impl SettingsFile {
 
     /// Remembers who signed in last, for the next sign-in's prefill.
     pub fn save_operator(&self, operator: &Operator) -> Result<(), String> {
-        (self.save)(&|map| {
+        self.write(&|map| {
             map.insert(
                 OPERATOR_KEY.to_owned(),
                 Value::String(operator.name.clone()),
@@ -153,7 +153,7 @@ impl SettingsFile {
     /// is kept, the built-in default too: it must still win over an IT
     /// `[defaults]` value after a restart.
     pub fn save_values(&self, changes: &Values) -> Result<(), String> {
-        (self.save)(&|map| {
+        self.write(&|map| {
             for (key, value) in changes {
                 map.insert(key.name().to_owned(), value.clone());
             }
@@ -162,6 +162,25 @@ impl SettingsFile {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Refuses every later save, once a save under way is done (shutdown).
+    pub fn close(&self) {
+        *self.closed.lock().unwrap_or_else(PoisonError::into_inner) = true;
+    }
+
+    fn write(&self, change: &dyn Fn(&mut Map<String, Value>)) -> Result<(), String> {
+        let closed = self
+            .closed
+            .lock()
+            .map_err(|_| "settings writer poisoned".to_owned())?;
+        if *closed {
+            return Err(format!(
+                "Countersign has shut down; {} was not changed.",
+                self.path.display()
+            ));
+        }
+        (self.save)(change)
     }
 }
 

@@ -1,23 +1,27 @@
 //! What the shell holds while the app runs, and how it is put together at
 //! start: data folder, configuration (policy file, environment, saved
 //! settings, credentials), key, pending store (checked, then handed to the
-//! store plugin), audit log, gateway, and the engine over all of them.
+//! store plugin), audit log, gateway, and the engine over all of them; and
+//! how it lets go of the data folder at the end (`Shell::shutdown`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use countersign::audit::{AuditEvent, AuditKey, AuditLog, EventKind, Station};
 use countersign::clock::{Clock, SystemClock};
 use countersign::config::{DeskConfig, GatewayChoice, Layers};
 use countersign::desk::{Desk, Parts, Sending};
 use countersign::facts::{FactsRead, FactsStore};
+use countersign::folder_lock::DataFolderLock;
 use countersign::gateway::emulator::InboxMessage;
 use countersign::keys::DigestKey;
 use countersign::persist::{self, Corruption, PendingDocument};
 use countersign::secrets;
 use countersign::verification::{Operator, VerificationId};
 use rand::rngs::OsRng;
+use tauri::async_runtime::JoinHandle;
 use tauri::Runtime;
 use tokio::sync::broadcast;
 
@@ -39,8 +43,9 @@ pub const KEY_FILE: &str = "keys/desk.key";
 pub type GatewaySlot = Result<Arc<GatewaySetup>, String>;
 
 pub struct Shell {
-    /// `Err` holds the reason the desk cannot work (shown on screen).
-    desk: Result<Mutex<Engine>, String>,
+    /// `Err` holds the reason the desk cannot work (shown on screen);
+    /// `None` once the shell has shut down.
+    desk: Result<Mutex<Option<Engine>>, String>,
     gateway: RwLock<GatewaySlot>,
     /// The settings the gateway in use was built from.
     pub gateway_built_from: Mutex<Option<countersign::config::GatewayChoice>>,
@@ -54,10 +59,18 @@ pub struct Shell {
     pub warnings: Mutex<Vec<String>>,
     pub data_dir: PathBuf,
     /// Delivery polling tasks, stopped when their verification ends.
-    pub trackers: Mutex<HashMap<VerificationId, tauri::async_runtime::JoinHandle<()>>>,
+    pub trackers: Mutex<HashMap<VerificationId, JoinHandle<()>>>,
     /// The key the audit chain is verified with (S22).
     pub audit_key: Option<AuditKey>,
+    /// The other background tasks (expiry sweep, idle lock, demo inbox),
+    /// stopped at shutdown.
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// This process's hold on the data folder (S20), released at shutdown.
+    folder_lock: Mutex<Option<DataFolderLock>>,
+    closed: AtomicBool,
 }
+
+const SHUT_DOWN: &str = "Countersign has shut down; nothing more is saved in its data folder.";
 
 impl Shell {
     pub fn with_desk<T>(&self, f: impl FnOnce(&mut Engine) -> IpcResult<T>) -> IpcResult<T> {
@@ -68,7 +81,66 @@ impl Shell {
         let mut guard = desk
             .lock()
             .map_err(|_| IpcError::internal("desk lock poisoned"))?;
-        f(&mut guard)
+        let engine = guard
+            .as_mut()
+            .ok_or_else(|| IpcError::new("desk_unavailable", SHUT_DOWN))?;
+        f(engine)
+    }
+
+    /// Keeps a background task so that shutdown can stop it. A task handed
+    /// in after shutdown is stopped at once.
+    pub fn keep_task(&self, task: JoinHandle<()>) {
+        let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.is_closed() {
+            task.abort();
+            return;
+        }
+        tasks.retain(|t| !t.inner().is_finished());
+        tasks.push(task);
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    /// Lets go of the data folder: stops the background tasks (expiry
+    /// sweep, idle lock, delivery trackers, demo inbox), closes the desk and
+    /// the settings file so that later commands answer "desk unavailable"
+    /// instead of writing, then releases the folder lock (S20) for the next
+    /// instance. Called on `RunEvent::Exit`, and by tests before they open
+    /// the folder again. Idempotent.
+    pub fn shutdown(&self) {
+        {
+            // Under the tasks lock, so no task is kept after it is drained.
+            let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
+            self.closed.store(true, Ordering::SeqCst);
+            for task in tasks.drain(..) {
+                task.abort();
+            }
+        }
+        let trackers: Vec<_> = self
+            .trackers
+            .lock()
+            .map(|mut t| t.drain().map(|(_, h)| h).collect())
+            .unwrap_or_default();
+        for tracker in trackers {
+            tracker.abort();
+        }
+        if let Some(file) = &self.settings_file {
+            file.close();
+        }
+        // Waits for a command or task that is using the desk to finish; no
+        // write reaches the folder after this.
+        if let Ok(desk) = &self.desk {
+            let engine = desk.lock().unwrap_or_else(PoisonError::into_inner).take();
+            drop(engine);
+        }
+        let lock = self
+            .folder_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        drop(lock);
     }
 
     /// The gateway in use, or why there is none; with what the engine must
@@ -178,9 +250,13 @@ pub fn station_of(layers: &Layers) -> Station {
 
 /// Builds everything the desk needs from the data folder. Failures that leave
 /// the desk unusable become an on-screen reason, never a crash.
+///
+/// `folder_lock` must hold `data_dir` (S20): it is taken before anything
+/// in the folder is read, and the shell keeps it until `shutdown`.
 pub fn assemble<R: Runtime, M: tauri::Manager<R>>(
     manager: &M,
     data_dir: &Path,
+    folder_lock: DataFolderLock,
     mut config: ConfigState,
 ) -> (Shell, Result<DeskConfig, String>) {
     let mut warnings = Vec::new();
@@ -234,7 +310,7 @@ pub fn assemble<R: Runtime, M: tauri::Manager<R>>(
                 &mut warnings,
             )
         })
-        .map(Mutex::new);
+        .map(|engine| Mutex::new(Some(engine)));
     if let Err(reason) = &desk {
         warnings.push(reason.clone());
     }
@@ -251,6 +327,9 @@ pub fn assemble<R: Runtime, M: tauri::Manager<R>>(
         data_dir: data_dir.to_owned(),
         trackers: Mutex::new(HashMap::new()),
         audit_key: audit_key.ok(),
+        tasks: Mutex::new(Vec::new()),
+        folder_lock: Mutex::new(Some(folder_lock)),
+        closed: AtomicBool::new(false),
     };
     (shell, resolved)
 }

@@ -4,16 +4,31 @@
 
 use std::path::Path;
 
+use countersign_desk::state::Shell;
 use countersign_desk::{gateway_setup, Launch};
 use serde_json::{json, Value};
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
 use tauri::webview::InvokeRequest;
-use tauri::{App, Manager, WebviewWindow};
+use tauri::{App, AppHandle, Manager, WebviewWindow};
 
 pub struct Desk {
     pub app: App<MockRuntime>,
     pub window: WebviewWindow<MockRuntime>,
+    /// Shuts the shell down when the desk is dropped, as the app does at
+    /// exit: a test that opens the folder again finds it free (S20).
+    _release: Release,
+}
+
+/// A field, not `Drop` on `Desk`, so that a test can still move `app` out.
+struct Release(AppHandle<MockRuntime>);
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        if let Some(shell) = self.0.try_state::<Shell>() {
+            shell.shutdown();
+        }
+    }
 }
 
 /// Opens the desk on demo mode's emulator, with owner-only credential files
@@ -42,8 +57,37 @@ pub fn open_on_machine(
     env: &[(&str, &str)],
     system_policy: Vec<std::path::PathBuf>,
 ) -> Desk {
+    let app = try_open(data_dir, gateway, env, system_policy).expect("app builds");
+    let window = match app.get_webview_window("main") {
+        Some(w) => w,
+        None => tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+            .build()
+            .expect("window"),
+    };
+    let desk = Desk {
+        _release: Release(app.handle().clone()),
+        app,
+        window,
+    };
+    desk.call("sign_in", json!({"staffId": "S1234", "name": "Sam Teller"}))
+        .expect("sign in");
+    desk
+}
+
+/// Builds the app as [`open_on_machine`] does, and hands back its answer.
+pub fn try_open(
+    data_dir: &Path,
+    gateway: Option<gateway_setup::GatewaySetup>,
+    env: &[(&str, &str)],
+    system_policy: Vec<std::path::PathBuf>,
+) -> tauri::Result<App<MockRuntime>> {
     let mut context = tauri::generate_context!();
     countersign_desk::apply_data_dir_override(&mut context, Some(data_dir.to_owned()));
+    // The harness makes the window itself; a test that runs the event loop
+    // (to exit through it) would otherwise get a second "main" at Ready.
+    for window in &mut context.config_mut().app.windows {
+        window.create = false;
+    }
     let mut vars: std::collections::HashMap<String, String> = env
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -62,17 +106,7 @@ pub fn open_on_machine(
         env: Box::new(move |k| vars.get(k).cloned()),
         policy_locations: system_policy,
     };
-    let app = countersign_desk::run_app(mock_builder(), context, launch).expect("app builds");
-    let window = match app.get_webview_window("main") {
-        Some(w) => w,
-        None => tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
-            .build()
-            .expect("window"),
-    };
-    let desk = Desk { app, window };
-    desk.call("sign_in", json!({"staffId": "S1234", "name": "Sam Teller"}))
-        .expect("sign in");
-    desk
+    countersign_desk::run_app(mock_builder(), context, launch)
 }
 
 impl Desk {
