@@ -21,7 +21,7 @@ use countersign::clock::{ManualClock, Timestamp};
 use countersign::desk::{Desk, Parts, SendRecorded, Started};
 use countersign::gateway::{DeliveryStatus, MessageSid, SendReceipt};
 use countersign::keys::DigestKey;
-use countersign::persist::{self, FileStore, PendingDocument, PendingStore, StoreError};
+use countersign::persist::{self, FileStore, Op, PendingDocument, PendingStore, StoreError};
 use countersign::phone::PhoneNumber;
 use countersign::policy::Policy;
 use countersign::purpose::Purpose;
@@ -42,7 +42,7 @@ const EPOCH: usize = 200;
 
 struct NullStore;
 impl PendingStore for NullStore {
-    fn save(&mut self, _: &PendingDocument) -> Result<(), StoreError> {
+    fn append(&mut self, _: &[Op]) -> Result<(), StoreError> {
         Ok(())
     }
 }

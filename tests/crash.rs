@@ -38,7 +38,7 @@ use countersign::desk::{Desk, Parts, Started};
 use countersign::gateway::{DeliveryStatus, GatewayError, MessageSid, SendReceipt};
 use countersign::keys::DigestKey;
 use countersign::persist::{
-    self, load_or_create_key_file, load_or_quarantine, FileStore, MemoryStore, PendingDocument,
+    self, load_or_create_key_file, load_or_quarantine, FileStore, MemoryStore, Op, PendingDocument,
     PendingStore, StoreError,
 };
 use countersign::phone::PhoneNumber;
@@ -90,6 +90,8 @@ fn pending_path(data: &Path) -> PathBuf {
 /// A `FileStore` that announces each save before and after it.
 struct Announcing {
     inner: FileStore,
+    /// The document the file holds once the change in hand is written.
+    doc: PendingDocument,
 }
 
 fn emit(line: &str) {
@@ -101,12 +103,17 @@ fn emit(line: &str) {
 }
 
 impl PendingStore for Announcing {
-    fn save(&mut self, doc: &PendingDocument) -> Result<(), StoreError> {
-        let fp = fingerprint(&persist::to_bytes(doc));
-        let summary = summary_of_document(doc);
+    fn append(&mut self, change: &[Op]) -> Result<(), StoreError> {
+        let mut doc = self.doc.clone();
+        for op in change {
+            doc.apply(op);
+        }
+        let fp = fingerprint(&persist::to_bytes(&doc));
+        let summary = summary_of_document(&doc);
         emit(&format!("WRITING {fp} {summary}\n"));
-        self.inner.save(doc)?;
+        self.inner.append(change)?;
         emit(&format!("ACK {fp} {summary}\n"));
+        self.doc = doc;
         Ok(())
     }
 }
@@ -136,6 +143,7 @@ fn run_child(data: &Path) {
             key,
             store: Announcing {
                 inner: FileStore::new(&path),
+                doc: loaded.document.clone(),
             },
             audit: MemoryAudit::default(),
             clock: clock.clone(),

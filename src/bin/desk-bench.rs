@@ -22,7 +22,7 @@ use countersign::gateway::emulator::{self, EmulatorConfig, DEMO_ACCOUNT_SID};
 use countersign::gateway::restcomm::{RestcommClient, RestcommSettings};
 use countersign::gateway::{DeliveryStatus, Gateway, MessageSid, SendReceipt};
 use countersign::keys::DigestKey;
-use countersign::persist::{self, FileStore, PendingDocument, PendingStore, StoreError};
+use countersign::persist::{self, FileStore, Op, PendingDocument, PendingStore, StoreError};
 use countersign::phone::PhoneNumber;
 use countersign::policy::Policy;
 use countersign::purpose::Purpose;
@@ -103,9 +103,9 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String>
 struct Counted<T>(T, u64);
 
 impl PendingStore for Counted<FileStore> {
-    fn save(&mut self, doc: &PendingDocument) -> Result<(), StoreError> {
+    fn append(&mut self, change: &[Op]) -> Result<(), StoreError> {
         self.1 += 1;
-        self.0.save(doc)
+        self.0.append(change)
     }
 }
 
@@ -122,7 +122,7 @@ type BenchDesk = Desk<Counted<FileStore>, Counted<AuditLog>, SystemClock, OsRng>
 /// entry by entry would take minutes at 10,000 entries and time nothing.
 struct Discard;
 impl PendingStore for Discard {
-    fn save(&mut self, _: &PendingDocument) -> Result<(), StoreError> {
+    fn append(&mut self, _: &[Op]) -> Result<(), StoreError> {
         Ok(())
     }
 }
