@@ -175,8 +175,24 @@ pub enum Corruption {
     NotJson { line: usize, column: usize },
     #[error("the file is JSON but not a Countersign pending list ({0})")]
     WrongShape(String),
-    #[error("the file was written by a newer Countersign (format version {0}); this version reads {VERSION}")]
+    #[error("the file was written by a newer Countersign (format version {0})")]
     NewerVersion(u32),
+    /// A version-1 (unsealed) file where the desk keeps a sealed one: a
+    /// downgrade, or a seal stripped off.
+    #[error("the file is not sealed, but this desk keeps its pending list sealed")]
+    Unsealed,
+    #[error(
+        "the file's seal does not match its content (edited, damaged, or sealed under another key)"
+    )]
+    BadSeal,
+    #[error("the journal is damaged: {0}")]
+    Journal(String),
+    #[error("{0}")]
+    Missing(String),
+    /// Seals hold, but the audit trail shows changes the state has lost (a
+    /// journal cut at its end, or files put back from an older copy).
+    #[error("the pending list has lost changes the audit trail shows: {0}")]
+    Inconsistent(String),
 }
 
 /// Reads a pending document, refusing anything not exactly our format.
@@ -350,7 +366,7 @@ fn temp_prefix(path: &Path) -> String {
 
 /// Temp files left by a crash mid-write hold nothing acknowledged: the
 /// rename that would have acknowledged them never happened.
-fn remove_stale_temp_files(path: &Path) {
+pub(crate) fn remove_stale_temp_files(path: &Path) {
     let (Some(dir), prefix) = (path.parent(), temp_prefix(path)) else {
         return;
     };
