@@ -432,9 +432,13 @@ struct Inner {
     snapshot: PathBuf,
     journal: PathBuf,
     key: HmacSha256,
-    /// `None` after a failed compaction left it unknown: reopened at the
-    /// next append.
+    /// Opened at the first append (a desk on a read-only folder still
+    /// starts, and refuses changes), and again after a compaction replaced
+    /// the file.
     file: Option<File>,
+    /// A compaction failed midway: which journal is at the path, and its
+    /// length, are read again at the next append.
+    len_unknown: bool,
     seq: u64,
     prev: String,
     journal_len: u64,
@@ -564,6 +568,7 @@ impl JournalStore {
             journal: journal.clone(),
             key: mac_key,
             file: None,
+            len_unknown: false,
             seq: 0,
             prev: String::new(),
             journal_len: 0,
@@ -606,7 +611,6 @@ impl JournalStore {
                         .and_then(|()| file.sync_all())
                         .map_err(write_error(&journal))?;
                 }
-                inner.file = Some(open_append(&journal).map_err(write_error(&journal))?);
                 inner.seq = f.position.seq;
                 inner.prev = f.position.mac;
                 inner.journal_len = f.journal_len;
@@ -837,7 +841,7 @@ impl Inner {
         persist::atomic_write(&self.journal, b"").map_err(write_error(&self.journal))?;
         let bytes = seal_snapshot(&self.key, &state.body(position.clone()));
         persist::atomic_write(&self.snapshot, &bytes).map_err(write_error(&self.snapshot))?;
-        self.file = Some(open_append(&self.journal).map_err(write_error(&self.journal))?);
+        self.file = None;
         self.seq = position.seq;
         self.prev = position.mac;
         self.journal_len = 0;
@@ -859,11 +863,12 @@ impl Inner {
             .map_err(&err)?;
         let staged = StagedWrite::stage(&self.journal, &tail).map_err(&err)?;
         // From the rename on, the old handle writes to a file no longer
-        // there: drop it, and reopen (at the next append if not now).
+        // there: drop it; the next append opens the one at the path.
         self.file = None;
+        self.len_unknown = true;
         staged.commit().map_err(&err)?;
-        self.file = Some(open_append(&self.journal).map_err(&err)?);
         self.journal_len = tail.len() as u64;
+        self.len_unknown = false;
         self.tail_dirty = false;
         Ok(())
     }
@@ -873,9 +878,10 @@ impl Inner {
         let err = write_error(&path);
         if self.file.is_none() {
             self.file = Some(open_append(&self.journal).map_err(&err)?);
+        }
+        if self.len_unknown {
             self.journal_len = fs::metadata(&self.journal).map_err(&err)?.len();
-            // Whatever is past the last newline was never acknowledged.
-            self.tail_dirty = true;
+            self.len_unknown = false;
         }
         let Some(file) = self.file.as_mut() else {
             return Err(err(io::Error::other("the journal is not open")));
