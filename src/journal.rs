@@ -927,3 +927,33 @@ impl PendingStore for JournalStore {
         self.lock()?.append(change)
     }
 }
+
+/// The reader without files, for the fuzz targets (`tests/fuzz.rs`,
+/// `fuzz/`). Not part of the API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::*;
+
+    /// The key the fuzz seeds are sealed under.
+    pub fn key() -> DigestKey {
+        DigestKey::from_bytes(&[7u8; 32]).expect("32 bytes")
+    }
+
+    /// What [`JournalStore::open`] would start from, before the audit
+    /// trail is asked: `Ok(None)` for a first start.
+    pub fn read(
+        key: &DigestKey,
+        snapshot: Option<&[u8]>,
+        journal: Option<&[u8]>,
+        sealed_expected: bool,
+    ) -> Result<Option<PendingDocument>, Corruption> {
+        let found = JournalStore::read(
+            &key.labelled_hmac(LABEL),
+            snapshot,
+            journal,
+            sealed_expected,
+            Timestamp::from_millis(0),
+        )?;
+        Ok(found.map(|f| f.state.document()))
+    }
+}
