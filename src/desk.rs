@@ -13,7 +13,7 @@
 //! fails, nothing was applied and the caller gets the error. A change costs
 //! the same whatever the number of pending verifications.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rand::{CryptoRng, RngCore};
 use secrecy::SecretString;
@@ -120,6 +120,10 @@ impl<S, A, C, R> std::fmt::Debug for Parts<S, A, C, R> {
 pub struct Desk<S, A, C, R> {
     parts: Parts<S, A, C, R>,
     pending: BTreeMap<VerificationId, Verification>,
+    /// Pending verifications by number (S6) and by expiry (purge), so
+    /// neither scans every entry.
+    by_number: BTreeMap<NumberId, BTreeSet<VerificationId>>,
+    by_expiry: BTreeSet<(Timestamp, VerificationId)>,
     numbers: BTreeMap<NumberId, NumberHistory>,
     ended: Vec<EndedRecord>,
     audit_failures: u64,
@@ -152,15 +156,49 @@ where
                 Err(e) => return Err((DeskError::UnreadableEntry(e.to_string()), parts)),
             };
         }
-        Ok(Self {
+        let mut desk = Self {
             parts,
-            pending,
+            pending: BTreeMap::new(),
+            by_number: BTreeMap::new(),
+            by_expiry: BTreeSet::new(),
             numbers: doc.numbers,
             ended: doc.ended,
             audit_failures: 0,
             in_flight: Default::default(),
             sending: Sending::Via(GatewayMode::Demo),
-        })
+        };
+        for v in pending.into_values() {
+            desk.insert_pending(v);
+        }
+        Ok(desk)
+    }
+
+    /// Adds or replaces a pending verification, with its index entries.
+    fn insert_pending(&mut self, v: Verification) {
+        self.remove_pending(&v.record.id);
+        let (id, r) = (v.record.id.clone(), &v.record);
+        self.by_number
+            .entry(r.number_id.clone())
+            .or_default()
+            .insert(id.clone());
+        self.by_expiry.insert((r.expires_at, id.clone()));
+        self.pending.insert(id, v);
+    }
+
+    fn remove_pending(&mut self, id: &VerificationId) -> Option<Verification> {
+        let old = self.pending.remove(id)?;
+        self.unindex(&old.record);
+        Some(old)
+    }
+
+    fn unindex(&mut self, r: &VerificationRecord) {
+        self.by_expiry.remove(&(r.expires_at, r.id.clone()));
+        if let Some(ids) = self.by_number.get_mut(&r.number_id) {
+            ids.remove(&r.id);
+            if ids.is_empty() {
+                self.by_number.remove(&r.number_id);
+            }
+        }
     }
 
     pub fn policy(&self) -> &Policy {
@@ -266,11 +304,12 @@ where
         self.purge()?;
         let now = self.now();
         let number_id = self.parts.key.number_id(&number);
-        if let Some(existing) = self
-            .pending
-            .values()
-            .find(|v| v.record.number_id == number_id)
-        {
+        let existing = self
+            .by_number
+            .get(&number_id)
+            .and_then(|ids| ids.iter().next())
+            .and_then(|id| self.pending.get(id));
+        if let Some(existing) = existing {
             return Ok(Started::AlreadyPending {
                 view: self.view(existing, now),
             });
@@ -621,12 +660,14 @@ where
     /// older than any rule looks at. Returns the expiries.
     pub fn purge(&mut self) -> Result<Vec<Outcome>, DeskError> {
         let now = self.now();
-        let expired: Vec<VerificationId> = self
-            .pending
-            .values()
-            .filter(|v| now >= v.record.expires_at)
-            .map(|v| v.record.id.clone())
+        let mut expired: Vec<VerificationId> = self
+            .by_expiry
+            .iter()
+            .take_while(|(at, _)| *at <= now)
+            .map(|(_, id)| id.clone())
             .collect();
+        // In id order, as they are listed.
+        expired.sort();
         let mut outcomes = Vec::new();
         for id in expired {
             outcomes.push(self.end(&id, Status::Expired, now)?);
@@ -851,8 +892,9 @@ where
         match op {
             Op::Put { record } => {
                 let record = *record;
-                if let Some(v) = self.pending.get_mut(&record.id) {
-                    v.record = record;
+                if let Some(old) = self.remove_pending(&record.id) {
+                    let number = old.number;
+                    self.insert_pending(Verification { record, number });
                     return;
                 }
                 let number = match fresh.take() {
@@ -867,11 +909,10 @@ where
                         }
                     },
                 };
-                self.pending
-                    .insert(record.id.clone(), Verification { record, number });
+                self.insert_pending(Verification { record, number });
             }
             Op::End { id, .. } => {
-                self.pending.remove(&id);
+                self.remove_pending(&id);
             }
             Op::Send { .. } | Op::Failure { .. } | Op::Forget { .. } => {}
         }

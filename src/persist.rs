@@ -1,15 +1,17 @@
-//! The durable form of the pending verifications, and how it reaches disk.
+//! The pending state's data: the document (digests, never codes; sealed
+//! numbers, never clear ones; the per-number counters the rate limits need
+//! across restarts), the [`Op`]s a change is made of, and the stores the
+//! engine appends changes to.
 //!
-//! One versioned JSON document holds every pending entry (digests, never
-//! codes; sealed numbers, never clear ones) and the per-number counters the
-//! rate limits need across restarts. It is a JSON object, so the desk app can
-//! hand the same file to tauri-plugin-store.
-//!
-//! Writes are atomic: a temp file in the same directory, fsync, rename over
-//! the old file, fsync the directory. A crash at any point leaves either the
-//! old document or the new one, never a mix. A file that does not parse is
-//! moved aside as `<name>.corrupt-<UTC time>` with its bytes untouched, and
-//! reported; it is never overwritten or silently emptied.
+//! The app's store is [`crate::journal::JournalStore`] (sealed snapshot and
+//! journal). Here: the version-1 form, one unsealed JSON document rewritten
+//! atomically at every change ([`FileStore`]; read at a take-over,
+//! [`parse`], [`load_or_quarantine`]), the in-memory store for tests, and
+//! the file helpers both use. Writes are atomic: a temp file in the same
+//! directory, fsync, rename over the old file, fsync the directory. A file
+//! that does not open is moved aside as `<name>.corrupt-<UTC time>` with its
+//! bytes untouched, and reported; it is never overwritten or silently
+//! emptied.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};

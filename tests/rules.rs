@@ -534,6 +534,34 @@ fn s7_resend_invalidates_old_code_keeps_try_count() {
     assert!(h.event_kinds().contains(&EventKind::Resent));
 }
 
+/// A resend gives the new code a full validity: the purge that would have
+/// ended the first code leaves it, and ends it at its own expiry.
+#[test]
+fn s7_resend_moves_the_expiry_and_the_purge_follows_it() {
+    let mut h = Harness::new();
+    let (id, _) = h.start_and_send(A);
+    let (other, _) = h.start_and_send(B);
+    h.advance(200);
+    let new = h.resend_and_send(&id);
+    h.advance(150); // past the first code's expiry, not the new one's
+    let expired = h.desk.purge().unwrap();
+    assert_eq!(expired.len(), 1, "only the code that was not resent");
+    assert_eq!(expired[0].id, other);
+    assert!(h.desk.get(&id).is_some());
+    h.advance(149);
+    assert!(h.desk.purge().unwrap().is_empty());
+    assert_eq!(
+        h.desk.check(&id, &new).unwrap().outcome,
+        OutcomeKind::Approved
+    );
+    let (id, _) = h.start_and_send(C);
+    h.advance(300);
+    let expired = h.desk.purge().unwrap();
+    assert_eq!(expired.len(), 1);
+    assert_eq!(expired[0].id, id);
+    assert!(h.desk.list().is_empty());
+}
+
 #[test]
 fn s7_resend_waits_for_the_gateway_answer() {
     let mut h = Harness::new();
