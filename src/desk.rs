@@ -117,6 +117,28 @@ impl<S, A, C, R> std::fmt::Debug for Parts<S, A, C, R> {
     }
 }
 
+#[derive(Clone, Copy, Debug, Default)]
+struct Oldest {
+    failure: Option<Timestamp>,
+    send: Option<Timestamp>,
+}
+
+impl Oldest {
+    fn of(numbers: &BTreeMap<NumberId, NumberHistory>) -> Self {
+        let min = |f: fn(&NumberHistory) -> &Vec<Timestamp>| {
+            numbers
+                .values()
+                .filter_map(|h| f(h).iter().min())
+                .min()
+                .copied()
+        };
+        Self {
+            failure: min(|h| &h.failures),
+            send: min(|h| &h.sends),
+        }
+    }
+}
+
 pub struct Desk<S, A, C, R> {
     parts: Parts<S, A, C, R>,
     pending: BTreeMap<VerificationId, Verification>,
@@ -124,6 +146,9 @@ pub struct Desk<S, A, C, R> {
     /// neither scans every entry.
     by_number: BTreeMap<NumberId, BTreeSet<VerificationId>>,
     by_expiry: BTreeSet<(Timestamp, VerificationId)>,
+    /// The oldest wrong code and send in `numbers`, so that finding out
+    /// whether there is history to forget does not read every number.
+    oldest: Oldest,
     numbers: BTreeMap<NumberId, NumberHistory>,
     ended: Vec<EndedRecord>,
     audit_failures: u64,
@@ -161,6 +186,7 @@ where
             pending: BTreeMap::new(),
             by_number: BTreeMap::new(),
             by_expiry: BTreeSet::new(),
+            oldest: Oldest::of(&doc.numbers),
             numbers: doc.numbers,
             ended: doc.ended,
             audit_failures: 0,
@@ -718,10 +744,9 @@ where
     fn history_is_stale(&self, now: Timestamp) -> bool {
         let send_cutoff = now.minus(self.parts.policy.send_window());
         let fail_cutoff = now.minus(FAILURE_WINDOW);
-        self.numbers.values().any(|h| {
-            h.failures.iter().any(|t| *t <= fail_cutoff)
-                || h.sends.iter().any(|t| *t <= send_cutoff)
-        }) || self.ended.iter().any(|e| e.at <= now.minus(ENDED_MEMORY))
+        self.oldest.failure.is_some_and(|t| t <= fail_cutoff)
+            || self.oldest.send.is_some_and(|t| t <= send_cutoff)
+            || self.ended.iter().any(|e| e.at <= now.minus(ENDED_MEMORY))
     }
 
     fn render(
@@ -889,6 +914,14 @@ where
 
     fn apply(&mut self, op: Op, fresh: &mut Option<Verification>) {
         apply_history(&mut self.numbers, &mut self.ended, &op);
+        let min = |old: Option<Timestamp>, at: Timestamp| Some(old.map_or(at, |o| o.min(at)));
+        match &op {
+            Op::Send { at, .. } => self.oldest.send = min(self.oldest.send, *at),
+            Op::Failure { at, .. } => self.oldest.failure = min(self.oldest.failure, *at),
+            // Forgetting reads every number anyway.
+            Op::Forget { .. } => self.oldest = Oldest::of(&self.numbers),
+            Op::Put { .. } | Op::End { .. } => {}
+        }
         match op {
             Op::Put { record } => {
                 let record = *record;

@@ -436,6 +436,45 @@ fn s5_failures_older_than_an_hour_do_not_count() {
     assert!(!h.event_kinds().contains(&EventKind::NumberBlocked));
 }
 
+/// History no rule looks at any more is forgotten by the purge, sends
+/// after the send window and wrong codes after the hour, and not before.
+#[test]
+fn purge_forgets_sends_and_failures_once_their_windows_have_passed() {
+    let mut h = Harness::new();
+    let (id, code) = h.start_and_send(A);
+    h.desk.check(&id, &wrong(&code)).unwrap();
+    h.desk.cancel(&id).unwrap();
+    let history = |h: &Harness| {
+        h.saved()
+            .numbers
+            .values()
+            .next()
+            .map_or((0, 0), |n| (n.sends.len(), n.failures.len()))
+    };
+    assert_eq!(history(&h), (1, 1));
+    h.advance(600 - 1);
+    h.desk.purge().unwrap();
+    assert_eq!(history(&h), (1, 1), "the send window has not passed");
+    h.advance(1);
+    h.desk.purge().unwrap();
+    assert_eq!(
+        history(&h),
+        (0, 1),
+        "the send is forgotten, the failure kept"
+    );
+    h.advance(3000);
+    h.desk.purge().unwrap();
+    assert_eq!(history(&h), (0, 0));
+    assert!(h.saved().numbers.is_empty());
+    // And it comes back with the next send, and goes again.
+    let (id, _) = h.start_and_send(A);
+    h.desk.cancel(&id).unwrap();
+    assert_eq!(history(&h), (1, 0));
+    h.advance(600);
+    h.desk.purge().unwrap();
+    assert!(h.saved().numbers.is_empty());
+}
+
 #[test]
 fn s5_number_block_survives_a_restart() {
     let mut h = Harness::with_policy(PolicySettings {
