@@ -7,11 +7,13 @@
 //!
 //! Sending is split in two so the engine stays synchronous: [`Desk::start`]
 //! (or [`Desk::resend`]) returns the SMS to send, the caller sends it, and
-//! [`Desk::record_send`] takes the gateway's answer. Every change is saved
-//! durably before a method returns `Ok`; if the save fails, the in-memory
-//! state is left as it was and the caller gets the error.
+//! [`Desk::record_send`] takes the gateway's answer. Every change is decided
+//! as data (a list of [`Op`]s), handed to the store, and applied to the
+//! in-memory state only once the store has made it durable: if the save
+//! fails, nothing was applied and the caller gets the error. A change costs
+//! the same whatever the number of pending verifications.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rand::{CryptoRng, RngCore};
 use secrecy::SecretString;
@@ -22,7 +24,9 @@ use crate::code::{Binding, Code, CodeInput};
 use crate::gateway::{DeliveryStatus, GatewayError, GatewayMode, OutboundSms, SendReceipt};
 use crate::keys::{DigestKey, NumberId};
 use crate::language::Language;
-use crate::persist::{EndedRecord, NumberHistory, PendingDocument, PendingStore};
+use crate::persist::{
+    apply_history, EndedRecord, NumberHistory, Op, PendingDocument, PendingStore,
+};
 use crate::phone::{PhoneError, PhoneNumber};
 use crate::policy::{Policy, FAILURE_WINDOW};
 use crate::purpose::Purpose;
@@ -40,8 +44,7 @@ pub use error::DeskError;
 pub use outcome::{NotSentReason, Outcome, OutcomeKind};
 
 /// How long an ended verification is remembered for precise late answers.
-const ENDED_MEMORY: std::time::Duration = std::time::Duration::from_secs(3600);
-const ENDED_KEEP: usize = 200;
+pub const ENDED_MEMORY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// What a start did.
 #[derive(Debug)]
@@ -114,9 +117,38 @@ impl<S, A, C, R> std::fmt::Debug for Parts<S, A, C, R> {
     }
 }
 
+#[derive(Clone, Copy, Debug, Default)]
+struct Oldest {
+    failure: Option<Timestamp>,
+    send: Option<Timestamp>,
+}
+
+impl Oldest {
+    fn of(numbers: &BTreeMap<NumberId, NumberHistory>) -> Self {
+        let min = |f: fn(&NumberHistory) -> &Vec<Timestamp>| {
+            numbers
+                .values()
+                .filter_map(|h| f(h).iter().min())
+                .min()
+                .copied()
+        };
+        Self {
+            failure: min(|h| &h.failures),
+            send: min(|h| &h.sends),
+        }
+    }
+}
+
 pub struct Desk<S, A, C, R> {
     parts: Parts<S, A, C, R>,
     pending: BTreeMap<VerificationId, Verification>,
+    /// Pending verifications by number (S6) and by expiry (purge), so
+    /// neither scans every entry.
+    by_number: BTreeMap<NumberId, BTreeSet<VerificationId>>,
+    by_expiry: BTreeSet<(Timestamp, VerificationId)>,
+    /// The oldest wrong code and send in `numbers`, so that finding out
+    /// whether there is history to forget does not read every number.
+    oldest: Oldest,
     numbers: BTreeMap<NumberId, NumberHistory>,
     ended: Vec<EndedRecord>,
     audit_failures: u64,
@@ -125,10 +157,6 @@ pub struct Desk<S, A, C, R> {
     /// The number each is for: a send that lands after its verification
     /// ended (cancelled meanwhile) still counts towards S8.
     in_flight: BTreeMap<VerificationId, NumberId>,
-    /// The state as last saved: what a failed save rolls back to. Kept
-    /// instead of copying the state before every change, which cost as
-    /// much again as the save's own copy (BENCHMARKS.md).
-    saved: PendingDocument,
     /// Tests and tools send through the emulator until told otherwise.
     sending: Sending,
 }
@@ -148,7 +176,6 @@ where
         parts: Parts<S, A, C, R>,
         doc: PendingDocument,
     ) -> Result<Self, Refused<S, A, C, R>> {
-        let saved = doc.clone();
         let mut pending = BTreeMap::new();
         for record in doc.verifications {
             match parts.key.open(&record.sealed_number, record.region) {
@@ -156,16 +183,50 @@ where
                 Err(e) => return Err((DeskError::UnreadableEntry(e.to_string()), parts)),
             };
         }
-        Ok(Self {
+        let mut desk = Self {
             parts,
-            pending,
+            pending: BTreeMap::new(),
+            by_number: BTreeMap::new(),
+            by_expiry: BTreeSet::new(),
+            oldest: Oldest::of(&doc.numbers),
             numbers: doc.numbers,
             ended: doc.ended,
             audit_failures: 0,
             in_flight: Default::default(),
-            saved,
             sending: Sending::Via(GatewayMode::Demo),
-        })
+        };
+        for v in pending.into_values() {
+            desk.insert_pending(v);
+        }
+        Ok(desk)
+    }
+
+    /// Adds or replaces a pending verification, with its index entries.
+    fn insert_pending(&mut self, v: Verification) {
+        self.remove_pending(&v.record.id);
+        let (id, r) = (v.record.id.clone(), &v.record);
+        self.by_number
+            .entry(r.number_id.clone())
+            .or_default()
+            .insert(id.clone());
+        self.by_expiry.insert((r.expires_at, id.clone()));
+        self.pending.insert(id, v);
+    }
+
+    fn remove_pending(&mut self, id: &VerificationId) -> Option<Verification> {
+        let old = self.pending.remove(id)?;
+        self.unindex(&old.record);
+        Some(old)
+    }
+
+    fn unindex(&mut self, r: &VerificationRecord) {
+        self.by_expiry.remove(&(r.expires_at, r.id.clone()));
+        if let Some(ids) = self.by_number.get_mut(&r.number_id) {
+            ids.remove(&r.id);
+            if ids.is_empty() {
+                self.by_number.remove(&r.number_id);
+            }
+        }
     }
 
     pub fn policy(&self) -> &Policy {
@@ -271,11 +332,12 @@ where
         self.purge()?;
         let now = self.now();
         let number_id = self.parts.key.number_id(&number);
-        if let Some(existing) = self
-            .pending
-            .values()
-            .find(|v| v.record.number_id == number_id)
-        {
+        let existing = self
+            .by_number
+            .get(&number_id)
+            .and_then(|ids| ids.iter().next())
+            .and_then(|id| self.pending.get(id));
+        if let Some(existing) = existing {
             return Ok(Started::AlreadyPending {
                 view: self.view(existing, now),
             });
@@ -310,13 +372,14 @@ where
             code_length: code.digits().len() as u8,
             gateway_mode: Some(gateway_mode),
         };
+        let op = Op::Put {
+            record: Box::new(record.clone()),
+        };
         let v = Verification {
             record,
             number: number.clone(),
         };
-        self.commit(|desk| {
-            desk.pending.insert(id.clone(), v);
-        })?;
+        self.commit(vec![op], Some(v))?;
         let v = &self.pending[&id];
         let (event, view) = (self.event(EventKind::Started, v, now), self.view(v, now));
         self.audit(event);
@@ -345,13 +408,11 @@ where
                 Err(e) => e.may_have_been_sent(),
             };
             if let (true, Some(number_id)) = (sent, in_flight_for) {
-                self.commit(|desk| {
-                    desk.numbers
-                        .entry(number_id.clone())
-                        .or_default()
-                        .sends
-                        .push(now);
-                })?;
+                let op = Op::Send {
+                    number: number_id.clone(),
+                    at: now,
+                };
+                self.commit(vec![op], None)?;
                 let mut e = AuditEvent::new(now, EventKind::Sent);
                 e.verification = Some(id.to_string());
                 e.number_id = Some(number_id.as_str().to_owned());
@@ -378,10 +439,18 @@ where
                 sid: sid.clone(),
                 status: status.clone(),
             };
-            self.commit(|desk| {
-                desk.numbers.entry(number_id).or_default().sends.push(now);
-                desk.remove_ended(id, Status::NotSent, now);
-            })?;
+            let ops = vec![
+                Op::Send {
+                    number: number_id,
+                    at: now,
+                },
+                Op::End {
+                    id: id.clone(),
+                    status: Status::NotSent,
+                    at: now,
+                },
+            ];
+            self.commit(ops, None)?;
             let reason = NotSentReason::Delivery(status);
             let outcome = self.report_end(&ended, Status::NotSent, now, Some(reason));
             return Ok(SendRecorded::NotSent(outcome));
@@ -389,15 +458,23 @@ where
         match result {
             Ok(receipt) => {
                 let sid = receipt.sid.clone();
-                self.commit(|desk| {
-                    if let Some(v) = desk.pending.get_mut(id) {
-                        v.record.delivery = Delivery::Accepted {
-                            sid: receipt.sid,
-                            status: receipt.status,
-                        };
-                    }
-                    desk.numbers.entry(number_id).or_default().sends.push(now);
-                })?;
+                let mut record = v.record.clone();
+                record.delivery = Delivery::Accepted {
+                    sid: receipt.sid,
+                    status: receipt.status,
+                };
+                self.commit(
+                    vec![
+                        Op::Put {
+                            record: Box::new(record),
+                        },
+                        Op::Send {
+                            number: number_id,
+                            at: now,
+                        },
+                    ],
+                    None,
+                )?;
                 let v = &self.pending[id];
                 let (mut e, view) = (self.event(EventKind::Sent, v, now), self.view(v, now));
                 e.gateway_sid = Some(sid.to_string());
@@ -409,13 +486,19 @@ where
                 // that may have left anyway still counts as a send (S8): a
                 // gateway that times out must not hand out unpaced sends.
                 let v = v.clone();
-                let counts = error.may_have_been_sent();
-                self.commit(|desk| {
-                    if counts {
-                        desk.numbers.entry(number_id).or_default().sends.push(now);
-                    }
-                    desk.remove_ended(id, Status::NotSent, now);
-                })?;
+                let mut ops = Vec::with_capacity(2);
+                if error.may_have_been_sent() {
+                    ops.push(Op::Send {
+                        number: number_id,
+                        at: now,
+                    });
+                }
+                ops.push(Op::End {
+                    id: id.clone(),
+                    status: Status::NotSent,
+                    at: now,
+                });
+                self.commit(ops, None)?;
                 let reason = NotSentReason::Gateway(&error);
                 Ok(SendRecorded::NotSent(self.report_end(
                     &v,
@@ -467,17 +550,19 @@ where
             purpose: &v.record.purpose,
         };
         let digest = binding.digest(&self.parts.key, &code);
-        let expires_at = now.plus(self.parts.policy.validity());
-        self.commit(|desk| {
-            if let Some(v) = desk.pending.get_mut(id) {
-                v.record.digest = digest;
-                v.record.code_issued_at = now;
-                v.record.expires_at = expires_at;
-                v.record.delivery = Delivery::AwaitingGateway;
-                v.record.code_length = code.digits().len() as u8;
-                v.record.gateway_mode = Some(gateway_mode);
-            }
-        })?;
+        let mut record = v.record.clone();
+        record.digest = digest;
+        record.code_issued_at = now;
+        record.expires_at = now.plus(self.parts.policy.validity());
+        record.delivery = Delivery::AwaitingGateway;
+        record.code_length = code.digits().len() as u8;
+        record.gateway_mode = Some(gateway_mode);
+        self.commit(
+            vec![Op::Put {
+                record: Box::new(record),
+            }],
+            None,
+        )?;
         let v = &self.pending[id];
         let (event, view, to) = (
             self.event(EventKind::Resent, v, now),
@@ -528,18 +613,22 @@ where
         v.record.failed_attempts = attempts;
         // The failure and, at a cap, the lock are saved together: a save that
         // fails between them must not leave a capped code that still works.
-        self.commit(|desk| {
-            desk.numbers
-                .entry(number_id)
-                .or_default()
-                .failures
-                .push(now);
-            if capped {
-                desk.remove_ended(id, Status::Locked, now);
-            } else if let Some(v) = desk.pending.get_mut(id) {
-                v.record.failed_attempts = attempts;
+        let second = if capped {
+            Op::End {
+                id: id.clone(),
+                status: Status::Locked,
+                at: now,
             }
-        })?;
+        } else {
+            Op::Put {
+                record: Box::new(v.record.clone()),
+            }
+        };
+        let failure = Op::Failure {
+            number: number_id,
+            at: now,
+        };
+        self.commit(vec![failure, second], None)?;
         let (mut e, view) = (
             self.event(EventKind::CheckFailed, &v, now),
             self.view(&v, now),
@@ -578,13 +667,11 @@ where
         if let Sending::Unavailable(why) = &self.sending {
             return Err(DeskError::NoGateway(why.clone()));
         }
-        self.commit(|desk| {
-            desk.numbers
-                .entry(number_id.clone())
-                .or_default()
-                .sends
-                .push(now);
-        })?;
+        let op = Op::Send {
+            number: number_id.clone(),
+            at: now,
+        };
+        self.commit(vec![op], None)?;
         Ok(number_id)
     }
 
@@ -619,19 +706,27 @@ where
                 sid: sid.clone(),
                 status: status.clone(),
             };
-            self.commit(|desk| desk.remove_ended(id, Status::NotSent, now))?;
+            let op = Op::End {
+                id: id.clone(),
+                status: Status::NotSent,
+                at: now,
+            };
+            self.commit(vec![op], None)?;
             let reason = NotSentReason::Delivery(&status);
             let outcome = self.report_end(&ended, Status::NotSent, now, Some(reason));
             return Ok(Some(DeliveryRecorded::Ended(outcome)));
         }
-        self.commit(|desk| {
-            if let Some(v) = desk.pending.get_mut(id) {
-                v.record.delivery = Delivery::Accepted {
-                    sid: sid.clone(),
-                    status,
-                };
-            }
-        })?;
+        let mut record = v.record.clone();
+        record.delivery = Delivery::Accepted {
+            sid: sid.clone(),
+            status,
+        };
+        self.commit(
+            vec![Op::Put {
+                record: Box::new(record),
+            }],
+            None,
+        )?;
         let v = &self.pending[id];
         let (mut e, view) = (
             self.event(EventKind::DeliveryStatus, v, now),
@@ -647,28 +742,25 @@ where
     /// older than any rule looks at. Returns the expiries.
     pub fn purge(&mut self) -> Result<Vec<Outcome>, DeskError> {
         let now = self.now();
-        let expired: Vec<VerificationId> = self
-            .pending
-            .values()
-            .filter(|v| now >= v.record.expires_at)
-            .map(|v| v.record.id.clone())
+        let mut expired: Vec<VerificationId> = self
+            .by_expiry
+            .iter()
+            .take_while(|(at, _)| *at <= now)
+            .map(|(_, id)| id.clone())
             .collect();
+        // In id order, as they are listed.
+        expired.sort();
         let mut outcomes = Vec::new();
         for id in expired {
             outcomes.push(self.end(&id, Status::Expired, now)?);
         }
         if self.history_is_stale(now) {
-            let (send_window, ended_cutoff) =
-                (self.parts.policy.send_window(), now.minus(ENDED_MEMORY));
-            self.commit(|desk| {
-                for h in desk.numbers.values_mut() {
-                    h.failures.retain(|t| *t > now.minus(FAILURE_WINDOW));
-                    h.sends.retain(|t| *t > now.minus(send_window));
-                }
-                desk.numbers
-                    .retain(|_, h| !h.failures.is_empty() || !h.sends.is_empty());
-                desk.ended.retain(|e| e.at > ended_cutoff);
-            })?;
+            let op = Op::Forget {
+                failures_upto: now.minus(FAILURE_WINDOW),
+                sends_upto: now.minus(self.parts.policy.send_window()),
+                ended_upto: now.minus(ENDED_MEMORY),
+            };
+            self.commit(vec![op], None)?;
         }
         Ok(outcomes)
     }
@@ -708,10 +800,9 @@ where
     fn history_is_stale(&self, now: Timestamp) -> bool {
         let send_cutoff = now.minus(self.parts.policy.send_window());
         let fail_cutoff = now.minus(FAILURE_WINDOW);
-        self.numbers.values().any(|h| {
-            h.failures.iter().any(|t| *t <= fail_cutoff)
-                || h.sends.iter().any(|t| *t <= send_cutoff)
-        }) || self.ended.iter().any(|e| e.at <= now.minus(ENDED_MEMORY))
+        self.oldest.failure.is_some_and(|t| t <= fail_cutoff)
+            || self.oldest.send.is_some_and(|t| t <= send_cutoff)
+            || self.ended.iter().any(|e| e.at <= now.minus(ENDED_MEMORY))
     }
 
     fn render(
@@ -828,21 +919,13 @@ where
         let Some(v) = self.pending.get(id).cloned() else {
             return Err(DeskError::NotFound);
         };
-        self.commit(|desk| desk.remove_ended(id, status, now))?;
-        Ok(self.report_end(&v, status, now, None))
-    }
-
-    /// The state change of ending: the entry (and its digest) goes, a short
-    /// record of how it ended stays. Only ever called inside [`Self::commit`].
-    fn remove_ended(&mut self, id: &VerificationId, status: Status, now: Timestamp) {
-        self.pending.remove(id);
-        self.ended.push(EndedRecord {
+        let op = Op::End {
             id: id.clone(),
             status,
             at: now,
-        });
-        let excess = self.ended.len().saturating_sub(ENDED_KEEP);
-        self.ended.drain(..excess);
+        };
+        self.commit(vec![op], None)?;
+        Ok(self.report_end(&v, status, now, None))
     }
 
     /// Audits an end that is already saved, and words it for staff.
@@ -868,45 +951,64 @@ where
         Outcome::ended(status, view, now, reason)
     }
 
-    /// Applies `change` to the state, saves, and keeps the change only if the
-    /// save succeeded: nothing is acknowledged that is not on disk.
-    fn commit(&mut self, change: impl FnOnce(&mut Self)) -> Result<(), DeskError> {
-        change(self);
-        let doc = self.document();
-        if let Err(e) = self.parts.store.save(&doc) {
-            self.restore_saved();
-            return Err(DeskError::Storage(e));
+    /// Hands `change` to the store and, once it is durable, applies it:
+    /// nothing is acknowledged that is not on disk, and a failed save leaves
+    /// the state untouched. `fresh` is the verification a `Put` of a new
+    /// entry stands for (its number opened, which the record only holds
+    /// sealed).
+    fn commit(
+        &mut self,
+        change: Vec<Op>,
+        mut fresh: Option<Verification>,
+    ) -> Result<(), DeskError> {
+        self.parts.store.append(&change)?;
+        for op in change {
+            self.apply(op, &mut fresh);
         }
-        self.saved = doc;
         Ok(())
     }
 
-    /// Puts the state back as last saved, after a failed save. An entry the
-    /// failed change removed gets its number back from its sealed form.
-    fn restore_saved(&mut self) {
-        let mut pending = BTreeMap::new();
-        for record in &self.saved.verifications {
-            let number = match self.pending.remove(&record.id) {
-                Some(v) => v.number,
-                None => match self.parts.key.open(&record.sealed_number, record.region) {
-                    Ok(number) => number,
-                    // Sealed by this desk with this key: cannot happen short
-                    // of memory corruption; the entry stays in the file.
-                    Err(e) => {
-                        tracing::error!(error = %e, "a pending entry could not be restored");
-                        continue;
-                    }
-                },
-            };
-            let record = record.clone();
-            pending.insert(record.id.clone(), Verification { record, number });
+    fn apply(&mut self, op: Op, fresh: &mut Option<Verification>) {
+        apply_history(&mut self.numbers, &mut self.ended, &op);
+        let min = |old: Option<Timestamp>, at: Timestamp| Some(old.map_or(at, |o| o.min(at)));
+        match &op {
+            Op::Send { at, .. } => self.oldest.send = min(self.oldest.send, *at),
+            Op::Failure { at, .. } => self.oldest.failure = min(self.oldest.failure, *at),
+            // Forgetting reads every number anyway.
+            Op::Forget { .. } => self.oldest = Oldest::of(&self.numbers),
+            Op::Put { .. } | Op::End { .. } => {}
         }
-        self.pending = pending;
-        self.numbers = self.saved.numbers.clone();
-        self.ended = self.saved.ended.clone();
+        match op {
+            Op::Put { record } => {
+                let record = *record;
+                if let Some(old) = self.remove_pending(&record.id) {
+                    let number = old.number;
+                    self.insert_pending(Verification { record, number });
+                    return;
+                }
+                let number = match fresh.take() {
+                    Some(v) if v.record.id == record.id => v.number,
+                    _ => match self.parts.key.open(&record.sealed_number, record.region) {
+                        Ok(number) => number,
+                        // Sealed by this desk a moment ago: cannot happen
+                        // short of memory corruption.
+                        Err(e) => {
+                            tracing::error!(error = %e, "a new entry could not be opened");
+                            return;
+                        }
+                    },
+                };
+                self.insert_pending(Verification { record, number });
+            }
+            Op::End { id, .. } => {
+                self.remove_pending(&id);
+            }
+            Op::Send { .. } | Op::Failure { .. } | Op::Forget { .. } => {}
+        }
     }
 
-    /// The state as it is saved.
+    /// The state as it is saved: a full copy, for tests, tools and
+    /// compaction, never made per change.
     pub fn document(&self) -> PendingDocument {
         PendingDocument {
             verifications: self.pending.values().map(|v| v.record.clone()).collect(),

@@ -61,6 +61,12 @@ pub struct DeskFacts {
     /// Where the audit trail stood after its last record.
     #[serde(default)]
     pub audit: Option<crate::audit::TrailAnchor>,
+    /// This desk's pending store is sealed (S21): an unsealed (version 1)
+    /// `pending.json` is no longer accepted, and a missing store is damage,
+    /// not a first start. Left out when false, so records sealed before
+    /// the field existed keep their MAC.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pending_sealed: bool,
 }
 
 impl DeskFacts {
@@ -72,6 +78,7 @@ impl DeskFacts {
             real_gateway_configured: true,
             token_bound_to: None,
             audit: None,
+            pending_sealed: true,
         }
     }
 }
@@ -202,4 +209,38 @@ fn unseal(key: &DigestKey, text: &str) -> Option<DeskFacts> {
     // Constant time: the tag is a MAC, not a checksum.
     mac_of(key, &sealed.facts).ok()?.verify_slice(&tag).ok()?;
     Some(sealed.facts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    /// Records sealed before `pending_sealed` existed must still open: the
+    /// field is left out of the sealed bytes while it is false.
+    #[test]
+    fn pending_sealed_keeps_older_records_opening_and_round_trips() {
+        let key = DigestKey::generate(&mut rand::rngs::StdRng::seed_from_u64(1));
+        let old = DeskFacts {
+            real_gateway_configured: true,
+            ..DeskFacts::default()
+        };
+        let text = seal(&key, &old).unwrap();
+        assert!(!text.contains("pendingSealed"), "{text}");
+        let before_the_field = r#"{"realGatewayConfigured":true,"tokenBoundTo":null,"audit":null}"#;
+        assert!(text.contains(before_the_field), "{text}");
+        assert_eq!(unseal(&key, &text), Some(old));
+        let sealed = DeskFacts {
+            pending_sealed: true,
+            ..DeskFacts::default()
+        };
+        let text = seal(&key, &sealed).unwrap();
+        assert_eq!(unseal(&key, &text), Some(sealed));
+        assert!(unseal(
+            &key,
+            &text.replace("\"pendingSealed\":true", "\"pendingSealed\":false")
+        )
+        .is_none());
+        assert!(DeskFacts::distrusted().pending_sealed);
+    }
 }

@@ -134,6 +134,13 @@ impl NumberId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Reads a number id as written in the audit trail: 64 lowercase hex
+    /// digits, the form [`DigestKey::number_id`] makes.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let ok = raw.len() == 64 && raw.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        ok.then(|| Self(raw.to_owned()))
+    }
 }
 
 /// A phone number sealed under the desk key: nonce ‖ ciphertext ‖ tag, hex.

@@ -1,15 +1,17 @@
-//! The durable form of the pending verifications, and how it reaches disk.
+//! The pending state's data: the document (digests, never codes; sealed
+//! numbers, never clear ones; the per-number counters the rate limits need
+//! across restarts), the [`Op`]s a change is made of, and the stores the
+//! engine appends changes to.
 //!
-//! One versioned JSON document holds every pending entry (digests, never
-//! codes; sealed numbers, never clear ones) and the per-number counters the
-//! rate limits need across restarts. It is a JSON object, so the desk app can
-//! hand the same file to tauri-plugin-store.
-//!
-//! Writes are atomic: a temp file in the same directory, fsync, rename over
-//! the old file, fsync the directory. A crash at any point leaves either the
-//! old document or the new one, never a mix. A file that does not parse is
-//! moved aside as `<name>.corrupt-<UTC time>` with its bytes untouched, and
-//! reported; it is never overwritten or silently emptied.
+//! The app's store is [`crate::journal::JournalStore`] (sealed snapshot and
+//! journal). Here: the version-1 form, one unsealed JSON document rewritten
+//! atomically at every change ([`FileStore`]; read at a take-over,
+//! [`parse`], [`load_or_quarantine`]), the in-memory store for tests, and
+//! the file helpers both use. Writes are atomic: a temp file in the same
+//! directory, fsync, rename over the old file, fsync the directory. A file
+//! that does not open is moved aside as `<name>.corrupt-<UTC time>` with its
+//! bytes untouched, and reported; it is never overwritten or silently
+//! emptied.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -68,6 +70,102 @@ impl Default for PendingDocument {
     }
 }
 
+/// Ended verifications remembered for precise late answers, at most.
+pub const ENDED_KEEP: usize = 200;
+
+/// One step of a change to the pending state. The engine decides a change
+/// as a list of these, the store makes the list durable as one unit (all or
+/// nothing), and only then does the engine apply it to its own state: a
+/// failed save needs no rollback, and a change costs the same whatever the
+/// number of pending verifications.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "camelCase", deny_unknown_fields)]
+pub enum Op {
+    /// A verification, new or changed, as it now stands.
+    Put { record: Box<VerificationRecord> },
+    /// A verification ended: its entry (and digest) goes, a short record of
+    /// how it ended stays (at most [`ENDED_KEEP`]).
+    End {
+        id: VerificationId,
+        status: Status,
+        at: Timestamp,
+    },
+    /// A send to a number (S8).
+    Send { number: NumberId, at: Timestamp },
+    /// A wrong code for a number (S5).
+    Failure { number: NumberId, at: Timestamp },
+    /// History no rule looks at any more: failures and sends at or before
+    /// their cutoff, ended records at or before theirs.
+    #[serde(rename_all = "camelCase")]
+    Forget {
+        failures_upto: Timestamp,
+        sends_upto: Timestamp,
+        ended_upto: Timestamp,
+    },
+}
+
+/// What an [`Op`] does to the per-number histories and the ended records;
+/// the pending entries themselves are the caller's (each keeps its own map).
+/// One function, so the engine, the stores and a replay agree exactly.
+pub(crate) fn apply_history(
+    numbers: &mut BTreeMap<NumberId, NumberHistory>,
+    ended: &mut Vec<EndedRecord>,
+    op: &Op,
+) {
+    match op {
+        Op::Put { .. } => {}
+        Op::End { id, status, at } => {
+            ended.push(EndedRecord {
+                id: id.clone(),
+                status: *status,
+                at: *at,
+            });
+            let excess = ended.len().saturating_sub(ENDED_KEEP);
+            ended.drain(..excess);
+        }
+        Op::Send { number, at } => numbers.entry(number.clone()).or_default().sends.push(*at),
+        Op::Failure { number, at } => numbers
+            .entry(number.clone())
+            .or_default()
+            .failures
+            .push(*at),
+        Op::Forget {
+            failures_upto,
+            sends_upto,
+            ended_upto,
+        } => {
+            for h in numbers.values_mut() {
+                h.failures.retain(|t| t > failures_upto);
+                h.sends.retain(|t| t > sends_upto);
+            }
+            numbers.retain(|_, h| !h.failures.is_empty() || !h.sends.is_empty());
+            ended.retain(|e| e.at > *ended_upto);
+        }
+    }
+}
+
+impl PendingDocument {
+    /// Applies one step. Entries stay sorted by id, as the engine lists
+    /// them in [`crate::desk::Desk::document`]. Linear in the entries: for
+    /// tests and the one-file store, not for the journal.
+    pub fn apply(&mut self, op: &Op) {
+        match op {
+            Op::Put { record } => {
+                match self
+                    .verifications
+                    .binary_search_by(|v| v.id.cmp(&record.id))
+                {
+                    Ok(i) => self.verifications[i] = (**record).clone(),
+                    Err(i) => self.verifications.insert(i, (**record).clone()),
+                }
+            }
+            Op::End { id, .. } => self.verifications.retain(|v| &v.id != id),
+            _ => {}
+        }
+        apply_history(&mut self.numbers, &mut self.ended, op);
+    }
+}
+
 /// Why a pending file could not be used as it is.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Corruption {
@@ -79,8 +177,24 @@ pub enum Corruption {
     NotJson { line: usize, column: usize },
     #[error("the file is JSON but not a Countersign pending list ({0})")]
     WrongShape(String),
-    #[error("the file was written by a newer Countersign (format version {0}); this version reads {VERSION}")]
+    #[error("the file was written by a newer Countersign (format version {0})")]
     NewerVersion(u32),
+    /// A version-1 (unsealed) file where the desk keeps a sealed one: a
+    /// downgrade, or a seal stripped off.
+    #[error("the file is not sealed, but this desk keeps its pending list sealed")]
+    Unsealed,
+    #[error(
+        "the file's seal does not match its content (edited, damaged, or sealed under another key)"
+    )]
+    BadSeal,
+    #[error("the journal is damaged: {0}")]
+    Journal(String),
+    #[error("{0}")]
+    Missing(String),
+    /// Seals hold, but the audit trail shows changes the state has lost (a
+    /// journal cut at its end, or files put back from an older copy).
+    #[error("the pending list has lost changes the audit trail shows: {0}")]
+    Inconsistent(String),
 }
 
 /// Reads a pending document, refusing anything not exactly our format.
@@ -254,7 +368,7 @@ fn temp_prefix(path: &Path) -> String {
 
 /// Temp files left by a crash mid-write hold nothing acknowledged: the
 /// rename that would have acknowledged them never happened.
-fn remove_stale_temp_files(path: &Path) {
+pub(crate) fn remove_stale_temp_files(path: &Path) {
     let (Some(dir), prefix) = (path.parent(), temp_prefix(path)) else {
         return;
     };
@@ -339,37 +453,63 @@ fn sync_dir(path: &Path) -> io::Result<()> {
     }
 }
 
-/// Where the engine saves its state. Saving must be durable before it
-/// returns, so that an acknowledged change survives a crash.
+/// Where the engine saves its changes. `append` must make the whole
+/// change durable (all of it or none of it) before it returns `Ok`, so that
+/// an acknowledged change survives a crash.
 pub trait PendingStore: Send {
-    fn save(&mut self, doc: &PendingDocument) -> Result<(), StoreError>;
+    fn append(&mut self, change: &[Op]) -> Result<(), StoreError>;
 }
 
-/// The pending document in a file, written atomically.
+/// The version-1 form: the whole document in one file, rewritten atomically
+/// at every change. Kept to write and read files from before the journal
+/// (migration, tests); a change costs a copy and a write of everything.
 pub struct FileStore {
     path: PathBuf,
+    /// The document as last written; read from the file at the first change.
+    doc: Option<PendingDocument>,
 }
 
 impl FileStore {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into() }
+        Self {
+            path: path.into(),
+            doc: None,
+        }
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
-}
 
-impl PendingStore for FileStore {
-    fn save(&mut self, doc: &PendingDocument) -> Result<(), StoreError> {
-        atomic_write(&self.path, &to_bytes(doc)).map_err(|source| StoreError::Write {
+    fn write_error(&self, source: io::Error) -> StoreError {
+        StoreError::Write {
             path: self.path.clone(),
             source,
-        })
+        }
     }
 }
 
-/// Keeps the last saved document in memory, and can be told to fail: for tests.
+impl PendingStore for FileStore {
+    fn append(&mut self, change: &[Op]) -> Result<(), StoreError> {
+        let mut doc = match &self.doc {
+            Some(doc) => doc.clone(),
+            None => match fs::read(&self.path) {
+                Ok(bytes) => parse(&bytes).map_err(|e| self.write_error(io::Error::other(e)))?,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => PendingDocument::default(),
+                Err(e) => return Err(self.write_error(e)),
+            },
+        };
+        for op in change {
+            doc.apply(op);
+        }
+        atomic_write(&self.path, &to_bytes(&doc)).map_err(|e| self.write_error(e))?;
+        self.doc = Some(doc);
+        Ok(())
+    }
+}
+
+/// Keeps the document its changes make in memory, and can be told to fail:
+/// for tests.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     pub saved: Option<PendingDocument>,
@@ -377,15 +517,28 @@ pub struct MemoryStore {
     pub fail_next: bool,
 }
 
+impl MemoryStore {
+    /// A store that already holds `doc`, as a desk built from it does.
+    pub fn holding(doc: PendingDocument) -> Self {
+        Self {
+            saved: Some(doc),
+            ..Self::default()
+        }
+    }
+}
+
 impl PendingStore for MemoryStore {
-    fn save(&mut self, doc: &PendingDocument) -> Result<(), StoreError> {
+    fn append(&mut self, change: &[Op]) -> Result<(), StoreError> {
         if std::mem::take(&mut self.fail_next) {
             return Err(StoreError::Write {
                 path: PathBuf::from("memory"),
                 source: io::Error::other("injected failure"),
             });
         }
-        self.saved = Some(doc.clone());
+        let doc = self.saved.get_or_insert_with(PendingDocument::default);
+        for op in change {
+            doc.apply(op);
+        }
         self.saves += 1;
         Ok(())
     }

@@ -1,24 +1,27 @@
-//! Crash test: the engine and the file store the app uses, killed with
-//! SIGKILL at random moments, then reloaded by a fresh process.
+//! Crash test: the engine, the sealed journal store and the audit log the
+//! app uses, killed with SIGKILL at random moments (compactions included),
+//! then reloaded by a fresh process.
 //!
 //! The test binary re-executes itself as the child (`crash_child_process`,
 //! which does nothing unless `COUNTERSIGN_CRASH_CHILD_DIR` is set). The child
-//! loads the store with `persist::load_or_quarantine` and `Desk::new`, then
+//! opens the store with `JournalStore::open` (holding it to the audit trail,
+//! and as sealed once an earlier child has opened it, as the shell does with
+//! `DeskFacts::pending_sealed`) and `Desk::new` on the real `AuditLog`, then
 //! loops over start, send (a fake gateway answer fed to `record_send`),
-//! check (right and wrong codes), resend, cancel and purge on a `FileStore`
-//! in a real directory. Its store announces every save on stdout:
-//! `WRITING <sha256> <state>` before writing, `ACK <sha256> <state>` once the
-//! save has returned `Ok` (the earliest moment the engine could acknowledge
-//! anything to a caller). The parent kills it after a random delay and then,
-//! in its own process, requires:
+//! check (right and wrong codes), resend, cancel and purge, while a second
+//! thread compacts the store every few milliseconds (the shell's timer, made
+//! eager). Its store announces every change on stdout: `WRITING <state>`
+//! before appending, `ACK <state>` once the append has returned `Ok` (the
+//! earliest moment the engine could acknowledge anything to a caller); the
+//! compactions `COMPACTING` and `COMPACTED`. The parent kills it after a
+//! random delay and then, in its own process, requires:
 //!
-//! - the file parses (no quarantine, no read error) and `Desk::new` opens
-//!   every entry with the key;
-//! - its SHA-256 is the last ACKed document, or the one announced as
-//!   WRITING after it (a write in flight may or may not have landed): no
-//!   acknowledged change is lost, nothing half-written is visible;
-//! - the desk built from it shows exactly the announced verifications, each
-//!   with its try count and delivery state.
+//! - the store opens without being set aside (no seal, chain or audit-trail
+//!   disagreement) and `Desk::new` opens every entry with the key;
+//! - the desk built from it shows exactly the last ACKed state, or the one
+//!   announced as WRITING after it (an append in flight may or may not have
+//!   landed): every pending verification with its try count and delivery
+//!   state, the number of ended records, and every number's S5/S8 counts.
 //!
 //! Rounds: `CRASH_ROUNDS` (default 20). The next round's child restarts from
 //! whatever the previous kill left, so recovery is exercised every round.
@@ -32,14 +35,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use countersign::audit::MemoryAudit;
+use countersign::audit::{AuditLog, MemoryAudit};
 use countersign::clock::{ManualClock, Timestamp};
 use countersign::desk::{Desk, Parts, Started};
 use countersign::gateway::{DeliveryStatus, GatewayError, MessageSid, SendReceipt};
+use countersign::journal::{JournalStore, OpenOptions};
 use countersign::keys::DigestKey;
 use countersign::persist::{
-    self, load_or_create_key_file, load_or_quarantine, FileStore, MemoryStore, PendingDocument,
-    PendingStore, StoreError,
+    load_or_create_key_file, MemoryStore, Op, PendingDocument, PendingStore, StoreError,
 };
 use countersign::phone::PhoneNumber;
 use countersign::policy::Policy;
@@ -47,7 +50,6 @@ use countersign::purpose::Purpose;
 use countersign::verification::VerificationId;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use sha2::{Digest, Sha256};
 use support::{code_of, Harness, T0};
 
 const CHILD_ENV: &str = "COUNTERSIGN_CRASH_CHILD_DIR";
@@ -60,13 +62,9 @@ const NUMBERS: [&str; 6] = [
     "+447400123461",
 ];
 
-fn fingerprint(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
 /// The state a document holds, as one comparable word: every pending
-/// verification with its wrong-try count and delivery state, and how many
-/// ended records are kept.
+/// verification with its wrong-try count and delivery state, how many
+/// ended records are kept, and each number's failures and sends.
 fn summary_of_document(doc: &PendingDocument) -> String {
     let mut parts: Vec<String> = doc
         .verifications
@@ -74,7 +72,24 @@ fn summary_of_document(doc: &PendingDocument) -> String {
         .map(|v| format!("{}:{}:{}", v.id, v.failed_attempts, v.delivery.state()))
         .collect();
     parts.sort();
-    format!("[{}]ended={}", parts.join(","), doc.ended.len())
+    let counts: Vec<String> = doc
+        .numbers
+        .iter()
+        .map(|(n, h)| {
+            format!(
+                "{}:{}f{}s",
+                &n.as_str()[..8],
+                h.failures.len(),
+                h.sends.len()
+            )
+        })
+        .collect();
+    format!(
+        "[{}]ended={}numbers=[{}]",
+        parts.join(","),
+        doc.ended.len(),
+        counts.join(",")
+    )
 }
 
 fn key_path(data: &Path) -> PathBuf {
@@ -85,11 +100,26 @@ fn pending_path(data: &Path) -> PathBuf {
     data.join("pending.json")
 }
 
+fn audit_path(data: &Path) -> PathBuf {
+    data.join("audit.jsonl")
+}
+
+/// How the app opens the store: held to the audit trail, and as sealed once
+/// it has been opened before (the shell's `DeskFacts::pending_sealed`).
+fn open_options(data: &Path, sealed: bool) -> OpenOptions {
+    OpenOptions {
+        sealed_expected: sealed,
+        audit_trail: Some(audit_path(data)),
+    }
+}
+
 // ---------------------------------------------------------------- child --
 
-/// A `FileStore` that announces each save before and after it.
+/// The journal store, announcing each change before and after it.
 struct Announcing {
-    inner: FileStore,
+    inner: JournalStore,
+    /// The state the store holds once the change in hand is written.
+    doc: PendingDocument,
 }
 
 fn emit(line: &str) {
@@ -101,12 +131,16 @@ fn emit(line: &str) {
 }
 
 impl PendingStore for Announcing {
-    fn save(&mut self, doc: &PendingDocument) -> Result<(), StoreError> {
-        let fp = fingerprint(&persist::to_bytes(doc));
-        let summary = summary_of_document(doc);
-        emit(&format!("WRITING {fp} {summary}\n"));
-        self.inner.save(doc)?;
-        emit(&format!("ACK {fp} {summary}\n"));
+    fn append(&mut self, change: &[Op]) -> Result<(), StoreError> {
+        let mut doc = self.doc.clone();
+        for op in change {
+            doc.apply(op);
+        }
+        let summary = summary_of_document(&doc);
+        emit(&format!("WRITING {summary}\n"));
+        self.inner.append(change)?;
+        emit(&format!("ACK {summary}\n"));
+        self.doc = doc;
         Ok(())
     }
 }
@@ -126,25 +160,49 @@ fn run_child(data: &Path) {
     // expired and some history stale, as after a real outage.
     let clock = ManualClock::at(T0.plus(Duration::from_secs(round * 7200)));
     let key = load_or_create_key_file(&key_path(data), &mut StdRng::seed_from_u64(1)).unwrap();
-    let path = pending_path(data);
-    let loaded = load_or_quarantine(&path, clock_now(&clock)).expect("child loads the store");
-    assert!(loaded.quarantined.is_none(), "child found a corrupt store");
+    let sealed = std::env::var("CRASH_SEALED").is_ok_and(|v| v == "1");
+    let opened = JournalStore::open(
+        &pending_path(data),
+        &key,
+        &open_options(data, sealed),
+        clock_now(&clock),
+    )
+    .expect("child opens the store");
+    assert!(
+        opened.set_aside.is_none(),
+        "child found the store damaged: {:?}",
+        opened.set_aside
+    );
+    // The shell would now set the fact that the store is sealed.
+    emit("\nOPENED\n");
+    let compactor = opened.store.clone();
+    let audit = AuditLog::open(&audit_path(data)).expect("child opens the audit log");
     let mut desk = Desk::new(
         Parts {
             policy: Policy::default(),
             templates: countersign::templates::MessageTemplates::default(),
             key,
             store: Announcing {
-                inner: FileStore::new(&path),
+                inner: opened.store,
+                doc: opened.document.clone(),
             },
-            audit: MemoryAudit::default(),
+            audit,
             clock: clock.clone(),
             rng: StdRng::seed_from_u64(seed ^ 0xc0de),
         },
-        loaded.document,
+        opened.document,
     )
     .map_err(|(e, _)| e)
     .expect("child opens every entry");
+    // The shell's timer, eager: a compaction every few milliseconds, so
+    // kills land in the middle of them too.
+    let mut timer_rng = StdRng::seed_from_u64(seed ^ 0x7173);
+    std::thread::spawn(move || loop {
+        std::thread::sleep(Duration::from_micros(timer_rng.gen_range(0..20_000)));
+        emit("COMPACTING\n");
+        compactor.compact_now().expect("compaction");
+        emit("COMPACTED\n");
+    });
     let gb = "GB".parse().unwrap();
     let numbers: Vec<PhoneNumber> = NUMBERS
         .iter()
@@ -243,6 +301,8 @@ struct Figures {
     acks: u64,
     writes_announced: u64,
     in_flight_landed: u64,
+    compactions: u64,
+    killed_during_compaction: u64,
     temp_files_left: u64,
     killed_before_ready: u64,
     losses: u64,
@@ -253,25 +313,34 @@ struct Figures {
 #[derive(Default)]
 struct Heard {
     ready: bool,
-    /// (fingerprint, state) of every ACK, in order.
-    acks: Vec<(String, String)>,
+    opened: bool,
+    /// The state of every ACK, in order.
+    acks: Vec<String>,
     /// Announced after the last ACK (at most one: saves are sequential).
-    in_flight: Vec<(String, String)>,
+    in_flight: Vec<String>,
     writes: u64,
+    compactions: u64,
+    compacting: bool,
 }
 
 fn listen(lines: Vec<String>) -> Heard {
     let mut heard = Heard::default();
     for line in lines {
-        let mut words = line.splitn(3, ' ');
-        match (words.next(), words.next(), words.next()) {
-            (Some("READY"), _, _) => heard.ready = true,
-            (Some("WRITING"), Some(fp), Some(state)) => {
-                heard.writes += 1;
-                heard.in_flight.push((fp.to_owned(), state.to_owned()));
+        let mut words = line.splitn(2, ' ');
+        match (words.next(), words.next()) {
+            (Some("READY"), _) => heard.ready = true,
+            (Some("OPENED"), _) => heard.opened = true,
+            (Some("COMPACTING"), _) => heard.compacting = true,
+            (Some("COMPACTED"), _) => {
+                heard.compacting = false;
+                heard.compactions += 1;
             }
-            (Some("ACK"), Some(fp), Some(state)) => {
-                heard.acks.push((fp.to_owned(), state.to_owned()));
+            (Some("WRITING"), Some(state)) => {
+                heard.writes += 1;
+                heard.in_flight.push(state.to_owned());
+            }
+            (Some("ACK"), Some(state)) => {
+                heard.acks.push(state.to_owned());
                 heard.in_flight.clear();
             }
             _ => {} // the test harness's own lines
@@ -288,31 +357,20 @@ fn stale_temps(data: &Path) -> u64 {
                 .unwrap()
                 .file_name()
                 .to_string_lossy()
-                .starts_with(".pending.json.tmp-")
+                .starts_with(".pending.")
         })
         .count() as u64
 }
 
 /// Loads what the child left, in this process, the way the app starts.
-/// Returns the file's fingerprint and the desk's state, or why not.
-fn reload(data: &Path, key: &DigestKey) -> Result<Option<(String, String)>, String> {
-    let path = pending_path(data);
-    let bytes = match fs::read(&path) {
-        Ok(b) => Some(b),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(format!("cannot read: {e}")),
-    };
-    let loaded = load_or_quarantine(&path, T0).map_err(|e| e.to_string())?;
-    if let Some(q) = loaded.quarantined {
-        // Put it back so the failure can be inspected in place.
-        let _ = fs::rename(&q.moved_to, &path);
-        return Err(q.message());
+/// Returns the desk's state, or why it could not be had.
+fn reload(data: &Path, key: &DigestKey, sealed: bool, now: Timestamp) -> Result<String, String> {
+    let opened = JournalStore::open(&pending_path(data), key, &open_options(data, sealed), now)
+        .map_err(|e| e.to_string())?;
+    if let Some(report) = opened.set_aside {
+        return Err(report.message());
     }
-    let Some(bytes) = bytes else {
-        return Ok(None);
-    };
     let policy = Policy::default();
-    let max = policy.max_attempts();
     let desk = Desk::new(
         Parts {
             policy,
@@ -320,21 +378,14 @@ fn reload(data: &Path, key: &DigestKey) -> Result<Option<(String, String)>, Stri
             key: key.clone(),
             store: MemoryStore::default(),
             audit: MemoryAudit::default(),
-            clock: ManualClock::at(T0),
+            clock: ManualClock::at(now),
             rng: StdRng::seed_from_u64(0),
         },
-        loaded.document.clone(),
+        opened.document,
     )
     .map_err(|(e, _)| e.to_string())?;
-    // The desk's view, rebuilt into the child's words.
-    let mut parts: Vec<String> = desk
-        .list()
-        .into_iter()
-        .map(|v| format!("{}:{}:{}", v.id, max - v.tries_left, v.delivery.state))
-        .collect();
-    parts.sort();
-    let state = format!("[{}]ended={}", parts.join(","), loaded.document.ended.len());
-    Ok(Some((fingerprint(&bytes), state)))
+    // The desk's own state, in the child's words.
+    Ok(summary_of_document(&desk.document()))
 }
 
 fn env_number(name: &str, default: u64) -> u64 {
@@ -356,7 +407,10 @@ fn sigkill_at_random_moments_loses_no_acknowledged_change() {
     let exe = std::env::current_exe().unwrap();
     let mut f = Figures::default();
     // What was on disk (acknowledged) before this round's child started.
-    let mut before: Option<(String, String)> = None;
+    let mut before = summary_of_document(&PendingDocument::default());
+    // Whether a child has opened the store: the shell then keeps the fact
+    // that it is sealed.
+    let mut sealed = false;
     let mut failures = Vec::new();
 
     for round in 0..rounds {
@@ -371,6 +425,7 @@ fn sigkill_at_random_moments_loses_no_acknowledged_change() {
             .env(CHILD_ENV, &data)
             .env("CRASH_ROUND", round.to_string())
             .env("CRASH_SEED", rng.gen::<u64>().to_string())
+            .env("CRASH_SEALED", if sealed { "1" } else { "0" })
             .env("RUST_BACKTRACE", "0")
             .stdout(Stdio::piped())
             .stderr(stderr)
@@ -408,54 +463,51 @@ fn sigkill_at_random_moments_loses_no_acknowledged_change() {
         f.rounds += 1;
         f.acks += heard.acks.len() as u64;
         f.writes_announced += heard.writes;
+        f.compactions += heard.compactions;
+        f.killed_during_compaction += u64::from(heard.compacting);
         f.killed_before_ready += u64::from(!heard.ready);
         f.temp_files_left += stale_temps(&data);
+        sealed |= heard.opened;
 
-        let last_ack = heard.acks.last().cloned().or_else(|| before.clone());
-        match reload(&data, &key) {
+        let last_ack = heard.acks.last().cloned().unwrap_or_else(|| before.clone());
+        // After every round the audit trail's last hour is compared: the
+        // parent looks from the end of the child's two hours.
+        let now = T0.plus(Duration::from_secs(round * 7200 + 7199));
+        match reload(&data, &key, sealed, now) {
             Err(why) => {
                 f.unreadable += 1;
                 failures.push(format!("round {round}: unreadable: {why}"));
                 break;
             }
             Ok(found) => {
-                let fp = found.as_ref().map(|(fp, _)| fp.clone());
-                let acked = last_ack.as_ref().map(|(fp, _)| fp.clone());
-                let expected = if fp == acked {
-                    last_ack.clone()
-                } else if let Some(w) = heard.in_flight.iter().find(|(w, _)| Some(w) == fp.as_ref())
-                {
+                if found == last_ack {
+                } else if heard.in_flight.contains(&found) {
                     f.in_flight_landed += 1;
-                    Some(w.clone())
                 } else {
                     f.losses += 1;
                     failures.push(format!(
-                        "round {round}: on disk {fp:?}, last acknowledged {acked:?}, in flight {:?}",
+                        "round {round}: on disk {found}, last acknowledged {last_ack}, in flight {:?}",
                         heard.in_flight
                     ));
                     break;
-                };
-                if let (Some((_, want)), Some((_, got))) = (&expected, &found) {
-                    if want != got {
-                        f.losses += 1;
-                        failures.push(format!(
-                            "round {round}: desk state {got}, acknowledged {want}"
-                        ));
-                        break;
-                    }
                 }
                 before = found;
+                // The parent's open is a start too: it is sealed from now.
+                sealed = true;
             }
         }
     }
 
     println!(
         "CRASH FIGURES rounds={} acks_checked={} writes_announced={} in_flight_landed={} \
+         compactions={} killed_during_compaction={} \
          temp_files_left_by_kills={} killed_during_startup={} losses={} unreadable_files={}",
         f.rounds,
         f.acks,
         f.writes_announced,
         f.in_flight_landed,
+        f.compactions,
+        f.killed_during_compaction,
         f.temp_files_left,
         f.killed_before_ready,
         f.losses,

@@ -1,7 +1,8 @@
 //! Disk trouble: a full disk and a read-only data folder, on a real small
-//! tmpfs. Every engine command must fail with a clear storage error and claim
-//! nothing it did not store: the in-memory state is unchanged and the file on
-//! disk is the previous good one. When space (or write access) returns, the
+//! tmpfs, with the app's sealed journal store. Every engine command must fail
+//! with a clear storage error and claim nothing it did not store: the
+//! in-memory state is unchanged and the files on disk are the previous good
+//! ones (a partly written journal record is taken back). When space (or write access) returns, the
 //! desk works again without a restart.
 //!
 //! Mounting needs a mount namespace: the test re-executes itself under
@@ -22,8 +23,9 @@ use countersign::audit::MemoryAudit;
 use countersign::clock::ManualClock;
 use countersign::desk::{Desk, DeskError, OutcomeKind, Parts, SendRecorded, Started};
 use countersign::gateway::{DeliveryStatus, GatewayError, MessageSid, SendReceipt};
+use countersign::journal::{journal_path, JournalStore, OpenOptions};
 use countersign::keys::DigestKey;
-use countersign::persist::{self, FileStore, PendingDocument, StoreError};
+use countersign::persist::StoreError;
 use countersign::phone::PhoneNumber;
 use countersign::policy::Policy;
 use countersign::purpose::Purpose;
@@ -34,7 +36,7 @@ use support::{code_of, wrong, Harness, A, B, C, T0};
 
 const CHILD_ENV: &str = "COUNTERSIGN_DISK_CHILD_DIR";
 
-type FileDesk = Desk<FileStore, MemoryAudit, ManualClock, StdRng>;
+type FileDesk = Desk<JournalStore, MemoryAudit, ManualClock, StdRng>;
 
 fn number(raw: &str) -> PhoneNumber {
     PhoneNumber::parse_any(raw, "GB".parse().unwrap()).unwrap()
@@ -82,12 +84,13 @@ fn refused<T: std::fmt::Debug>(
     command: impl FnOnce(&mut FileDesk) -> Result<T, DeskError>,
 ) {
     let path = data.join("pending.json");
-    let (doc, list, file, names) = (
-        d.document(),
-        d.list(),
-        fs::read(&path).unwrap(),
-        entries(data),
-    );
+    let files = || {
+        (
+            fs::read(&path).unwrap(),
+            fs::read(journal_path(&path)).unwrap(),
+        )
+    };
+    let (doc, list, file, names) = (d.document(), d.list(), files(), entries(data));
     let got = command(d);
     match &got {
         Err(e @ DeskError::Storage(StoreError::Write { .. })) => {
@@ -101,7 +104,7 @@ fn refused<T: std::fmt::Debug>(
     }
     assert_eq!(d.document(), doc, "{label}: the desk claimed a change");
     assert_eq!(d.list(), list, "{label}");
-    assert_eq!(fs::read(&path).unwrap(), file, "{label}: the file changed");
+    assert_eq!(files(), file, "{label}: the files changed");
     assert_eq!(entries(data), names, "{label}: a temp file was left");
     println!("refused as expected: {label}");
 }
@@ -140,21 +143,43 @@ fn every_command_is_refused(
     refused(d, data, "check after expiry", cause, |d| d.check(id, code));
 }
 
+fn key() -> DigestKey {
+    DigestKey::generate(&mut StdRng::seed_from_u64(7))
+}
+
+fn open_store(data: &Path, clock: &ManualClock) -> countersign::journal::Opened {
+    let opened = JournalStore::open(
+        &data.join("pending.json"),
+        &key(),
+        &OpenOptions::default(),
+        countersign::clock::Clock::now(clock),
+    )
+    .unwrap();
+    assert!(opened.set_aside.is_none(), "{:?}", opened.set_aside);
+    opened
+}
+
 fn fresh_desk(data: &Path, clock: &ManualClock) -> FileDesk {
+    let opened = open_store(data, clock);
     Desk::new(
         Parts {
             policy: Policy::default(),
             templates: countersign::templates::MessageTemplates::default(),
-            key: DigestKey::generate(&mut StdRng::seed_from_u64(7)),
-            store: FileStore::new(data.join("pending.json")),
+            key: key(),
+            store: opened.store,
             audit: MemoryAudit::default(),
             clock: clock.clone(),
             rng: StdRng::seed_from_u64(8),
         },
-        PendingDocument::default(),
+        opened.document,
     )
     .map_err(|(e, _)| e)
     .unwrap()
+}
+
+/// What a restart would read: the files hold what the desk says.
+fn on_disk(data: &Path, clock: &ManualClock) -> countersign::persist::PendingDocument {
+    open_store(data, clock).document
 }
 
 /// Sets up one sent verification (A) and one awaiting the gateway (B).
@@ -178,6 +203,11 @@ fn disk_full_scenario(data: &Path) {
     let mut d = fresh_desk(data, &clock);
     let (sent, awaiting) = two_verifications(&mut d, &clock);
 
+    // The state into the snapshot first: the journal's last page would
+    // otherwise have room for a few more short records on a disk that is
+    // otherwise full (tmpfs allocates by page), and those appends would
+    // rightly succeed.
+    d.store().compact_now().unwrap();
     // Fill the disk.
     let filler = data.join("filler");
     {
@@ -214,8 +244,11 @@ fn disk_full_scenario(data: &Path) {
     let (id, code) = start_new(&mut d, C);
     d.record_send(&id, Ok(receipt(2))).unwrap();
     assert_eq!(d.check(&id, &code).unwrap().outcome, OutcomeKind::Approved);
-    let on_disk = persist::parse(&fs::read(data.join("pending.json")).unwrap()).unwrap();
-    assert_eq!(on_disk, d.document(), "the file holds what the desk says");
+    assert_eq!(
+        on_disk(data, &clock),
+        d.document(),
+        "the files hold what the desk says"
+    );
     println!("disk full: every command refused, then the desk worked again");
 }
 
@@ -223,7 +256,12 @@ fn read_only_scenario(data: &Path) {
     let clock = ManualClock::at(T0);
     let mut d = fresh_desk(data, &clock);
     let (sent, awaiting) = two_verifications(&mut d, &clock);
+    // A folder with a file open for writing cannot be remounted read-only:
+    // the desk stops, and starts again on the read-only folder (it reads
+    // its store, and opens the journal for writing only to append).
+    drop(d);
     mount(&["-o", "remount,ro", data.to_str().unwrap()]);
+    let mut d = fresh_desk(data, &clock);
     every_command_is_refused(
         &mut d,
         &clock,
@@ -238,8 +276,7 @@ fn read_only_scenario(data: &Path) {
     let (id, code) = start_new(&mut d, C);
     d.record_send(&id, Ok(receipt(2))).unwrap();
     assert_eq!(d.check(&id, &code).unwrap().outcome, OutcomeKind::Approved);
-    let on_disk = persist::parse(&fs::read(data.join("pending.json")).unwrap()).unwrap();
-    assert_eq!(on_disk, d.document());
+    assert_eq!(on_disk(data, &clock), d.document());
     println!("read-only: every command refused, then the desk worked again");
 }
 

@@ -173,9 +173,13 @@ async fn a_pending_verification_survives_a_restart() {
     let code = app.code_from_phone("Before restart", 1).await;
     app.close().await; // ends the session: the app is killed
 
-    let pending = std::fs::read_to_string(desk.data_dir().join("pending.json"))
-        .expect("pending.json in COUNTERSIGN_DATA_DIR");
-    assert!(pending.contains(&id), "pending.json holds {id}");
+    // The change is in the sealed journal beside pending.json (the snapshot
+    // takes it over at the next compaction).
+    let read = |name: &str| std::fs::read_to_string(desk.data_dir().join(name)).unwrap_or_default();
+    assert!(
+        read("pending.json").contains(&id) || read("pending.journal").contains(&id),
+        "the pending store in COUNTERSIGN_DATA_DIR holds {id}"
+    );
 
     let app = desk.open().await;
     app.wait("the same card back after the restart", |s| {
@@ -184,6 +188,29 @@ async fn a_pending_verification_survives_a_restart() {
     .await;
     app.check(&id, &code).await;
     ended_with(&app, &id, "approved").await;
+    app.close().await;
+}
+
+/// S21: a damaged pending list is set aside at start and the desk itself
+/// says so, in the `warning` banner.
+#[tokio::test]
+async fn a_damaged_pending_list_is_shown_on_the_desk() {
+    let desk = Desk::demo();
+    let app = desk.open().await;
+    app.send(CUSTOMER_A, "Before damage").await;
+    app.close().await;
+    std::fs::write(desk.data_dir().join("pending.journal"), "not a journal\n")
+        .expect("damage the journal");
+
+    let app = desk.open().await;
+    let banner = app.find("warning").await;
+    assert!(
+        banner.is_displayed().await.expect("visibility"),
+        "the banner shows"
+    );
+    let text = banner.text().await.expect("banner text");
+    assert!(text.contains("The pending list was set aside"), "{text}");
+    assert!(text.contains("Tell IT"), "{text}");
     app.close().await;
 }
 

@@ -436,6 +436,45 @@ fn s5_failures_older_than_an_hour_do_not_count() {
     assert!(!h.event_kinds().contains(&EventKind::NumberBlocked));
 }
 
+/// History no rule looks at any more is forgotten by the purge, sends
+/// after the send window and wrong codes after the hour, and not before.
+#[test]
+fn purge_forgets_sends_and_failures_once_their_windows_have_passed() {
+    let mut h = Harness::new();
+    let (id, code) = h.start_and_send(A);
+    h.desk.check(&id, &wrong(&code)).unwrap();
+    h.desk.cancel(&id).unwrap();
+    let history = |h: &Harness| {
+        h.saved()
+            .numbers
+            .values()
+            .next()
+            .map_or((0, 0), |n| (n.sends.len(), n.failures.len()))
+    };
+    assert_eq!(history(&h), (1, 1));
+    h.advance(600 - 1);
+    h.desk.purge().unwrap();
+    assert_eq!(history(&h), (1, 1), "the send window has not passed");
+    h.advance(1);
+    h.desk.purge().unwrap();
+    assert_eq!(
+        history(&h),
+        (0, 1),
+        "the send is forgotten, the failure kept"
+    );
+    h.advance(3000);
+    h.desk.purge().unwrap();
+    assert_eq!(history(&h), (0, 0));
+    assert!(h.saved().numbers.is_empty());
+    // And it comes back with the next send, and goes again.
+    let (id, _) = h.start_and_send(A);
+    h.desk.cancel(&id).unwrap();
+    assert_eq!(history(&h), (1, 0));
+    h.advance(600);
+    h.desk.purge().unwrap();
+    assert!(h.saved().numbers.is_empty());
+}
+
 #[test]
 fn s5_number_block_survives_a_restart() {
     let mut h = Harness::with_policy(PolicySettings {
@@ -532,6 +571,34 @@ fn s7_resend_invalidates_old_code_keeps_try_count() {
         OutcomeKind::Approved
     );
     assert!(h.event_kinds().contains(&EventKind::Resent));
+}
+
+/// A resend gives the new code a full validity: the purge that would have
+/// ended the first code leaves it, and ends it at its own expiry.
+#[test]
+fn s7_resend_moves_the_expiry_and_the_purge_follows_it() {
+    let mut h = Harness::new();
+    let (id, _) = h.start_and_send(A);
+    let (other, _) = h.start_and_send(B);
+    h.advance(200);
+    let new = h.resend_and_send(&id);
+    h.advance(150); // past the first code's expiry, not the new one's
+    let expired = h.desk.purge().unwrap();
+    assert_eq!(expired.len(), 1, "only the code that was not resent");
+    assert_eq!(expired[0].id, other);
+    assert!(h.desk.get(&id).is_some());
+    h.advance(149);
+    assert!(h.desk.purge().unwrap().is_empty());
+    assert_eq!(
+        h.desk.check(&id, &new).unwrap().outcome,
+        OutcomeKind::Approved
+    );
+    let (id, _) = h.start_and_send(C);
+    h.advance(300);
+    let expired = h.desk.purge().unwrap();
+    assert_eq!(expired.len(), 1);
+    assert_eq!(expired[0].id, id);
+    assert!(h.desk.list().is_empty());
 }
 
 #[test]

@@ -88,13 +88,17 @@ function applyStatus(status) {
   showWarnings(status.warnings || []);
 }
 
+// Problems found at start (a file set aside, a damaged trail, a refused
+// variable) show on the desk itself, worded by Rust, and in Settings.
 function showWarnings(warnings) {
-  const list = $("warning-list");
-  list.replaceChildren(...warnings.map((text) => {
+  const items = () => warnings.map((text) => {
     const li = document.createElement("li");
     li.textContent = text;
     return li;
-  }));
+  });
+  $("warning-list").replaceChildren(...items());
+  $("desk-warning-list").replaceChildren(...items());
+  $("desk-warning").hidden = warnings.length === 0;
   $("warnings-section").hidden = warnings.length === 0;
   const link = $("warnings-link");
   link.hidden = warnings.length === 0;

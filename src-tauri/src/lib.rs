@@ -275,6 +275,13 @@ fn spawn_expiry_sweep<R: Runtime>(app: AppHandle<R>) {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             loop {
                 tick.tick().await;
+                // Compaction writes a whole snapshot when due: on a blocking
+                // thread, never a command's (S21, "off the request path").
+                let compacting = app.clone();
+                let _ = tauri::async_runtime::spawn_blocking(move || {
+                    compacting.state::<Shell>().compact_pending();
+                })
+                .await;
                 let shell = app.state::<Shell>();
                 match shell.with_desk(|d| Ok(d.purge()?)) {
                     Ok(outcomes) => {

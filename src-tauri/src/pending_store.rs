@@ -1,46 +1,76 @@
-//! Pending verifications in the plugin-managed store, made durable.
+//! Pending verifications in the plugin-managed store, made durable and
+//! sealed by the core.
 //!
-//! tauri-plugin-store owns `pending.json` (it resolves and registers the
-//! file), but its own save is a truncate-and-write and its load swallows
-//! errors, and every `set` broadcasts the value to the webviews. So:
-//! - the file is checked (and a corrupt one quarantined) by the core before
-//!   the plugin ever loads it;
+//! tauri-plugin-store owns `pending.json` (it resolves and loads the file),
+//! but its own save is a truncate-and-write and its load swallows errors,
+//! and every `set` broadcasts the value to the webviews. So:
+//! - the core's `JournalStore` opens and checks the sealed snapshot
+//!   (`pending.json`) and its journal first, setting aside what does not
+//!   hold (S21), before the plugin ever loads the file;
+//! - each change is one sealed, fdatasync'd journal append by the core;
+//!   `pending.json` changes only at compaction, which the shell's timer runs
+//!   off the request path, and the plugin's copy is refreshed then
+//!   (`reload_ignore_defaults`, which emits no event);
 //! - auto-save is off and `set` is never used (digests and sealed numbers
 //!   must not reach a webview, S18);
-//! - each change is written with the core's atomic write, then the plugin's
-//!   copy is refreshed from disk (`reload_ignore_defaults`, which emits no
-//!   event);
 //! - the store is taken out of the plugin's registry as soon as it is open
 //!   ([`open_store`]): on `RunEvent::Exit` the plugin saves every store
 //!   still registered with a plain `fs::write`, which would rewrite the
-//!   file non-atomically at every close, and put back its own stale copy
-//!   after a failed refresh.
+//!   file non-atomically at every close.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use countersign::persist::{FileStore, PendingDocument, PendingStore, StoreError};
+use countersign::journal::JournalStore;
+use countersign::persist::{Op, PendingStore, StoreError};
 use tauri::Runtime;
 use tauri_plugin_store::{Store, StoreBuilder, StoreExt};
 
+/// The desk's store: the core's sealed journal.
 pub struct PluginPendingStore {
-    file: FileStore,
-    refresh: Box<dyn Fn() -> Result<(), String> + Send>,
+    journal: JournalStore,
 }
 
 impl PluginPendingStore {
-    /// Registers `path` with the store plugin. Call only after the core has
-    /// checked the file.
+    pub fn new(journal: JournalStore) -> Self {
+        Self { journal }
+    }
+}
+
+/// Runs compaction from the shell's timer, outside the desk lock, and
+/// refreshes the plugin's copy of `pending.json` when it changed.
+pub struct Compactor {
+    journal: JournalStore,
+    refresh: Box<dyn Fn() -> Result<(), String> + Send + Sync>,
+}
+
+impl Compactor {
+    /// Opens `pending.json` through the plugin (after the core has checked
+    /// it) and keeps the journal to compact.
     pub fn open<R: Runtime, M: tauri::Manager<R>>(
         manager: &M,
-        path: PathBuf,
+        path: &Path,
+        journal: JournalStore,
     ) -> Result<Self, String> {
-        let store = open_store(manager, &path)?;
+        let store = open_store(manager, path)?;
         let refresh = Box::new(move || store.reload_ignore_defaults().map_err(|e| e.to_string()));
-        Ok(Self {
-            file: FileStore::new(path),
-            refresh,
-        })
+        Ok(Self { journal, refresh })
+    }
+
+    /// Compacts when due (cheap when not). A failure leaves the journal as
+    /// it was and is tried again at the next tick.
+    pub fn tick(&self) {
+        match self.journal.compact() {
+            Ok(true) => {
+                // The file is durable; a stale plugin copy is not worth
+                // failing anything for.
+                if let Err(e) = (self.refresh)() {
+                    tracing::warn!(error = %e, "store plugin could not reload pending.json");
+                }
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "pending list compaction failed; retried later"),
+        }
     }
 }
 
@@ -71,13 +101,7 @@ pub(crate) fn open_store<R: Runtime, M: tauri::Manager<R>>(
 }
 
 impl PendingStore for PluginPendingStore {
-    fn save(&mut self, doc: &PendingDocument) -> Result<(), StoreError> {
-        self.file.save(doc)?;
-        // The file is already durable; a stale plugin copy is not worth
-        // failing the operator's action for.
-        if let Err(e) = (self.refresh)() {
-            tracing::warn!(error = %e, "store plugin could not reload pending.json");
-        }
-        Ok(())
+    fn append(&mut self, change: &[Op]) -> Result<(), StoreError> {
+        self.journal.append(change)
     }
 }

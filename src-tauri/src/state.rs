@@ -16,8 +16,8 @@ use countersign::desk::{Desk, Parts, Sending};
 use countersign::facts::{FactsRead, FactsStore};
 use countersign::folder_lock::DataFolderLock;
 use countersign::gateway::emulator::InboxMessage;
+use countersign::journal::{JournalStore, OpenOptions};
 use countersign::keys::DigestKey;
-use countersign::persist::{self, Corruption, PendingDocument};
 use countersign::secrets;
 use countersign::verification::{Operator, VerificationId};
 use rand::rngs::OsRng;
@@ -28,7 +28,7 @@ use tokio::sync::broadcast;
 use crate::config_state::ConfigState;
 use crate::error::{IpcError, IpcResult};
 use crate::gateway_setup::GatewaySetup;
-use crate::pending_store::PluginPendingStore;
+use crate::pending_store::{Compactor, PluginPendingStore};
 use crate::session::{Session, DEFAULT_LOCK_AFTER};
 use crate::settings::{default_operator, default_workstation, SettingsFile};
 use countersign::gateway::GatewayMode;
@@ -62,6 +62,8 @@ pub struct Shell {
     pub trackers: Mutex<HashMap<VerificationId, JoinHandle<()>>>,
     /// The key the audit chain is verified with (S22).
     pub audit_key: Option<AuditKey>,
+    /// Compacts the pending journal from the timer, outside the desk lock.
+    compactor: Option<Compactor>,
     /// The other background tasks (expiry sweep, idle lock, demo inbox),
     /// stopped at shutdown.
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -220,6 +222,14 @@ impl Shell {
         });
     }
 
+    /// Compacts the pending journal when due, from the timer: off the
+    /// request path and outside the desk lock.
+    pub fn compact_pending(&self) {
+        if let Some(c) = &self.compactor {
+            c.tick();
+        }
+    }
+
     pub fn warn(&self, message: String) {
         tracing::warn!(%message, "shown to the operator");
         if let Ok(mut w) = self.warnings.lock() {
@@ -309,11 +319,14 @@ pub fn assemble<R: Runtime, M: tauri::Manager<R>>(
                 &start_detail,
                 &mut warnings,
             )
-        })
-        .map(|engine| Mutex::new(Some(engine)));
-    if let Err(reason) = &desk {
-        warnings.push(reason.clone());
-    }
+        });
+    let (desk, compactor) = match desk {
+        Ok((engine, compactor)) => (Ok(Mutex::new(Some(engine))), Some(compactor)),
+        Err(reason) => {
+            warnings.push(reason.clone());
+            (Err(reason), None)
+        }
+    };
     let shell = Shell {
         desk,
         gateway: RwLock::new(Err("the gateway is starting".to_owned())),
@@ -327,6 +340,7 @@ pub fn assemble<R: Runtime, M: tauri::Manager<R>>(
         data_dir: data_dir.to_owned(),
         trackers: Mutex::new(HashMap::new()),
         audit_key: audit_key.ok(),
+        compactor,
         tasks: Mutex::new(Vec::new()),
         folder_lock: Mutex::new(Some(folder_lock)),
         closed: AtomicBool::new(false),
@@ -432,7 +446,7 @@ fn open_desk<R: Runtime, M: tauri::Manager<R>>(
     station: Station,
     start_detail: &str,
     warnings: &mut Vec<String>,
-) -> Result<Engine, String> {
+) -> Result<(Engine, Compactor), String> {
     let audit = crate::trail::open(&data_dir.join(AUDIT_FILE), audit_key, facts, station)?;
     warnings.extend(audit.damage().map(str::to_owned));
     // What was found wrong with the trail goes into the trail itself, so
@@ -443,39 +457,44 @@ fn open_desk<R: Runtime, M: tauri::Manager<R>>(
     };
     let pending_path = data_dir.join(PENDING_FILE);
     let now = SystemClock.now();
-    let loaded = persist::load_or_quarantine(&pending_path, now).map_err(|e| e.to_string())?;
-    let mut quarantined = loaded.quarantined;
-    let store = PluginPendingStore::open(manager, pending_path.clone())?;
+    // S21: the sealed snapshot and journal, checked against the trail's last
+    // hour; what does not hold is set aside and the S4/S5/S8 windows are
+    // rebuilt from the trail. A version-1 file is taken over only while the
+    // sealed facts do not yet say this desk's store is sealed.
+    let options = OpenOptions {
+        sealed_expected: facts.is_none_or(|f| f.get().pending_sealed),
+        audit_trail: Some(data_dir.join(AUDIT_FILE)),
+    };
+    let opened =
+        JournalStore::open(&pending_path, &key, &options, now).map_err(|e| e.to_string())?;
+    if let Some(facts) = facts {
+        facts
+            .update(|f| f.pending_sealed = true)
+            .map_err(|e| format!("The desk's sealed record cannot be written: {e}"))?;
+    }
+    let compactor = Compactor::open(manager, &pending_path, opened.store.clone())?;
     let parts = Parts {
         policy: desk_config.policy,
         templates: desk_config.templates,
         key,
-        store,
+        store: PluginPendingStore::new(opened.store),
         audit,
         clock: SystemClock,
         rng: OsRng,
     };
-    let mut desk = match Desk::new(parts, loaded.document) {
-        Ok(desk) => desk,
-        Err((e, parts)) => {
-            // Entries that do not open with this desk's key: set the file
-            // aside like any other unreadable file, and start empty.
-            let q = persist::quarantine(&pending_path, Corruption::WrongShape(e.to_string()), now)
-                .map_err(|e| e.to_string())?;
-            quarantined = Some(q);
-            Desk::new(parts, PendingDocument::default()).map_err(|(e, _)| e.to_string())?
-        }
-    };
+    // Sealed entries open with this key; one that does not is damage the
+    // store's seal would have caught first.
+    let mut desk = Desk::new(parts, opened.document).map_err(|(e, _)| e.to_string())?;
     // Until the gateway is built: no code without a way to send it.
     desk.set_sending(Sending::Unavailable("the gateway is starting".to_owned()));
     let mut started = AuditEvent::new(now, EventKind::AppStarted);
     started.detail = Some(start_detail);
     desk.audit_event(started);
-    if let Some(q) = quarantined {
-        let mut e = AuditEvent::new(now, EventKind::StoreQuarantined);
-        e.detail = Some(format!("{} ({})", q.moved_to.display(), q.reason));
-        desk.audit_event(e);
-        warnings.push(q.message());
+    if let Some(report) = opened.set_aside {
+        for e in report.audit_events(now) {
+            desk.audit_event(e);
+        }
+        warnings.push(report.message());
     }
-    Ok(desk)
+    Ok((desk, compactor))
 }

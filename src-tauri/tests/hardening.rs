@@ -451,3 +451,49 @@ fn s22_sign_in_names_the_os_account_and_sends_name_their_gateway() {
         assert_eq!(row["gatewayMode"], "demo", "{event}: {row}");
     }
 }
+
+// ------------------------------------------------------------------ S21
+
+/// An edited pending list is set aside, shown and audited; the number keeps
+/// its send (cooldown) from the audit trail; the edit hands nothing back.
+#[test]
+fn s21_an_edited_pending_list_is_set_aside_and_the_number_keeps_its_send() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = {
+        let desk = open(dir.path());
+        id_of(&desk.start("07400 123456"))
+    };
+    let pending = dir.path().join("pending.json");
+    let journal = dir.path().join("pending.journal");
+    // Give the verification more tries, in whichever file holds it now.
+    for file in [&pending, &journal] {
+        if let Ok(text) = std::fs::read_to_string(file) {
+            let edited = text.replace("\"failedAttempts\":0", "\"failedAttempts\":1");
+            std::fs::write(file, edited).unwrap();
+        }
+    }
+    let tampered: String = [&pending, &journal]
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .collect();
+    assert!(
+        tampered.contains("\"failedAttempts\":1"),
+        "nothing was edited"
+    );
+
+    let desk = open(dir.path());
+    let shown = warnings(&desk).join("\n");
+    assert!(shown.contains("The pending list was set aside"), "{shown}");
+    assert_eq!(desk.call("list_pending", json!({})).unwrap(), json!([]));
+    let refused = desk.try_start("07400 123456").unwrap_err();
+    assert_eq!(refused["kind"], "resend_cooldown", "{refused}");
+    let rows = desk.audit_rows();
+    assert!(rows.iter().any(|r| r["event"] == "store_quarantined"));
+    assert!(rows
+        .iter()
+        .any(|r| r["event"] == "cancelled" && r["verification"] == id.as_str()));
+    assert!(std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().contains(".corrupt-")));
+}

@@ -223,6 +223,33 @@ pub fn query(path: &Path, filter: &Filter, limit: usize) -> io::Result<Vec<Audit
     Ok(out)
 }
 
+/// Records at or after `since`, oldest first, read from the newest month
+/// backwards and stopping at the first older record, so a start reads the
+/// last hour rather than the whole month. Unreadable lines are skipped, as
+/// in [`query`]. (Records are in time order; after the clock was set back,
+/// records older than a later one's time may be missed.)
+pub fn recent(path: &Path, since: Timestamp) -> io::Result<Vec<AuditRecord>> {
+    let mut out = Vec::new();
+    'files: for file in trail::files(path)?.iter().rev() {
+        let bytes = match std::fs::read(file) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for line in bytes.rsplit(|b| *b == b'\n') {
+            let Ok(record) = serde_json::from_slice::<AuditRecord>(line) else {
+                continue;
+            };
+            if record.event.at < since {
+                break 'files;
+            }
+            out.push(record);
+        }
+    }
+    out.reverse();
+    Ok(out)
+}
+
 /// The records as CSV for export, with a header row. Fields are quoted so a
 /// reference with a comma or a leading `=` (spreadsheet formula) stays text.
 pub fn to_csv(records: &[AuditRecord]) -> String {

@@ -109,11 +109,67 @@ impl GatewayError {
         }
     }
 
+    /// [`GatewayError::may_have_been_sent`] from the slug alone, as the
+    /// audit trail keeps it (`not_sent` records' `detail`). Where the slug
+    /// does not say (an unexpected status, whose code is not kept), the
+    /// answer is yes: rebuilding the S8 counts from the trail must never
+    /// hand a number back a send.
+    pub fn kind_may_have_been_sent(kind: &str) -> bool {
+        matches!(
+            kind,
+            "gateway_timeout"
+                | "gateway_connection_dropped"
+                | "gateway_unreadable_answer"
+                | "gateway_server_error"
+                | "gateway_unexpected_status"
+        )
+    }
+
     /// Whether a status read that failed this way is worth trying again.
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
             Self::ServerError(_) | Self::Timeout | Self::CannotConnect | Self::ConnectionDropped
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::GatewayError;
+
+    /// The audit trail keeps only the slug: every error that may have sent
+    /// must be counted from its slug too (S21).
+    #[test]
+    fn every_error_that_may_have_sent_is_counted_from_its_slug() {
+        let all = [
+            GatewayError::Unauthorized,
+            GatewayError::AccountForbidden,
+            GatewayError::AccountNotActive,
+            GatewayError::SmsLimitExceeded,
+            GatewayError::Rejected("x".into()),
+            GatewayError::NotFound,
+            GatewayError::ServerError(503),
+            GatewayError::Redirected(302),
+            GatewayError::UnexpectedStatus(600),
+            GatewayError::UnexpectedStatus(413),
+            GatewayError::Timeout,
+            GatewayError::CannotConnect,
+            GatewayError::Tls,
+            GatewayError::ConnectionDropped,
+            GatewayError::UnreadableAnswer("x".into()),
+            GatewayError::Misconfigured("x".into()),
+        ];
+        for e in all {
+            if e.may_have_been_sent() {
+                assert!(GatewayError::kind_may_have_been_sent(e.kind()), "{e:?}");
+            }
+        }
+        assert!(!GatewayError::kind_may_have_been_sent(
+            "gateway_unauthorized"
+        ));
+        assert!(!GatewayError::kind_may_have_been_sent(
+            "no gateway: starting"
+        ));
     }
 }

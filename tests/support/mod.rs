@@ -10,7 +10,7 @@ use countersign::clock::{ManualClock, Timestamp};
 use countersign::desk::{Desk, DeskError, Parts, SendRecorded, Started};
 use countersign::gateway::{DeliveryStatus, GatewayError, MessageSid, OutboundSms, SendReceipt};
 use countersign::keys::DigestKey;
-use countersign::persist::{MemoryStore, PendingDocument, PendingStore, StoreError};
+use countersign::persist::{MemoryStore, Op, PendingDocument, PendingStore, StoreError};
 use countersign::phone::PhoneNumber;
 use countersign::policy::{Policy, PolicySettings};
 use countersign::purpose::Purpose;
@@ -37,14 +37,14 @@ pub const T0: Timestamp = Timestamp::from_millis(1_767_225_600_000);
 pub struct SharedStore(pub Arc<Mutex<MemoryStore>>, pub Arc<Mutex<usize>>);
 
 impl PendingStore for SharedStore {
-    fn save(&mut self, doc: &PendingDocument) -> Result<(), StoreError> {
+    fn append(&mut self, change: &[Op]) -> Result<(), StoreError> {
         let mut inner = self.0.lock().unwrap();
         let mut fail_in = self.1.lock().unwrap();
         if *fail_in > 0 {
             *fail_in -= 1;
             inner.fail_next |= *fail_in == 0;
         }
-        inner.save(doc)
+        inner.append(change)
     }
 }
 
