@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Countersign needs to build, run and test on Debian/Ubuntu:
 # WebKitGTK for the window, Xvfb and WebKitWebDriver for the end-to-end
-# tests, tauri-driver, and npm for the installer tools. Safe to run again:
-# it installs only what is missing.
+# tests, tauri-driver, strace for the syscall-order test, and npm for the
+# installer tools. Safe to run again: it installs only what is missing.
 set -euo pipefail
 
 TAURI_DRIVER_VERSION=2.1.0
@@ -12,6 +12,7 @@ PACKAGES=(
   xvfb xauth                              # a display for tests on headless machines
   webkit2gtk-driver                       # WebKitWebDriver, driven by tauri-driver
   dbus gnome-keyring                      # a real Secret Service for the credential-store tests
+  strace                                  # tests/syscall_order.rs: the order of writes and fsyncs
 )
 
 as_root() {
