@@ -451,6 +451,11 @@ where
                 },
             ];
             self.commit(ops, None)?;
+            // The gateway took it (a send, as the trail must show for the
+            // S8 windows read back from it), then reported it failed.
+            let mut sent = self.event(EventKind::Sent, &ended, now);
+            sent.gateway_sid = Some(sid.to_string());
+            self.audit(sent);
             let reason = NotSentReason::Delivery(status);
             let outcome = self.report_end(&ended, Status::NotSent, now, Some(reason));
             return Ok(SendRecorded::NotSent(outcome));
@@ -658,7 +663,13 @@ where
     /// flood a phone. The slot is saved before the HTTP call and kept
     /// whatever the gateway answers, so parallel clicks cannot burst past
     /// the pace while the first is on its way.
-    pub fn reserve_test_sms(&mut self, number: &PhoneNumber) -> Result<NumberId, DeskError> {
+    /// Returns the number's digest and the slot's time: the test SMS's
+    /// audit record carries that time, so the trail read back after damage
+    /// puts the send where the state has it.
+    pub fn reserve_test_sms(
+        &mut self,
+        number: &PhoneNumber,
+    ) -> Result<(NumberId, Timestamp), DeskError> {
         self.refuse_if_country_not_allowed(number)?;
         let now = self.now();
         let number_id = self.parts.key.number_id(number);
@@ -672,7 +683,7 @@ where
             at: now,
         };
         self.commit(vec![op], None)?;
-        Ok(number_id)
+        Ok((number_id, now))
     }
 
     /// Records a delivery report for the latest SMS of `id`: `None` when

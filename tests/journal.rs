@@ -771,3 +771,66 @@ fn the_audit_trail_gives_every_send_and_wrong_code_back_to_its_number() {
     assert!(h.open_verifications().is_empty());
     assert_eq!(h.ended(T0)[0].status, Status::Approved);
 }
+
+/// A normal desk's history never reads as damage: every way a send can end
+/// is audited so that the trail, read back at open, counts sends exactly as
+/// the engine did (review: a 4xx answer, a failed receipt and a late send
+/// after a cancel each raised a false alarm, or would have, before).
+#[test]
+fn every_way_a_send_ends_reopens_without_a_false_alarm() {
+    let mut site = Site::new();
+    {
+        let mut o = site.open(false);
+        let d = &mut o.desk;
+        let refusals = [
+            countersign::gateway::GatewayError::UnexpectedStatus(429),
+            countersign::gateway::GatewayError::UnexpectedStatus(502),
+            countersign::gateway::GatewayError::Timeout,
+            countersign::gateway::GatewayError::CannotConnect,
+        ];
+        for (i, error) in refusals.into_iter().enumerate() {
+            site.clock.advance(std::time::Duration::from_secs(31));
+            let number = Harness::new().number(&format!("+44740012346{i}"));
+            let Started::New { view, .. } = d
+                .start(number, Purpose::Unspecified, Harness::operator())
+                .unwrap()
+            else {
+                panic!("expected a new verification");
+            };
+            d.record_send(&view.id, Err(error)).unwrap();
+        }
+        // A receipt that already says failed.
+        let number = Harness::new().number("+447400123470");
+        let Started::New { view, .. } = d
+            .start(number, Purpose::Unspecified, Harness::operator())
+            .unwrap()
+        else {
+            panic!("expected a new verification");
+        };
+        let failed = SendReceipt {
+            status: DeliveryStatus::Failed { error: None },
+            ..receipt(2)
+        };
+        d.record_send(&view.id, Ok(failed)).unwrap();
+        // A send that lands after a cancel.
+        let number = Harness::new().number("+447400123471");
+        let Started::New { view, .. } = d
+            .start(number, Purpose::Unspecified, Harness::operator())
+            .unwrap()
+        else {
+            panic!("expected a new verification");
+        };
+        d.cancel(&view.id).unwrap();
+        d.record_send(&view.id, Ok(receipt(3))).unwrap();
+        // A test SMS.
+        d.reserve_test_sms(&Harness::new().number("+447400123472"))
+            .unwrap();
+    }
+    site.advance(5);
+    let o = site.open(true);
+    assert!(
+        o.set_aside.is_none(),
+        "{:?}",
+        o.set_aside.map(|r| r.message())
+    );
+}

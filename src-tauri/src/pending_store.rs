@@ -42,6 +42,8 @@ impl PluginPendingStore {
 pub struct Compactor {
     journal: JournalStore,
     refresh: Box<dyn Fn() -> Result<(), String> + Send + Sync>,
+    /// Held through each compaction; `true` once the shell has shut down.
+    closed: std::sync::Mutex<bool>,
 }
 
 impl Compactor {
@@ -54,12 +56,23 @@ impl Compactor {
     ) -> Result<Self, String> {
         let store = open_store(manager, path)?;
         let refresh = Box::new(move || store.reload_ignore_defaults().map_err(|e| e.to_string()));
-        Ok(Self { journal, refresh })
+        Ok(Self {
+            journal,
+            refresh,
+            closed: std::sync::Mutex::new(false),
+        })
     }
 
     /// Compacts when due (cheap when not). A failure leaves the journal as
     /// it was and is tried again at the next tick.
     pub fn tick(&self) {
+        let closed = self
+            .closed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *closed {
+            return;
+        }
         match self.journal.compact() {
             Ok(true) => {
                 // The file is durable; a stale plugin copy is not worth
@@ -71,6 +84,15 @@ impl Compactor {
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "pending list compaction failed; retried later"),
         }
+    }
+
+    /// Waits for a compaction under way, and stops any later one: the
+    /// folder is about to be let go (S20).
+    pub fn close(&self) {
+        *self
+            .closed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = true;
     }
 }
 

@@ -137,6 +137,11 @@ impl Shell {
             let engine = desk.lock().unwrap_or_else(PoisonError::into_inner).take();
             drop(engine);
         }
+        // A compaction already running on its blocking thread finishes
+        // before the folder is let go; none starts after.
+        if let Some(c) = &self.compactor {
+            c.close();
+        }
         let lock = self
             .folder_lock
             .lock()
@@ -467,6 +472,17 @@ fn open_desk<R: Runtime, M: tauri::Manager<R>>(
     };
     let opened =
         JournalStore::open(&pending_path, &key, &options, now).map_err(|e| e.to_string())?;
+    // What was set aside is in the trail before anything else can fail:
+    // the files are already moved, and a later start would open cleanly.
+    let mut audit = audit;
+    if let Some(report) = &opened.set_aside {
+        for e in report.audit_events(now) {
+            if let Err(err) = countersign::audit::AuditSink::record(&mut audit, e) {
+                tracing::error!(error = %err, "a set-aside record could not be audited");
+            }
+        }
+        warnings.push(report.message());
+    }
     if let Some(facts) = facts {
         facts
             .update(|f| f.pending_sealed = true)
@@ -490,11 +506,5 @@ fn open_desk<R: Runtime, M: tauri::Manager<R>>(
     let mut started = AuditEvent::new(now, EventKind::AppStarted);
     started.detail = Some(start_detail);
     desk.audit_event(started);
-    if let Some(report) = opened.set_aside {
-        for e in report.audit_events(now) {
-            desk.audit_event(e);
-        }
-        warnings.push(report.message());
-    }
     Ok((desk, compactor))
 }

@@ -6,7 +6,6 @@
 //! number's digest and the gateway mode.
 
 use countersign::audit::{AuditEvent, EventKind};
-use countersign::clock::{Clock, SystemClock};
 use countersign::gateway::{Gateway, MessageSid, OutboundSms};
 use countersign::phone::PhoneNumber;
 use secrecy::SecretString;
@@ -33,9 +32,10 @@ pub async fn send_test_sms(shell: State<'_, Shell>, phone: String) -> IpcResult<
     let (number, number_id) = shell.with_desk(|d| {
         let p = d.policy();
         let number = PhoneNumber::parse(&phone, p.default_country(), p.allowed_countries())?;
-        let id = d.reserve_test_sms(&number)?;
-        Ok((number, id))
+        let (id, at) = d.reserve_test_sms(&number)?;
+        Ok((number, (id, at)))
     })?;
+    let (number_id, reserved_at) = number_id;
     let body = "Countersign test message: the desk's SMS gateway works. No action is needed.";
     let result = gateway
         .client
@@ -44,7 +44,8 @@ pub async fn send_test_sms(shell: State<'_, Shell>, phone: String) -> IpcResult<
             body: SecretString::from(body.to_owned()),
         })
         .await;
-    let mut e = AuditEvent::new(SystemClock.now(), EventKind::TestSmsSent);
+    // At the slot's time, where the pending state has the send (S21).
+    let mut e = AuditEvent::new(reserved_at, EventKind::TestSmsSent);
     e.operator = Some(operator.name);
     e.staff_id = operator.staff_id;
     e.masked_number = Some(number.masked());

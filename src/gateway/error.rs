@@ -71,6 +71,13 @@ impl GatewayError {
             Self::NotFound => "gateway_not_found",
             Self::ServerError(_) => "gateway_server_error",
             Self::Redirected(_) => "gateway_redirected",
+            // A 4xx is a refusal before the gateway took the message (no S8
+            // send); anything else may have been taken. The kinds differ so
+            // that the audit trail, read back after damage, counts sends
+            // exactly as the engine did.
+            Self::UnexpectedStatus(code) if (400..500).contains(code) => {
+                "gateway_unexpected_refusal"
+            }
             Self::UnexpectedStatus(_) => "gateway_unexpected_status",
             Self::Timeout => "gateway_timeout",
             Self::CannotConnect => "gateway_unreachable",
