@@ -220,21 +220,9 @@ pub async fn audit_export<R: Runtime>(
     filter: Option<FilterInput>,
 ) -> IpcResult<Option<String>> {
     let records = read(&shell, filter.unwrap_or_default())?;
-    let Some(target) = app
-        .dialog()
-        .file()
-        .add_filter("CSV", &["csv"])
-        .set_file_name("countersign-audit.csv")
-        .blocking_save_file()
-    else {
+    let Some(path) = save_path(&app, "countersign-audit.csv", Some(("CSV", "csv")))? else {
         return Ok(None);
     };
-    let path = target.into_path().map_err(|_| {
-        IpcError::new(
-            "export_failed",
-            "That location cannot be written to; pick a folder on this computer.",
-        )
-    })?;
     countersign::persist::atomic_write(&path, audit::to_csv(&records).as_bytes()).map_err(|e| {
         IpcError::new(
             "export_failed",
@@ -258,20 +246,9 @@ pub async fn audit_key_export<R: Runtime>(
     shell: State<'_, Shell>,
 ) -> IpcResult<Option<String>> {
     let operator = shell.session.require_operator()?;
-    let Some(target) = app
-        .dialog()
-        .file()
-        .set_file_name("countersign-audit-key.hex")
-        .blocking_save_file()
-    else {
+    let Some(path) = save_path(&app, "countersign-audit-key.hex", None)? else {
         return Ok(None);
     };
-    let path = target.into_path().map_err(|_| {
-        IpcError::new(
-            "export_failed",
-            "That location cannot be written to; pick a folder on this computer.",
-        )
-    })?;
     let anchor = crate::trail::export_key(&shell, &path).map_err(|e| {
         IpcError::new(
             "export_failed",
@@ -289,4 +266,26 @@ pub async fn audit_key_export<R: Runtime>(
         path.display(),
         anchor.display()
     )))
+}
+
+/// Asks where to save, in a dialog the shell opens itself (the window has
+/// no dialog or file access). `Ok(None)` when the dialog was cancelled.
+fn save_path<R: Runtime>(
+    app: &AppHandle<R>,
+    name: &str,
+    filter: Option<(&str, &str)>,
+) -> IpcResult<Option<std::path::PathBuf>> {
+    let mut dialog = app.dialog().file().set_file_name(name);
+    if let Some((label, extension)) = filter {
+        dialog = dialog.add_filter(label, &[extension]);
+    }
+    let Some(target) = dialog.blocking_save_file() else {
+        return Ok(None);
+    };
+    target.into_path().map(Some).map_err(|_| {
+        IpcError::new(
+            "export_failed",
+            "That location cannot be written to; pick a folder on this computer.",
+        )
+    })
 }

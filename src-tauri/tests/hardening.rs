@@ -40,6 +40,14 @@ fn restcomm_at(emulator: &EmulatorHandle) -> Value {
     })
 }
 
+/// A desk set up for `bank` on the settings screen, token typed, then
+/// closed: what each restart scenario starts from.
+fn set_up_for(dir: &std::path::Path, bank: &EmulatorHandle, token: &str) {
+    let desk = open_with(dir, None, &[]);
+    let answer = save(&desk, restcomm_at(bank), Some(token));
+    assert_eq!(answer["saved"], true, "{answer}");
+}
+
 fn warnings(desk: &Desk) -> Vec<String> {
     desk.call("app_status", json!({})).unwrap()["warnings"]
         .as_array()
@@ -211,10 +219,7 @@ fn s19_deleting_the_sealed_record_does_not_rebind_the_token_to_an_edited_address
     let dir = tempfile::tempdir().unwrap();
     let (bank, token) = emulator_with_token();
     let (listener, _) = emulator_with_token();
-    {
-        let desk = open_with(dir.path(), None, &[]);
-        assert_eq!(save(&desk, restcomm_at(&bank), Some(&token))["saved"], true);
-    }
+    set_up_for(dir.path(), &bank, &token);
     let settings = dir.path().join("settings.json");
     let text = std::fs::read_to_string(&settings).unwrap();
     std::fs::write(
@@ -247,10 +252,7 @@ fn s19_deleting_the_sealed_record_does_not_rebind_the_token_to_an_edited_address
 fn s23_an_unreadable_sealed_record_does_not_open_the_way_to_demo_mode() {
     let dir = tempfile::tempdir().unwrap();
     let (bank, token) = emulator_with_token();
-    {
-        let desk = open_with(dir.path(), None, &[]);
-        assert_eq!(save(&desk, restcomm_at(&bank), Some(&token))["saved"], true);
-    }
+    set_up_for(dir.path(), &bank, &token);
     let record = dir.path().join("keys").join("desk-facts");
     std::fs::remove_file(&record).unwrap();
     std::fs::create_dir(&record).unwrap();
@@ -332,10 +334,7 @@ fn s23_no_code_is_left_pending_when_no_gateway_can_send() {
 fn s23_a_real_desk_that_lost_its_settings_does_not_fall_back_to_demo_silently() {
     let dir = tempfile::tempdir().unwrap();
     let (bank, token) = emulator_with_token();
-    {
-        let desk = open_with(dir.path(), None, &[]);
-        assert_eq!(save(&desk, restcomm_at(&bank), Some(&token))["saved"], true);
-    }
+    set_up_for(dir.path(), &bank, &token);
     std::fs::remove_file(dir.path().join("settings.json")).unwrap();
 
     let desk = open_with(dir.path(), None, &[]);
