@@ -53,6 +53,9 @@ impl FolderLockError {
 
 /// The exclusive lock on one data folder; released when dropped (or when
 /// the process ends).
+/// How many 50 ms waits a lock that names this very process gets (1 s).
+const OWN_PID_RETRIES: u32 = 20;
+
 #[derive(Debug)]
 pub struct DataFolderLock {
     dir: PathBuf,
@@ -77,15 +80,29 @@ impl DataFolderLock {
             .truncate(false)
             .open(dir.join(LOCK_FILE))
             .map_err(unusable)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                return Err(FolderLockError::InUse {
-                    dir: dir.to_owned(),
-                    holder: read_holder(&mut file),
-                })
+        let mut tries = 0;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) => {
+                    let holder = read_holder(&mut file);
+                    // A lock this process has just let go can stay held for
+                    // an instant by a child another thread forked and has
+                    // not yet exec'd (close-on-exec acts at exec): wait out
+                    // that window, for our own pid only; another process's
+                    // lock is refused at once.
+                    if holder == Some(std::process::id()) && tries < OWN_PID_RETRIES {
+                        tries += 1;
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                        continue;
+                    }
+                    return Err(FolderLockError::InUse {
+                        dir: dir.to_owned(),
+                        holder,
+                    });
+                }
+                Err(TryLockError::Error(e)) => return Err(unusable(e)),
             }
-            Err(TryLockError::Error(e)) => return Err(unusable(e)),
         }
         // For a second desk's message only; a failure here changes nothing.
         let _ = file
@@ -106,6 +123,7 @@ impl DataFolderLock {
 
 /// The pid the holder wrote, if it can be read (Windows locks the bytes).
 fn read_holder(file: &mut File) -> Option<u32> {
+    file.seek(SeekFrom::Start(0)).ok()?;
     let mut text = String::new();
     file.read_to_string(&mut text).ok()?;
     text.trim().parse().ok()
