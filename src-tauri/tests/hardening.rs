@@ -48,6 +48,16 @@ fn set_up_for(dir: &std::path::Path, bank: &EmulatorHandle, token: &str) {
     assert_eq!(answer["saved"], true, "{answer}");
 }
 
+/// What a desk user with a text editor does: the gateway address in
+/// settings.json now names their own listener.
+fn point_settings_at(dir: &std::path::Path, bank: &EmulatorHandle, listener: &EmulatorHandle) {
+    let settings = dir.join("settings.json");
+    let text = std::fs::read_to_string(&settings).unwrap();
+    let edited = text.replace(bank.base_url().as_str(), listener.base_url().as_str());
+    assert_ne!(text, edited, "settings.json names the bank's gateway");
+    std::fs::write(&settings, edited).unwrap();
+}
+
 fn warnings(desk: &Desk) -> Vec<String> {
     desk.call("app_status", json!({})).unwrap()["warnings"]
         .as_array()
@@ -190,11 +200,7 @@ fn s19_a_stored_token_is_not_sent_to_an_address_edited_into_settings_json() {
         desk.start("07400 123456");
         assert_eq!(sms_posts(&bank), 1);
     }
-    let settings = dir.path().join("settings.json");
-    let text = std::fs::read_to_string(&settings).unwrap();
-    let edited = text.replace(bank.base_url().as_str(), listener.base_url().as_str());
-    assert_ne!(text, edited);
-    std::fs::write(&settings, edited).unwrap();
+    point_settings_at(dir.path(), &bank, &listener);
 
     let desk = open_with(dir.path(), None, &[]);
     let refused = desk.try_start("07400 123457").unwrap_err();
@@ -220,13 +226,7 @@ fn s19_deleting_the_sealed_record_does_not_rebind_the_token_to_an_edited_address
     let (bank, token) = emulator_with_token();
     let (listener, _) = emulator_with_token();
     set_up_for(dir.path(), &bank, &token);
-    let settings = dir.path().join("settings.json");
-    let text = std::fs::read_to_string(&settings).unwrap();
-    std::fs::write(
-        &settings,
-        text.replace(bank.base_url().as_str(), listener.base_url().as_str()),
-    )
-    .unwrap();
+    point_settings_at(dir.path(), &bank, &listener);
     std::fs::remove_file(dir.path().join("keys").join("desk-facts")).unwrap();
 
     let desk = open_with(dir.path(), None, &[]);
