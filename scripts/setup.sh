@@ -13,6 +13,7 @@ PACKAGES=(
   webkit2gtk-driver                       # WebKitWebDriver, driven by tauri-driver
   dbus gnome-keyring                      # a real Secret Service for the credential-store tests
   strace                                  # tests/syscall_order.rs: the order of writes and fsyncs
+  postgresql                              # tests/branch.rs: a throwaway cluster per test (branch mode, S24)
 )
 
 as_root() {

@@ -19,11 +19,13 @@ use rand::{CryptoRng, RngCore};
 use secrecy::SecretString;
 
 use crate::audit::{AuditEvent, AuditSink, EventKind};
+use crate::branch::ClaimKind;
 use crate::clock::{Clock, Timestamp};
 use crate::code::{Binding, Code, CodeInput};
 use crate::gateway::{DeliveryStatus, GatewayError, GatewayMode, OutboundSms, SendReceipt};
 use crate::keys::{DigestKey, NumberId};
 use crate::language::Language;
+use crate::limits::{self, NumberLimits};
 use crate::persist::{
     apply_history, EndedRecord, NumberHistory, Op, PendingDocument, PendingStore,
 };
@@ -37,6 +39,7 @@ use crate::verification::{
     VerificationView,
 };
 
+mod branch;
 mod error;
 mod outcome;
 
@@ -159,6 +162,8 @@ pub struct Desk<S, A, C, R> {
     in_flight: BTreeMap<VerificationId, NumberId>,
     /// Tests and tools send through the emulator until told otherwise.
     sending: Sending,
+    /// In branch mode, where the branch's limits are decided (S24).
+    branch: Option<crate::branch::Branch>,
 }
 
 impl<S, A, C, R> Desk<S, A, C, R>
@@ -194,6 +199,7 @@ where
             audit_failures: 0,
             in_flight: Default::default(),
             sending: Sending::Via(GatewayMode::Demo),
+            branch: None,
         };
         for v in pending.into_values() {
             desk.insert_pending(v);
@@ -347,6 +353,7 @@ where
         let gateway_mode = self.gateway_mode_or_refuse(&number, &number_id, &operator, now)?;
 
         let id = VerificationId::generate(&mut self.parts.rng);
+        self.claim_branch_send(&number, Some(&id), ClaimKind::New, now)?;
         let code = Code::generate(&mut self.parts.rng, self.parts.policy.code_length());
         let body = self.render(&code, &purpose, &id, language)?;
         let binding = Binding {
@@ -379,7 +386,12 @@ where
             record,
             number: number.clone(),
         };
-        self.commit(vec![op], Some(v))?;
+        if let Err(e) = self.commit(vec![op], Some(v)) {
+            // Not saved here, so nothing is pending here: free the number
+            // at the other desks rather than hold it until the claim lapses.
+            self.release_unsaved_claim(&number, &id, now);
+            return Err(e);
+        }
         let v = &self.pending[&id];
         let (event, view) = (self.event(EventKind::Started, v, now), self.view(v, now));
         self.audit(event);
@@ -545,6 +557,7 @@ where
         // The old code stays as it was: its SMS was accepted.
         let (number, operator) = (v.number.clone(), v.record.operator.clone());
         let gateway_mode = self.gateway_mode_or_refuse(&number, &number_id, &operator, now)?;
+        self.claim_branch_send(&number, Some(id), ClaimKind::Resend, now)?;
 
         let code = Code::generate(&mut self.parts.rng, self.parts.policy.code_length());
         let v = &self.pending[id];
@@ -609,7 +622,10 @@ where
         // Saturating: a damaged or edited pending file may hold any count,
         // and a count that wrapped to zero would hand back every try.
         let attempts = v.record.failed_attempts.saturating_add(1);
-        let recent_failures = self.recent_failures(&number_id, now) + 1;
+        let number = v.number.clone();
+        let here = self.recent_failures(&number_id, now) + 1;
+        let recent_failures = here.max(self.record_branch_failure(&number, id, now));
+        let v = &self.pending[id];
         let number_capped =
             recent_failures >= self.parts.policy.number_failures_per_hour() as usize;
         let verification_capped = attempts >= self.parts.policy.max_attempts();
@@ -678,6 +694,7 @@ where
         if let Sending::Unavailable(why) = &self.sending {
             return Err(DeskError::NoGateway(why.clone()));
         }
+        self.claim_branch_send(number, None, ClaimKind::Test, now)?;
         let op = Op::Send {
             number: number_id.clone(),
             at: now,
@@ -843,10 +860,9 @@ where
     }
 
     fn recent_failures(&self, number_id: &NumberId, now: Timestamp) -> usize {
-        let cutoff = now.minus(FAILURE_WINDOW);
         self.numbers
             .get(number_id)
-            .map_or(0, |h| h.failures.iter().filter(|t| **t > cutoff).count())
+            .map_or(0, |h| limits::recent_failures(&h.failures, now))
     }
 
     /// S9: the allow-list is the engine's to enforce, whatever parsed the
@@ -870,20 +886,11 @@ where
 
     /// S5: too many wrong codes for this number within the hour.
     fn refuse_if_blocked(&self, number_id: &NumberId, now: Timestamp) -> Result<(), DeskError> {
-        let cap = self.parts.policy.number_failures_per_hour() as usize;
-        let cutoff = now.minus(FAILURE_WINDOW);
-        let Some(h) = self.numbers.get(number_id) else {
-            return Ok(());
-        };
-        let recent: Vec<_> = h.failures.iter().filter(|t| **t > cutoff).collect();
-        if recent.len() < cap {
-            return Ok(());
+        let cap = self.parts.policy.number_failures_per_hour();
+        match self.numbers.get(number_id) {
+            Some(h) => limits::blocked(&h.failures, cap, now).map_or(Ok(()), |r| Err(r.into())),
+            None => Ok(()),
         }
-        // Unblocked when enough of the failures have aged out of the hour.
-        let until = recent[recent.len() - cap].plus(FAILURE_WINDOW);
-        Err(DeskError::NumberBlocked {
-            minutes: now.until(until).as_secs().div_ceil(60).max(1),
-        })
     }
 
     /// S8: pacing and the cap on sends per number.
@@ -893,31 +900,12 @@ where
         resending: Option<&VerificationId>,
         now: Timestamp,
     ) -> Result<(), DeskError> {
-        let window = self.parts.policy.send_window();
-        let cap = self.parts.policy.sends_per_window() as usize;
         let Some(h) = self.numbers.get(number_id) else {
             return Ok(());
         };
-        let recent: Vec<_> = h.sends.iter().filter(|t| **t > now.minus(window)).collect();
-        if recent.len() >= cap {
-            let until = recent[recent.len() - cap].plus(window);
-            return Err(DeskError::SendLimit {
-                minutes: now.until(until).as_secs().div_ceil(60).max(1),
-            });
-        }
-        // A new verification right after a cancelled one is still a send to
-        // the same phone: the cooldown is per number, not per verification.
-        if resending.is_none() {
-            if let Some(last) = recent.iter().max() {
-                let ready = last.plus(self.parts.policy.resend_cooldown());
-                if now < ready {
-                    return Err(DeskError::Cooldown {
-                        seconds: now.until(ready).as_secs().max(1),
-                    });
-                }
-            }
-        }
-        Ok(())
+        let limits = NumberLimits::of(&self.parts.policy);
+        limits::send_refusal(&h.sends, &limits, resending.is_some(), now)
+            .map_or(Ok(()), |r| Err(r.into()))
     }
 
     /// Ends a verification: its digest is destroyed with the entry.
@@ -973,6 +961,7 @@ where
         mut fresh: Option<Verification>,
     ) -> Result<(), DeskError> {
         self.parts.store.append(&change)?;
+        self.release_branch_claims(&change, self.now());
         for op in change {
             self.apply(op, &mut fresh);
         }

@@ -10,6 +10,7 @@
 //! injected [`clock`].
 
 pub mod audit;
+pub mod branch;
 pub mod clock;
 pub mod code;
 pub mod config;
@@ -20,6 +21,7 @@ pub mod gateway;
 pub mod journal;
 pub mod keys;
 pub mod language;
+pub mod limits;
 pub mod persist;
 pub mod phone;
 pub mod policy;

@@ -37,6 +37,13 @@ pub enum DeskError {
     /// No gateway can take an SMS now, so no code is made (S23).
     #[error("No SMS can be sent: {0} No code was made.")]
     NoGateway(String),
+    /// S6 across a branch: the desk holding the code is named, so staff can
+    /// walk over or wait.
+    #[error("A code for this number is already pending at desk {0}. It must be finished or cancelled there, or expire, before another can be sent.")]
+    PendingAtDesk(String),
+    /// S24: the branch's limits cannot be read, so nothing is sent.
+    #[error("The branch store cannot be reached, so no code can be sent now. Codes already sent can still be checked. Tell IT if this lasts.")]
+    BranchUnreachable,
 }
 
 impl DeskError {
@@ -56,6 +63,19 @@ impl DeskError {
             Self::Storage(_) => "storage",
             Self::UnreadableEntry(_) => "unreadable_entry",
             Self::NoGateway(_) => "gateway_unavailable",
+            Self::PendingAtDesk(_) => "pending_at_other_desk",
+            Self::BranchUnreachable => "branch_unreachable",
+        }
+    }
+}
+
+impl From<crate::limits::LimitRefusal> for DeskError {
+    fn from(r: crate::limits::LimitRefusal) -> Self {
+        use crate::limits::LimitRefusal;
+        match r {
+            LimitRefusal::Blocked { minutes } => Self::NumberBlocked { minutes },
+            LimitRefusal::SendLimit { minutes } => Self::SendLimit { minutes },
+            LimitRefusal::Cooldown { seconds } => Self::Cooldown { seconds },
         }
     }
 }

@@ -1,0 +1,557 @@
+//! The branch ledger on PostgreSQL.
+//!
+//! The desk's engine is synchronous and is called from the shell's async
+//! commands, so the connection lives on a thread of its own with its own
+//! small runtime; the engine hands it one request at a time and waits for
+//! the answer on a plain channel, which blocks no runtime and cannot panic
+//! inside one. A lost connection is opened again at the next request; until
+//! then every request answers "unreachable".
+//!
+//! Each decision is one transaction under an advisory lock on the number
+//! (`pg_advisory_xact_lock`, released at commit): read the number's history,
+//! [`decide`], insert what passed, commit. Statements are sent unnamed
+//! (`query_typed`) and nothing outlives a transaction, so a desk works
+//! behind PgBouncer in transaction mode.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::mpsc as std_mpsc;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+use tokio_postgres::config::{Host, SslMode};
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, Config, NoTls};
+
+use super::schema::{self, describe};
+use super::{
+    decide, BranchLedger, BranchRefusal, Claim, ClaimKind, DeskName, NumberEvents, SendClaim,
+    Unreachable,
+};
+use crate::clock::Timestamp;
+use crate::keys::NumberId;
+use crate::verification::VerificationId;
+
+/// How long a desk waits for the server before it calls it unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest a single request may take, connection included.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Whose clock dates the branch's events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LedgerClock {
+    /// The database server's: a desk whose clock was changed cannot move a
+    /// window for the whole branch. What the app uses.
+    Server,
+    /// The time each request carries: for tests that step time without
+    /// sleeping, and for the benchmark.
+    Desk,
+}
+
+/// How to reach the branch database, as IT's policy gives it.
+#[derive(Clone)]
+pub struct LedgerConfig {
+    /// `postgres://desk_role@host:port/database`; a password in it is
+    /// refused (it belongs in the credential store or IT's file).
+    pub url: String,
+    pub password: Option<SecretString>,
+    /// The certificates to trust for TLS; else the OS's, as for the gateway.
+    pub ca_bundle: Option<PathBuf>,
+    pub clock: LedgerClock,
+}
+
+impl std::fmt::Debug for LedgerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LedgerConfig")
+            .field("url", &self.url)
+            .field("ca_bundle", &self.ca_bundle)
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A configuration that can never work; shown to staff and IT as is.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LedgerConfigError {
+    #[error("branch_store is not a PostgreSQL URL ({0})")]
+    Url(String),
+    #[error("branch_store must name the desk's database role (postgres://ROLE@host/database)")]
+    NoRole,
+    #[error("branch_store names the role {0:?}, which is not a desk role name (lowercase letters, digits, _)")]
+    BadRole(String),
+    #[error("branch_store must not carry a password; IT provisions it in branch_password_file or the credential store")]
+    PasswordInUrl,
+    #[error("branch_store points at {0}, which is not this machine: the connection must use TLS (sslmode=require or stronger)")]
+    TlsRequired(String),
+}
+
+/// Checks a configuration without connecting: the desk role it names, and
+/// TLS for every host that is not this machine.
+pub fn parse(config: &LedgerConfig) -> Result<(Config, DeskName, bool), LedgerConfigError> {
+    let pg: Config = config
+        .url
+        .parse()
+        .map_err(|e: tokio_postgres::Error| LedgerConfigError::Url(e.to_string()))?;
+    if pg.get_password().is_some() {
+        return Err(LedgerConfigError::PasswordInUrl);
+    }
+    let role = pg.get_user().ok_or(LedgerConfigError::NoRole)?;
+    let desk = DeskName::parse(role).ok_or_else(|| LedgerConfigError::BadRole(role.to_owned()))?;
+    let remote = pg.get_hosts().iter().find(|h| !is_loopback(h));
+    let tls = pg.get_ssl_mode() == SslMode::Require;
+    if let (Some(host), false) = (remote, tls) {
+        let shown = match host {
+            Host::Tcp(name) => name.clone(),
+            #[cfg(unix)]
+            Host::Unix(path) => path.display().to_string(),
+        };
+        return Err(LedgerConfigError::TlsRequired(shown));
+    }
+    Ok((pg, desk, tls))
+}
+
+fn is_loopback(host: &Host) -> bool {
+    match host {
+        Host::Tcp(name) => {
+            name == "localhost" || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        }
+        #[cfg(unix)]
+        Host::Unix(_) => true,
+    }
+}
+
+enum Request {
+    Probe(std_mpsc::SyncSender<Result<(), Unreachable>>),
+    Claim(SendClaim, std_mpsc::SyncSender<Result<(), BranchRefusal>>),
+    Failure {
+        number: NumberId,
+        verification: VerificationId,
+        at: Timestamp,
+        reply: std_mpsc::SyncSender<Result<usize, Unreachable>>,
+    },
+    Release {
+        number: NumberId,
+        verification: VerificationId,
+        at: Timestamp,
+        reply: std_mpsc::SyncSender<Result<(), Unreachable>>,
+    },
+}
+
+/// A desk's ledger on the branch database.
+pub struct PgLedger {
+    desk: DeskName,
+    requests: mpsc::UnboundedSender<Request>,
+}
+
+impl PgLedger {
+    /// Starts the ledger's thread. It connects at the first request, so a
+    /// desk that starts while the database is away starts all the same and
+    /// refuses sends until it is back.
+    pub fn start(config: &LedgerConfig) -> Result<Self, LedgerConfigError> {
+        let (pg, desk, tls) = parse(config)?;
+        let (requests, inbox) = mpsc::unbounded_channel();
+        let worker = Worker {
+            pg,
+            tls: tls.then(|| config.ca_bundle.clone()),
+            password: config.password.clone(),
+            clock: config.clock,
+            client: None,
+        };
+        std::thread::Builder::new()
+            .name(format!("branch-ledger-{desk}"))
+            .spawn(move || worker.run(inbox))
+            .map_err(|e| LedgerConfigError::Url(format!("no thread for the ledger: {e}")))?;
+        Ok(Self { desk, requests })
+    }
+
+    /// Connects now and checks the schema version: for the desk's start,
+    /// so a mismatch is shown at once rather than at the first send.
+    pub fn probe(&mut self) -> Result<(), Unreachable> {
+        let (reply, answer) = std_mpsc::sync_channel(1);
+        self.send(Request::Probe(reply))?;
+        wait(answer)?
+    }
+
+    fn send(&self, request: Request) -> Result<(), Unreachable> {
+        self.requests
+            .send(request)
+            .map_err(|_| Unreachable("the ledger's thread has stopped".into()))
+    }
+}
+
+fn wait<T>(answer: std_mpsc::Receiver<T>) -> Result<T, Unreachable> {
+    answer
+        .recv_timeout(REQUEST_TIMEOUT + CONNECT_TIMEOUT)
+        .map_err(|_| Unreachable("no answer in time".into()))
+}
+
+impl BranchLedger for PgLedger {
+    fn claim_send(&mut self, claim: &SendClaim) -> Result<(), BranchRefusal> {
+        let (reply, answer) = std_mpsc::sync_channel(1);
+        self.send(Request::Claim(claim.clone(), reply))
+            .map_err(|e| BranchRefusal::Unreachable(e.0))?;
+        wait(answer).map_err(|e| BranchRefusal::Unreachable(e.0))?
+    }
+
+    fn record_failure(
+        &mut self,
+        number: &NumberId,
+        verification: &VerificationId,
+        at: Timestamp,
+    ) -> Result<usize, Unreachable> {
+        let (reply, answer) = std_mpsc::sync_channel(1);
+        self.send(Request::Failure {
+            number: number.clone(),
+            verification: verification.clone(),
+            at,
+            reply,
+        })?;
+        wait(answer)?
+    }
+
+    fn release(
+        &mut self,
+        number: &NumberId,
+        verification: &VerificationId,
+        at: Timestamp,
+    ) -> Result<(), Unreachable> {
+        let (reply, answer) = std_mpsc::sync_channel(1);
+        self.send(Request::Release {
+            number: number.clone(),
+            verification: verification.clone(),
+            at,
+            reply,
+        })?;
+        wait(answer)?
+    }
+
+    fn desk(&self) -> &DeskName {
+        &self.desk
+    }
+}
+
+struct Worker {
+    pg: Config,
+    /// `Some` when TLS is used, with IT's CA bundle if any.
+    tls: Option<Option<PathBuf>>,
+    password: Option<SecretString>,
+    clock: LedgerClock,
+    client: Option<Client>,
+}
+
+/// Why one request failed: the connection (try again later) or a refusal.
+enum Failed {
+    Connection(String),
+}
+
+impl From<tokio_postgres::Error> for Failed {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Failed::Connection(describe(&e))
+    }
+}
+
+impl Worker {
+    fn run(mut self, mut inbox: mpsc::UnboundedReceiver<Request>) {
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                tracing::error!(error = %e, "the branch ledger has no runtime");
+                return;
+            }
+        };
+        runtime.block_on(async move {
+            while let Some(request) = inbox.recv().await {
+                self.handle(request).await;
+            }
+        });
+    }
+
+    async fn handle(&mut self, request: Request) {
+        match request {
+            Request::Probe(reply) => {
+                let result =
+                    timeout(REQUEST_TIMEOUT, async { self.client().await.map(drop) }).await;
+                let _ = reply.send(self.settle(result).map_err(unreachable));
+            }
+            Request::Claim(claim, reply) => {
+                let result = timeout(REQUEST_TIMEOUT, self.claim(&claim)).await;
+                let _ = reply.send(match self.settle(result) {
+                    Ok(decision) => decision,
+                    Err(Failed::Connection(e)) => Err(BranchRefusal::Unreachable(e)),
+                });
+            }
+            Request::Failure {
+                number,
+                verification,
+                at,
+                reply,
+            } => {
+                let result =
+                    timeout(REQUEST_TIMEOUT, self.failure(&number, &verification, at)).await;
+                let _ = reply.send(self.settle(result).map_err(unreachable));
+            }
+            Request::Release {
+                number,
+                verification,
+                at,
+                reply,
+            } => {
+                let result =
+                    timeout(REQUEST_TIMEOUT, self.release(&number, &verification, at)).await;
+                let _ = reply.send(self.settle(result).map_err(unreachable));
+            }
+        }
+    }
+
+    /// A request that failed or ran out of time drops the connection, so
+    /// the next one starts clean (an abandoned transaction included).
+    fn settle<T>(
+        &mut self,
+        result: Result<Result<T, Failed>, tokio::time::error::Elapsed>,
+    ) -> Result<T, Failed> {
+        let result = result.unwrap_or_else(|_| {
+            Err(Failed::Connection(
+                "the branch database did not answer in time".into(),
+            ))
+        });
+        if result.is_err() {
+            self.client = None;
+        }
+        result
+    }
+
+    async fn client(&mut self) -> Result<&mut Client, Failed> {
+        if self.client.as_ref().is_some_and(|c| !c.is_closed()) {
+            return self
+                .client
+                .as_mut()
+                .ok_or(Failed::Connection("gone".into()));
+        }
+        self.client = None;
+        let mut pg = self.pg.clone();
+        pg.connect_timeout(CONNECT_TIMEOUT);
+        if let Some(password) = &self.password {
+            pg.password(password.expose_secret());
+        }
+        let client = match &self.tls {
+            None => {
+                let (client, connection) = pg.connect(NoTls).await?;
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+                client
+            }
+            Some(ca_bundle) => {
+                let mut tls = crate::gateway::trust::client_config(ca_bundle.as_deref())
+                    .map_err(Failed::Connection)?;
+                tls.alpn_protocols.clear();
+                let connector = tokio_postgres_rustls::MakeRustlsConnect::new(tls);
+                let (client, connection) = pg.connect(connector).await?;
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+                client
+            }
+        };
+        schema::check_version(&client)
+            .await
+            .map_err(|e| Failed::Connection(e.to_string()))?;
+        Ok(self.client.insert(client))
+    }
+
+    async fn claim(&mut self, claim: &SendClaim) -> Result<Result<(), BranchRefusal>, Failed> {
+        let clock = self.clock;
+        let client = self.client().await?;
+        let tx = client.transaction().await?;
+        let now = lock_number(&tx, &claim.number, clock, claim.at).await?;
+        let events = history(&tx, &claim.number, now.minus(claim.limits.horizon())).await?;
+        if let Err(refusal) = decide(&events, claim, now) {
+            tx.rollback().await?;
+            return Ok(Err(refusal));
+        }
+        let verification = claim.verification.as_ref().map(|v| v.as_str().to_owned());
+        let number = claim.number.as_str();
+        let at = now.millis();
+        insert(&tx, number, "send", verification.as_deref(), at, None).await?;
+        if let (Some(v), false) = (&verification, claim.kind == ClaimKind::Test) {
+            let expires = now.plus(claim.validity).millis();
+            insert(&tx, number, "claim", Some(v), at, Some(expires)).await?;
+        }
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+
+    async fn failure(
+        &mut self,
+        number: &NumberId,
+        verification: &VerificationId,
+        at: Timestamp,
+    ) -> Result<usize, Failed> {
+        let clock = self.clock;
+        let client = self.client().await?;
+        let tx = client.transaction().await?;
+        let now = lock_number(&tx, number, clock, at).await?;
+        let v = verification.as_str();
+        insert(&tx, number.as_str(), "failure", Some(v), now.millis(), None).await?;
+        let cutoff = now.minus(crate::policy::FAILURE_WINDOW).millis();
+        let rows = tx
+            .query_typed(
+                "SELECT count(*) FROM number_events \
+                 WHERE number_id = $1 AND kind = 'failure' AND at_ms > $2",
+                &[(&number.as_str(), Type::TEXT), (&cutoff, Type::INT8)],
+            )
+            .await?;
+        let count: i64 = rows.first().map_or(0, |r| r.get(0));
+        tx.commit().await?;
+        Ok(usize::try_from(count).unwrap_or(usize::MAX))
+    }
+
+    async fn release(
+        &mut self,
+        number: &NumberId,
+        verification: &VerificationId,
+        at: Timestamp,
+    ) -> Result<(), Failed> {
+        let clock = self.clock;
+        let client = self.client().await?;
+        let at = match clock {
+            LedgerClock::Server => server_now(client).await?,
+            LedgerClock::Desk => at,
+        };
+        let v = verification.as_str();
+        let params: [(&(dyn ToSql + Sync), Type); 3] = [
+            (&number.as_str(), Type::TEXT),
+            (&v, Type::TEXT),
+            (&at.millis(), Type::INT8),
+        ];
+        client
+            .query_typed(
+                "INSERT INTO number_events (number_id, kind, verification, at_ms) \
+                 VALUES ($1, 'release', $2, $3)",
+                &params,
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+fn unreachable(f: Failed) -> Unreachable {
+    match f {
+        Failed::Connection(e) => Unreachable(e),
+    }
+}
+
+const SERVER_NOW: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
+
+async fn server_now(client: &Client) -> Result<Timestamp, Failed> {
+    let rows = client
+        .query_typed(&format!("SELECT {SERVER_NOW}"), &[])
+        .await?;
+    let ms: i64 = rows.first().map_or(0, |r| r.get(0));
+    Ok(Timestamp::from_millis(ms))
+}
+
+/// Takes the number's lock for the rest of the transaction, and the time
+/// the decision is made at (read after the lock is held).
+async fn lock_number(
+    tx: &tokio_postgres::Transaction<'_>,
+    number: &NumberId,
+    clock: LedgerClock,
+    desk_now: Timestamp,
+) -> Result<Timestamp, Failed> {
+    let key = lock_key(number);
+    let rows = tx
+        .query_typed(
+            &format!("SELECT {SERVER_NOW} FROM (SELECT pg_advisory_xact_lock($1)) AS held"),
+            &[(&key, Type::INT8)],
+        )
+        .await?;
+    let server: i64 = rows.first().map_or(0, |r| r.get(0));
+    Ok(match clock {
+        LedgerClock::Server => Timestamp::from_millis(server),
+        LedgerClock::Desk => desk_now,
+    })
+}
+
+/// The advisory lock's key: the number digest's first 64 bits. Two numbers
+/// sharing it only wait for each other.
+fn lock_key(number: &NumberId) -> i64 {
+    let hex = number.as_str().get(..16).unwrap_or("0");
+    u64::from_str_radix(hex, 16).map_or(0, |k| k as i64)
+}
+
+async fn history(
+    tx: &tokio_postgres::Transaction<'_>,
+    number: &NumberId,
+    since: Timestamp,
+) -> Result<NumberEvents, Failed> {
+    let rows = tx
+        .query_typed(
+            "SELECT kind, desk::text, verification, at_ms, expires_ms FROM number_events \
+             WHERE number_id = $1 AND at_ms > $2",
+            &[
+                (&number.as_str(), Type::TEXT),
+                (&since.millis(), Type::INT8),
+            ],
+        )
+        .await?;
+    let mut events = NumberEvents::default();
+    for row in rows {
+        let kind: &str = row.get(0);
+        let at = Timestamp::from_millis(row.get(3));
+        let verification = row
+            .get::<_, Option<&str>>(2)
+            .and_then(VerificationId::parse);
+        match kind {
+            "send" => events.sends.push(at),
+            "failure" => events.failures.push(at),
+            "release" => events.released.extend(verification),
+            "claim" => {
+                // A claim no desk could have written (hand-made by a desk
+                // role) names nothing to wait for.
+                let desk = DeskName::parse(row.get(1));
+                let expires = row.get::<_, Option<i64>>(4).map(Timestamp::from_millis);
+                if let (Some(desk), Some(verification), Some(expires_at)) =
+                    (desk, verification, expires)
+                {
+                    events.claims.push(Claim {
+                        desk,
+                        verification,
+                        expires_at,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(events)
+}
+
+async fn insert(
+    tx: &tokio_postgres::Transaction<'_>,
+    number: &str,
+    kind: &str,
+    verification: Option<&str>,
+    at_ms: i64,
+    expires_ms: Option<i64>,
+) -> Result<(), Failed> {
+    let params: [(&(dyn ToSql + Sync), Type); 5] = [
+        (&number, Type::TEXT),
+        (&kind, Type::TEXT),
+        (&verification, Type::TEXT),
+        (&at_ms, Type::INT8),
+        (&expires_ms, Type::INT8),
+    ];
+    tx.query_typed(
+        "INSERT INTO number_events (number_id, kind, verification, at_ms, expires_ms) \
+         VALUES ($1, $2, $3, $4, $5)",
+        &params,
+    )
+    .await?;
+    Ok(())
+}

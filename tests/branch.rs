@@ -1,0 +1,291 @@
+//! S24 on a real PostgreSQL: the desks of a branch share S5, S6 and S8,
+//! decided atomically in the database; the desk role can only add; a
+//! database that is away stops sends, not checks.
+//!
+//! Every test starts its own cluster (`pg_support`); the ledger dates
+//! events with the desks' hand-moved clocks (`LedgerClock::Desk`), so the
+//! windows are crossed without sleeping.
+
+mod pg_support;
+mod support;
+
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use countersign::branch::postgres::{LedgerClock, LedgerConfig, PgLedger};
+use countersign::branch::{Branch, BranchKey, BranchLedger, BranchRefusal, ClaimKind, SendClaim};
+use countersign::desk::{DeskError, OutcomeKind, Started};
+use countersign::keys::{DigestKey, NumberId};
+use countersign::limits::{LimitRefusal, NumberLimits};
+use countersign::policy::PolicySettings;
+use countersign::sms::Template;
+use countersign::verification::VerificationId;
+use pg_support::{connect, runtime, TestCluster};
+use support::{code_of, wrong, Harness, A, B, T0};
+
+fn ledger(cluster: &TestCluster, desk: &str) -> PgLedger {
+    PgLedger::start(&LedgerConfig {
+        url: cluster.url_for(desk),
+        password: None,
+        ca_bundle: None,
+        clock: LedgerClock::Desk,
+    })
+    .expect("a loopback URL with a desk role")
+}
+
+fn branch_key() -> BranchKey {
+    BranchKey::new(DigestKey::from_bytes(&[7; 32]).expect("32 bytes"))
+}
+
+/// A desk with its own key for codes, in the branch as `desk`.
+fn desk_in_branch(cluster: &TestCluster, desk: &str, seed: u64) -> Harness {
+    let mut h = Harness::seeded(PolicySettings::default(), Template::default_english(), seed);
+    h.desk.join_branch(Branch {
+        key: branch_key(),
+        ledger: Box::new(ledger(cluster, desk)),
+    });
+    h
+}
+
+fn number_id(n: u8) -> NumberId {
+    NumberId::parse(&format!("{n:02x}").repeat(32)).expect("64 hex digits")
+}
+
+/// A test-SMS claim with no pause, so that only the cap stops a desk.
+fn slot(number: &NumberId) -> SendClaim {
+    SendClaim {
+        number: number.clone(),
+        verification: None,
+        kind: ClaimKind::Test,
+        limits: NumberLimits {
+            failures_per_hour: 10,
+            sends_per_window: 5,
+            send_window: Duration::from_secs(600),
+            cooldown: Duration::ZERO,
+        },
+        validity: Duration::from_secs(300),
+        at: T0,
+    }
+}
+
+/// `desks` desks each ask for `tries` send slots on one number at once.
+fn race_for_slots(desks: usize, tries: usize) -> (usize, Vec<BranchRefusal>) {
+    let names: Vec<String> = (0..desks).map(|i| format!("desk_{i}")).collect();
+    let cluster = TestCluster::start();
+    cluster.prepare(&names.iter().map(String::as_str).collect::<Vec<_>>());
+    let start = Arc::new(Barrier::new(desks));
+    let number = number_id(1);
+    let threads: Vec<_> = names
+        .iter()
+        .map(|name| {
+            let mut ledger = ledger(&cluster, name);
+            let (start, number) = (start.clone(), number.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                (0..tries)
+                    .map(|_| ledger.claim_send(&slot(&number)))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let results: Vec<_> = threads
+        .into_iter()
+        .flat_map(|t| t.join().expect("a desk thread"))
+        .collect();
+    let passed = results.iter().filter(|r| r.is_ok()).count();
+    let refusals = results.into_iter().filter_map(Result::err).collect();
+    (passed, refusals)
+}
+
+#[test]
+fn s24_two_desks_racing_on_one_number_get_exactly_the_send_cap() {
+    let (passed, refusals) = race_for_slots(2, 6);
+    assert_eq!(
+        passed, 5,
+        "S8: 5 sends per number per 10 minutes, branch-wide"
+    );
+    assert_eq!(refusals.len(), 7);
+    assert!(refusals
+        .iter()
+        .all(|r| matches!(r, BranchRefusal::Limit(LimitRefusal::SendLimit { .. }))));
+}
+
+#[test]
+fn s24_ten_desks_racing_on_one_number_get_exactly_the_send_cap() {
+    let (passed, refusals) = race_for_slots(10, 3);
+    assert_eq!(passed, 5);
+    assert_eq!(refusals.len(), 25);
+}
+
+#[test]
+fn s24_wrong_codes_told_by_ten_desks_at_once_are_counted_one_by_one() {
+    let names: Vec<String> = (0..10).map(|i| format!("desk_{i}")).collect();
+    let cluster = TestCluster::start();
+    cluster.prepare(&names.iter().map(String::as_str).collect::<Vec<_>>());
+    let start = Arc::new(Barrier::new(names.len()));
+    let threads: Vec<_> = names
+        .iter()
+        .map(|name| {
+            let mut ledger = ledger(&cluster, name);
+            let start = start.clone();
+            std::thread::spawn(move || {
+                let id = VerificationId::parse("aaaaaaaaaaaaaaaaaaab").expect("an id");
+                start.wait();
+                ledger.record_failure(&number_id(2), &id, T0)
+            })
+        })
+        .collect();
+    let mut counts: Vec<usize> = threads
+        .into_iter()
+        .map(|t| t.join().expect("a desk thread").expect("recorded"))
+        .collect();
+    counts.sort_unstable();
+    assert_eq!(
+        counts,
+        (1..=10).collect::<Vec<_>>(),
+        "each failure sees every earlier one"
+    );
+}
+
+#[test]
+fn s24_a_number_pending_at_desk_a_is_refused_at_desk_b_naming_desk_a() {
+    let cluster = TestCluster::start();
+    cluster.prepare(&["desk_a", "desk_b"]);
+    let mut a = desk_in_branch(&cluster, "desk_a", 1);
+    let mut b = desk_in_branch(&cluster, "desk_b", 2);
+    let (id, _code) = a.start_and_send(A);
+
+    b.advance(60);
+    match b.start(A) {
+        Err(e @ DeskError::PendingAtDesk(_)) => {
+            assert_eq!(e.kind(), "pending_at_other_desk");
+            assert!(e.to_string().contains("desk desk_a"), "{e}");
+        }
+        other => panic!("expected S6 across desks, got {other:?}"),
+    }
+    // Another number is not held by it.
+    assert!(matches!(b.start(B), Ok(Started::New { .. })));
+
+    a.advance(60);
+    a.desk.cancel(&id).expect("cancelled at desk A");
+    assert!(
+        matches!(b.start(A), Ok(Started::New { .. })),
+        "once desk A is done, desk B may send"
+    );
+}
+
+#[test]
+fn s24_wrong_codes_at_two_desks_block_the_number_at_both() {
+    let cluster = TestCluster::start();
+    cluster.prepare(&["desk_a", "desk_b"]);
+    let mut a = desk_in_branch(&cluster, "desk_a", 1);
+    let mut b = desk_in_branch(&cluster, "desk_b", 2);
+
+    // Desk A: five wrong codes lock the verification (S4), not the number.
+    let (id, code) = a.start_and_send(A);
+    for _ in 0..5 {
+        a.desk.check(&id, &wrong(&code)).expect("checked");
+    }
+    // Desk B, a minute later: five more, the tenth in the hour (S5).
+    b.advance(60);
+    let (id, code) = b.start_and_send(A);
+    let mut last = None;
+    for _ in 0..5 {
+        last = Some(b.desk.check(&id, &wrong(&code)).expect("checked"));
+    }
+    assert_eq!(last.map(|o| o.outcome), Some(OutcomeKind::Locked));
+    assert!(b
+        .event_kinds()
+        .contains(&countersign::audit::EventKind::NumberBlocked));
+
+    // Desk A's own count is five: only the branch knows of ten.
+    a.advance(120);
+    assert!(
+        matches!(a.start(A), Err(DeskError::NumberBlocked { .. })),
+        "blocked at desk A too"
+    );
+}
+
+#[test]
+fn s24_the_desk_role_may_read_and_add_its_own_rows_never_change_or_remove() {
+    let cluster = TestCluster::start();
+    cluster.prepare(&["desk_a"]);
+    let mut a = desk_in_branch(&cluster, "desk_a", 1);
+    a.start_and_send(A);
+    let url = cluster.url_for("desk_a");
+    runtime().block_on(async move {
+        let desk = connect(&url).await;
+        let rows: i64 = desk
+            .query_one("SELECT count(*) FROM number_events", &[])
+            .await
+            .expect("a desk reads the branch's history")
+            .get(0);
+        assert_eq!(rows, 2, "the send and the claim");
+        let forbidden = [
+            "UPDATE number_events SET at_ms = 0",
+            "DELETE FROM number_events",
+            "TRUNCATE number_events",
+            "UPDATE audit_records SET line = ''",
+            "DELETE FROM audit_records",
+            "INSERT INTO number_events (number_id, kind, desk, at_ms) \
+             VALUES (repeat('a', 64), 'release', 'desk_b', 0)",
+            "INSERT INTO audit_records (desk, seq, line) VALUES ('desk_b', 0, '{}')",
+            "DROP TABLE number_events",
+            "INSERT INTO countersign_schema (version) VALUES (2)",
+        ];
+        for sql in forbidden {
+            let e = desk.batch_execute(sql).await.expect_err(sql);
+            let code = e.as_db_error().map(|d| d.code().code().to_owned());
+            assert!(
+                matches!(code.as_deref(), Some("42501") | Some("42P01")),
+                "{sql}: {e:?}"
+            );
+        }
+        let rows: i64 = desk
+            .query_one("SELECT count(*) FROM number_events", &[])
+            .await
+            .expect("read again")
+            .get(0);
+        assert_eq!(rows, 2, "nothing changed");
+    });
+}
+
+#[test]
+fn s24_with_the_database_away_sends_are_refused_checks_go_on_and_sends_resume() {
+    let cluster = TestCluster::start();
+    cluster.prepare(&["desk_a"]);
+    let mut a = desk_in_branch(&cluster, "desk_a", 1);
+    let (id, code) = a.start_and_send(A);
+
+    cluster.stop();
+    a.advance(60);
+    match a.start(B) {
+        Err(e @ DeskError::BranchUnreachable) => {
+            assert_eq!(e.kind(), "branch_unreachable");
+        }
+        other => panic!("expected a refused send, got {other:?}"),
+    }
+    assert!(a.saved().verifications.len() == 1, "no code was made for B");
+    let outcome = a
+        .desk
+        .check(&id, &code)
+        .expect("checked without the branch");
+    assert_eq!(outcome.outcome, OutcomeKind::Approved);
+
+    cluster.restart();
+    a.advance(60);
+    match a.start(B).expect("sends resume") {
+        Started::New { sms, .. } => assert_eq!(code_of(&sms).len(), 6),
+        other => panic!("expected a new verification, got {other:?}"),
+    }
+}
+
+#[test]
+fn s24_a_database_without_the_schema_is_refused_naming_the_migration() {
+    let cluster = TestCluster::start();
+    let mut ledger = ledger(&cluster, pg_support::ADMIN);
+    let e = ledger.probe().expect_err("no schema yet");
+    assert!(e.to_string().contains("countersign-branch migrate"), "{e}");
+    cluster.prepare(&[]);
+    ledger.probe().expect("the schema is there now");
+}
