@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Countersign needs to build, run and test on Debian/Ubuntu:
 # WebKitGTK for the window, Xvfb and WebKitWebDriver for the end-to-end
-# tests, tauri-driver, strace for the syscall-order test, and npm for the
+# tests, tauri-driver, strace for the syscall-order test, PostgreSQL for
+# the branch-mode tests, and npm for the
 # installer tools. Safe to run again: it installs only what is missing.
 set -euo pipefail
 
