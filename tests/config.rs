@@ -357,6 +357,9 @@ fn s19_it_only_keys_come_from_the_policy_file_alone() {
             "allow_data_dir_override",
             "allow_credentials_override",
             "audit_key_file",
+            "branch_store",
+            "branch_key_file",
+            "branch_password_file",
         ]
     );
     // A value in settings.json (the desk user's to edit) is ignored; IT's

@@ -41,6 +41,9 @@ const FIELDS = [
   { key: "allow_data_dir_override", group: "desk", label: "Honour COUNTERSIGN_DATA_DIR", type: "checkbox", itOnly: true, hint: "Set by IT in the policy file" },
   { key: "allow_credentials_override", group: "desk", label: "Honour COUNTERSIGN_CREDENTIALS", type: "checkbox", itOnly: true, hint: "Set by IT in the policy file" },
   { key: "audit_key_file", group: "desk", label: "Audit key file", itOnly: true, hint: "Set by IT in the policy file; empty means derived from the desk key" },
+  { key: "branch_store", group: "desk", label: "Branch store", itOnly: true, hint: "Set by IT in the policy file: the branch's shared PostgreSQL; empty means this desk counts alone" },
+  { key: "branch_key_file", group: "desk", label: "Branch key file", itOnly: true, hint: "Set by IT in the policy file: the key every desk of the branch names numbers with" },
+  { key: "branch_password_file", group: "desk", label: "Branch store password file", itOnly: true, hint: "Set by IT in the policy file" },
 ];
 
 let languages = [];

@@ -19,6 +19,7 @@ use tauri::utils::config::AppDirectoriesOverride;
 use tauri::{App, AppHandle, Builder, Context, Emitter, Manager, RunEvent, Runtime};
 
 pub mod activity;
+mod branch_setup;
 pub mod commands;
 pub mod config_state;
 pub mod configure;

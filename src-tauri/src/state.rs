@@ -326,7 +326,10 @@ pub fn assemble<R: Runtime, M: tauri::Manager<R>>(
             )
         });
     let (desk, compactor) = match desk {
-        Ok((engine, compactor)) => (Ok(Mutex::new(Some(engine))), Some(compactor)),
+        Ok((mut engine, compactor)) => {
+            crate::branch_setup::join(&config, &mut engine, &mut warnings);
+            (Ok(Mutex::new(Some(engine))), Some(compactor))
+        }
         Err(reason) => {
             warnings.push(reason.clone());
             (Err(reason), None)

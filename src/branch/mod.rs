@@ -60,6 +60,11 @@ impl DeskName {
         ok.then(|| Self(raw.to_owned()))
     }
 
+    /// For a desk whose configured name cannot be read.
+    pub fn unknown() -> Self {
+        Self("unknown_desk".to_owned())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -76,6 +81,52 @@ impl std::fmt::Display for DeskName {
 pub struct Branch {
     pub key: BranchKey,
     pub ledger: Box<dyn BranchLedger>,
+}
+
+impl Branch {
+    /// A branch the desk must be in but cannot reach by configuration (a
+    /// key file that cannot be read, say): every send is refused with
+    /// `reason`, as when the database is away, so the desk fails closed.
+    pub fn unusable(desk: DeskName, reason: String) -> Self {
+        let key = DigestKey::generate(&mut rand::rngs::OsRng);
+        Self {
+            key: BranchKey::new(key),
+            ledger: Box::new(Refusing { desk, reason }),
+        }
+    }
+}
+
+struct Refusing {
+    desk: DeskName,
+    reason: String,
+}
+
+impl BranchLedger for Refusing {
+    fn claim_send(&mut self, _: &SendClaim) -> Result<(), BranchRefusal> {
+        Err(BranchRefusal::Unreachable(self.reason.clone()))
+    }
+
+    fn record_failure(
+        &mut self,
+        _: &NumberId,
+        _: &VerificationId,
+        _: Timestamp,
+    ) -> Result<usize, Unreachable> {
+        Err(Unreachable(self.reason.clone()))
+    }
+
+    fn release(
+        &mut self,
+        _: &NumberId,
+        _: &VerificationId,
+        _: Timestamp,
+    ) -> Result<(), Unreachable> {
+        Err(Unreachable(self.reason.clone()))
+    }
+
+    fn desk(&self) -> &DeskName {
+        &self.desk
+    }
 }
 
 /// What a desk asks for before an SMS leaves.

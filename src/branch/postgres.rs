@@ -139,7 +139,9 @@ enum Request {
     },
 }
 
-/// A desk's ledger on the branch database.
+/// A desk's ledger on the branch database. Clones share the connection's
+/// thread (a probe from the shell while the desk owns the ledger).
+#[derive(Clone)]
 pub struct PgLedger {
     desk: DeskName,
     requests: mpsc::UnboundedSender<Request>,

@@ -48,6 +48,9 @@ pub enum Key {
     AllowDataDirOverride,
     AllowCredentialsOverride,
     AuditKeyFile,
+    BranchStore,
+    BranchKeyFile,
+    BranchPasswordFile,
 }
 
 /// The request timeout's bounds: long enough for a slow network, short
@@ -62,7 +65,7 @@ impl serde::Serialize for Key {
 }
 
 impl Key {
-    pub const ALL: [Key; 33] = [
+    pub const ALL: [Key; 36] = [
         Self::Gateway,
         Self::BaseUrl,
         Self::AccountSid,
@@ -96,6 +99,9 @@ impl Key {
         Self::AllowDataDirOverride,
         Self::AllowCredentialsOverride,
         Self::AuditKeyFile,
+        Self::BranchStore,
+        Self::BranchKeyFile,
+        Self::BranchPasswordFile,
     ];
 
     /// The name in `settings.json`, the policy file and IPC.
@@ -127,6 +133,9 @@ impl Key {
             Self::AllowDataDirOverride => "allow_data_dir_override",
             Self::AllowCredentialsOverride => "allow_credentials_override",
             Self::AuditKeyFile => "audit_key_file",
+            Self::BranchStore => "branch_store",
+            Self::BranchKeyFile => "branch_key_file",
+            Self::BranchPasswordFile => "branch_password_file",
             limit => limit.limit().map_or("", |l| l.field),
         }
     }
@@ -171,6 +180,9 @@ impl Key {
             Self::AllowDataDirOverride => "The data folder override",
             Self::AllowCredentialsOverride => "The credential store override",
             Self::AuditKeyFile => "The audit key file",
+            Self::BranchStore => "The branch store",
+            Self::BranchKeyFile => "The branch key file",
+            Self::BranchPasswordFile => "The branch store password file",
         }
     }
 
@@ -192,6 +204,9 @@ impl Key {
                 | Self::AllowDataDirOverride
                 | Self::AllowCredentialsOverride
                 | Self::AuditKeyFile
+                | Self::BranchStore
+                | Self::BranchKeyFile
+                | Self::BranchPasswordFile
         )
     }
 
@@ -319,7 +334,11 @@ impl Key {
             }
             Self::AccountSid => optional(check_account_sid(text)),
             Self::Sender => optional(check_sender(text)),
-            Self::AuthTokenFile | Self::CaBundleFile | Self::AuditKeyFile => {
+            Self::AuthTokenFile
+            | Self::CaBundleFile
+            | Self::AuditKeyFile
+            | Self::BranchKeyFile
+            | Self::BranchPasswordFile => {
                 if text.is_empty() || std::path::Path::new(text).is_absolute() {
                     Ok(text.to_owned())
                 } else {
@@ -334,6 +353,20 @@ impl Key {
                     format!("{label} is not a web address ({e}); type it like http://proxy.bank.example:3128, or leave it empty for a direct connection.")
                 })?;
                 optional(check_proxy_url(&url)).map(|_| url.to_string())
+            }
+            Self::BranchStore => {
+                if text.is_empty() {
+                    return Ok(String::new());
+                }
+                let config = crate::branch::postgres::LedgerConfig {
+                    url: text.to_owned(),
+                    password: None,
+                    ca_bundle: None,
+                    clock: crate::branch::postgres::LedgerClock::Server,
+                };
+                crate::branch::postgres::parse(&config)
+                    .map(|_| text.to_owned())
+                    .map_err(|e| format!("{label}: {e}."))
             }
             Self::DefaultCountry => text
                 .parse::<Region>()

@@ -264,11 +264,75 @@ pub fn parse(text: &str, json: bool) -> Result<ItPolicy, PolicyFileError> {
         }
         Ok(out)
     };
-    Ok(ItPolicy {
+    let policy = ItPolicy {
         path: None,
         locked: check(locked)?,
         provisioned: check(defaults)?,
-    })
+    };
+    branch_mode_is_locked_down(&policy)
+        .map_err(|(key, message)| error(None, Some(key.name()), message))?;
+    Ok(policy)
+}
+
+/// The limits every desk of a branch must apply alike (S4, S5, S8, S9): in
+/// branch mode IT locks them all, or one desk's staff could loosen what the
+/// branch decides together.
+pub const BRANCH_LOCKED_LIMITS: [Key; 7] = [
+    Key::MaxAttempts,
+    Key::NumberFailuresPerHour,
+    Key::ResendCooldownSeconds,
+    Key::SendsPerWindow,
+    Key::SendWindowMinutes,
+    Key::DefaultCountry,
+    Key::AllowedCountries,
+];
+
+/// Branch mode is IT's to turn on and only IT's: `branch_store` and its key
+/// in `[locked]`, never a default staff could clear, and the limits locked.
+fn branch_mode_is_locked_down(policy: &ItPolicy) -> Result<(), (Key, String)> {
+    let set = |values: &Values, key: Key| {
+        values
+            .get(&key)
+            .and_then(Value::as_str)
+            .is_some_and(|s| !s.is_empty())
+    };
+    for key in [
+        Key::BranchStore,
+        Key::BranchKeyFile,
+        Key::BranchPasswordFile,
+    ] {
+        if set(&policy.provisioned, key) {
+            return Err((
+                key,
+                "belongs in [locked]: staff can never change or turn off branch mode.".to_owned(),
+            ));
+        }
+    }
+    if !set(&policy.locked, Key::BranchStore) {
+        return Ok(());
+    }
+    if !set(&policy.locked, Key::BranchKeyFile) {
+        return Err((
+            Key::BranchKeyFile,
+            "is required in branch mode: every desk of the branch names numbers with the same key."
+                .to_owned(),
+        ));
+    }
+    let open: Vec<&str> = BRANCH_LOCKED_LIMITS
+        .into_iter()
+        .filter(|k| !policy.locked.contains_key(k))
+        .map(Key::name)
+        .collect();
+    if open.is_empty() {
+        return Ok(());
+    }
+    Err((
+        Key::BranchStore,
+        format!(
+            "turns on branch mode, where every desk applies the same limits; lock {} as well.",
+            open.join(", ")
+        ),
+    ))
 }
 
 fn line_of(text: &str, offset: usize) -> usize {

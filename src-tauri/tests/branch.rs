@@ -1,0 +1,112 @@
+//! S24 through the shell: two desks, each with its own data folder and its
+//! own IT policy naming the same branch store, on a real PostgreSQL. What
+//! one desk holds or blocks, the other refuses; a store that is away is
+//! said on screen and stops sends.
+
+#[path = "../../tests/pg_support/mod.rs"]
+mod pg_support;
+mod support;
+
+use std::path::Path;
+
+use pg_support::TestCluster;
+use serde_json::{json, Value};
+use support::{id_of, open_with, Desk};
+
+const NUMBER: &str = "+447400123456";
+const OTHER: &str = "+447400123457";
+
+/// A policy for `desk` in the branch on `cluster`, limits locked.
+fn branch_policy(dir: &Path, cluster: &TestCluster, desk: &str) -> String {
+    let key = dir.join("branch.key");
+    std::fs::write(&key, format!("{}\n", "42".repeat(32))).expect("key file");
+    let policy = dir.join(format!("{desk}.toml"));
+    std::fs::write(
+        &policy,
+        format!(
+            "[locked]\nbranch_store = \"{}\"\nbranch_key_file = \"{}\"\n\
+             max_attempts = 5\nnumber_failures_per_hour = 10\nresend_cooldown_seconds = 30\n\
+             sends_per_window = 5\nsend_window_minutes = 10\n\
+             default_country = \"GB\"\nallowed_countries = [\"GB\"]\n",
+            cluster.url_for(desk),
+            key.display()
+        ),
+    )
+    .expect("policy file");
+    policy.display().to_string()
+}
+
+fn desk_in_branch(dir: &Path, cluster: &TestCluster, desk: &str) -> Desk {
+    let policy = branch_policy(dir, cluster, desk);
+    let gateway = tauri::async_runtime::block_on(countersign_desk::gateway_setup::demo())
+        .expect("demo gateway starts");
+    let data = dir.join(desk);
+    open_with(
+        &data,
+        Some(gateway),
+        &[("COUNTERSIGN_POLICY", policy.as_str())],
+    )
+}
+
+fn warnings(desk: &Desk) -> String {
+    let status = desk.call("app_status", json!({})).expect("status");
+    status["warnings"]
+        .as_array()
+        .map(|w| {
+            w.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn s24_a_number_pending_at_desk_a_is_refused_at_desk_b_through_ipc() {
+    let cluster = TestCluster::start();
+    cluster.prepare(&["desk_a", "desk_b"]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let a = desk_in_branch(dir.path(), &cluster, "desk_a");
+    let b = desk_in_branch(dir.path(), &cluster, "desk_b");
+    assert_eq!(warnings(&a), "", "desk A joined the branch cleanly");
+
+    let started = a.start(NUMBER);
+    let refused = b.try_start(NUMBER).expect_err("S6 across desks");
+    assert_eq!(refused["kind"], "pending_at_other_desk", "{refused}");
+    let message = refused["message"].as_str().unwrap_or_default();
+    assert!(message.contains("desk_a"), "{message}");
+    assert!(!message.contains("123456"), "no full number: {message}");
+
+    a.call("cancel_verification", json!({"id": id_of(&started)}))
+        .expect("cancelled at desk A");
+    // The number's pause (S8) still holds across the branch.
+    let paused = b.try_start(NUMBER).expect_err("S8 across desks");
+    assert_eq!(paused["kind"], "resend_cooldown", "{paused}");
+}
+
+#[test]
+fn s24_a_branch_store_that_is_away_stops_sends_and_says_so() {
+    let cluster = TestCluster::start();
+    cluster.prepare(&["desk_a"]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let policy = branch_policy(dir.path(), &cluster, "desk_a");
+    cluster.stop();
+    let gateway = tauri::async_runtime::block_on(countersign_desk::gateway_setup::demo())
+        .expect("demo gateway starts");
+    let a = open_with(
+        &dir.path().join("desk_a"),
+        Some(gateway),
+        &[("COUNTERSIGN_POLICY", policy.as_str())],
+    );
+    assert!(
+        warnings(&a).contains("The branch store cannot be reached"),
+        "{}",
+        warnings(&a)
+    );
+    let refused = a.try_start(OTHER).expect_err("fail closed");
+    assert_eq!(refused["kind"], "branch_unreachable", "{refused}");
+
+    cluster.restart();
+    a.try_start(OTHER)
+        .expect("sends resume once the store is back");
+}
