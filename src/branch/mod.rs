@@ -16,6 +16,7 @@
 //! When the ledger cannot be reached a new send is refused (fail closed);
 //! checking a code already sent goes on with the desk's own limits.
 
+pub mod forward;
 pub mod postgres;
 pub mod schema;
 

@@ -25,6 +25,7 @@ use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Config, NoTls};
 
+use super::forward::BranchHead;
 use super::schema::{self, describe};
 use super::{
     decide, BranchLedger, BranchRefusal, Claim, ClaimKind, DeskName, NumberEvents, SendClaim,
@@ -124,6 +125,11 @@ fn is_loopback(host: &Host) -> bool {
 
 enum Request {
     Probe(std_mpsc::SyncSender<Result<(), Unreachable>>),
+    BranchHead(std_mpsc::SyncSender<Result<Option<BranchHead>, Unreachable>>),
+    Forward(
+        Vec<(u64, String)>,
+        std_mpsc::SyncSender<Result<(), Unreachable>>,
+    ),
     Claim(SendClaim, std_mpsc::SyncSender<Result<(), BranchRefusal>>),
     Failure {
         number: NumberId,
@@ -173,6 +179,21 @@ impl PgLedger {
     pub fn probe(&mut self) -> Result<(), Unreachable> {
         let (reply, answer) = std_mpsc::sync_channel(1);
         self.send(Request::Probe(reply))?;
+        wait(answer)?
+    }
+
+    /// The newest audit record the branch holds from this desk.
+    pub fn branch_head(&mut self) -> Result<Option<BranchHead>, Unreachable> {
+        let (reply, answer) = std_mpsc::sync_channel(1);
+        self.send(Request::BranchHead(reply))?;
+        wait(answer)?
+    }
+
+    /// Stores `records` (in order, `(seq, line)`) in one transaction; a
+    /// record the branch already holds is left as it is.
+    pub fn forward(&mut self, records: Vec<(u64, String)>) -> Result<(), Unreachable> {
+        let (reply, answer) = std_mpsc::sync_channel(1);
+        self.send(Request::Forward(records, reply))?;
         wait(answer)?
     }
 
@@ -278,6 +299,14 @@ impl Worker {
             Request::Probe(reply) => {
                 let result =
                     timeout(REQUEST_TIMEOUT, async { self.client().await.map(drop) }).await;
+                let _ = reply.send(self.settle(result).map_err(unreachable));
+            }
+            Request::BranchHead(reply) => {
+                let result = timeout(REQUEST_TIMEOUT, self.branch_head()).await;
+                let _ = reply.send(self.settle(result).map_err(unreachable));
+            }
+            Request::Forward(records, reply) => {
+                let result = timeout(REQUEST_TIMEOUT, self.forward(&records)).await;
                 let _ = reply.send(self.settle(result).map_err(unreachable));
             }
             Request::Claim(claim, reply) => {
@@ -411,6 +440,41 @@ impl Worker {
         let count: i64 = rows.first().map_or(0, |r| r.get(0));
         tx.commit().await?;
         Ok(usize::try_from(count).unwrap_or(usize::MAX))
+    }
+
+    async fn branch_head(&mut self) -> Result<Option<BranchHead>, Failed> {
+        let client = self.client().await?;
+        let rows = client
+            .query_typed(
+                "SELECT seq, line FROM audit_records WHERE desk = current_user \
+                 ORDER BY seq DESC LIMIT 1",
+                &[],
+            )
+            .await?;
+        Ok(rows.first().map(|r| BranchHead {
+            seq: u64::try_from(r.get::<_, i64>(0)).unwrap_or(0),
+            line: r.get(1),
+        }))
+    }
+
+    async fn forward(&mut self, records: &[(u64, String)]) -> Result<(), Failed> {
+        let seqs: Vec<i64> = records
+            .iter()
+            .map(|(seq, _)| i64::try_from(*seq).unwrap_or(i64::MAX))
+            .collect();
+        let lines: Vec<&str> = records.iter().map(|(_, line)| line.as_str()).collect();
+        let client = self.client().await?;
+        let params: [(&(dyn ToSql + Sync), Type); 2] =
+            [(&seqs, Type::INT8_ARRAY), (&lines, Type::TEXT_ARRAY)];
+        client
+            .query_typed(
+                "INSERT INTO audit_records (seq, line) \
+                 SELECT * FROM unnest($1::bigint[], $2::text[]) \
+                 ON CONFLICT (desk, seq) DO NOTHING",
+                &params,
+            )
+            .await?;
+        Ok(())
     }
 
     async fn release(
