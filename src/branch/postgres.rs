@@ -14,7 +14,7 @@
 //! behind PgBouncer in transaction mode.
 
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
@@ -99,17 +99,45 @@ pub fn parse(config: &LedgerConfig) -> Result<(Config, DeskName, bool), LedgerCo
     }
     let role = pg.get_user().ok_or(LedgerConfigError::NoRole)?;
     let desk = DeskName::parse(role).ok_or_else(|| LedgerConfigError::BadRole(role.to_owned()))?;
+    let tls = uses_tls(&pg).map_err(LedgerConfigError::TlsRequired)?;
+    Ok((pg, desk, tls))
+}
+
+/// Whether a connection to `pg` uses TLS: when it asks for it
+/// (`sslmode=require`), and it must for every host that is not this
+/// machine, whose traffic crosses a network. The error names that host.
+/// Desks and IT's admin tool both decide by this one rule.
+pub fn uses_tls(pg: &Config) -> Result<bool, String> {
     let remote = pg.get_hosts().iter().find(|h| !is_loopback(h));
     let tls = pg.get_ssl_mode() == SslMode::Require;
-    if let (Some(host), false) = (remote, tls) {
-        let shown = match host {
-            Host::Tcp(name) => name.clone(),
-            #[cfg(unix)]
-            Host::Unix(path) => path.display().to_string(),
-        };
-        return Err(LedgerConfigError::TlsRequired(shown));
+    match (remote, tls) {
+        (Some(Host::Tcp(name)), false) => Err(name.clone()),
+        #[cfg(unix)]
+        (Some(Host::Unix(path)), false) => Err(path.display().to_string()),
+        _ => Ok(tls),
     }
-    Ok((pg, desk, tls))
+}
+
+/// Opens a connection as [`uses_tls`] decided, trusting `ca_bundle` or
+/// else the OS's roots (as the gateway client does), and drives it on the
+/// current runtime. The error is the server's own words, which name no
+/// secret.
+pub async fn connect(pg: &Config, tls: bool, ca_bundle: Option<&Path>) -> Result<Client, String> {
+    if !tls {
+        let (client, connection) = pg.connect(NoTls).await.map_err(|e| describe(&e))?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        return Ok(client);
+    }
+    let mut config = crate::gateway::trust::client_config(ca_bundle)?;
+    config.alpn_protocols.clear();
+    let connector = tokio_postgres_rustls::MakeRustlsConnect::new(config);
+    let (client, connection) = pg.connect(connector).await.map_err(|e| describe(&e))?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(client)
 }
 
 fn is_loopback(host: &Host) -> bool {
@@ -338,26 +366,10 @@ impl Worker {
         if let Some(password) = &self.password {
             pg.password(password.expose_secret());
         }
-        let client = match &self.tls {
-            None => {
-                let (client, connection) = pg.connect(NoTls).await?;
-                tokio::spawn(async move {
-                    let _ = connection.await;
-                });
-                client
-            }
-            Some(ca_bundle) => {
-                let mut tls = crate::gateway::trust::client_config(ca_bundle.as_deref())
-                    .map_err(Failed::Connection)?;
-                tls.alpn_protocols.clear();
-                let connector = tokio_postgres_rustls::MakeRustlsConnect::new(tls);
-                let (client, connection) = pg.connect(connector).await?;
-                tokio::spawn(async move {
-                    let _ = connection.await;
-                });
-                client
-            }
-        };
+        let ca_bundle = self.tls.as_ref().and_then(|b| b.as_deref());
+        let client = connect(&pg, self.tls.is_some(), ca_bundle)
+            .await
+            .map_err(Failed::Connection)?;
         schema::check_version(&client)
             .await
             .map_err(|e| Failed::Connection(e.to_string()))?;
