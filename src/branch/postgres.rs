@@ -15,7 +15,9 @@
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -167,10 +169,28 @@ enum Request {
     },
 }
 
+/// Statements the server answered for a ledger, each one round trip (BEGIN
+/// and COMMIT included; the connection's start-up and a failed request's
+/// statements not): what a desk costs the branch database, for the
+/// benchmark and for sizing.
+#[derive(Clone, Debug, Default)]
+pub struct RoundTrips(Arc<AtomicU64>);
+
+impl RoundTrips {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
 /// A desk's ledger on the branch database.
 pub struct PgLedger {
     desk: DeskName,
     requests: mpsc::UnboundedSender<Request>,
+    trips: RoundTrips,
 }
 
 impl PgLedger {
@@ -180,7 +200,9 @@ impl PgLedger {
     pub fn start(config: &LedgerConfig) -> Result<Self, LedgerConfigError> {
         let (pg, desk, tls) = parse(config)?;
         let (requests, inbox) = mpsc::unbounded_channel();
+        let trips = RoundTrips::default();
         let worker = Worker {
+            trips: trips.clone(),
             pg,
             tls: tls.then(|| config.ca_bundle.clone()),
             password: config.password.clone(),
@@ -191,7 +213,11 @@ impl PgLedger {
             .name(format!("branch-ledger-{desk}"))
             .spawn(move || worker.run(inbox))
             .map_err(|e| LedgerConfigError::Url(format!("no thread for the ledger: {e}")))?;
-        Ok(Self { desk, requests })
+        Ok(Self {
+            desk,
+            requests,
+            trips,
+        })
     }
 
     /// Connects now and checks the schema version: for the desk's start,
@@ -200,6 +226,12 @@ impl PgLedger {
         let (reply, answer) = std_mpsc::sync_channel(1);
         self.send(Request::Probe(reply))?;
         wait(answer)?
+    }
+
+    /// The count of this ledger's round trips, readable after the ledger
+    /// is handed to a desk.
+    pub fn round_trips(&self) -> RoundTrips {
+        self.trips.clone()
     }
 
     fn send(&self, request: Request) -> Result<(), Unreachable> {
@@ -261,6 +293,7 @@ impl BranchLedger for PgLedger {
 }
 
 struct Worker {
+    trips: RoundTrips,
     pg: Config,
     /// `Some` when TLS is used, with IT's CA bundle if any.
     tls: Option<Option<PathBuf>>,
@@ -377,24 +410,29 @@ impl Worker {
     }
 
     async fn claim(&mut self, claim: &SendClaim) -> Result<Result<(), BranchRefusal>, Failed> {
-        let clock = self.clock;
+        let (clock, trips) = (self.clock, self.trips.clone());
         let client = self.client().await?;
         let tx = client.transaction().await?;
         let now = lock_number(&tx, &claim.number, clock, claim.at).await?;
         let events = history(&tx, &claim.number, now.minus(claim.limits.horizon())).await?;
+        trips.add(3);
         if let Err(refusal) = decide(&events, claim, now) {
             tx.rollback().await?;
+            trips.add(1);
             return Ok(Err(refusal));
         }
         let verification = claim.verification.as_ref().map(|v| v.as_str().to_owned());
         let number = claim.number.as_str();
         let at = now.millis();
         insert(&tx, number, "send", verification.as_deref(), at, None).await?;
+        trips.add(1);
         if let (Some(v), false) = (&verification, claim.kind == ClaimKind::Test) {
             let expires = now.plus(claim.validity).millis();
             insert(&tx, number, "claim", Some(v), at, Some(expires)).await?;
+            trips.add(1);
         }
         tx.commit().await?;
+        trips.add(1);
         Ok(Ok(()))
     }
 
@@ -404,7 +442,7 @@ impl Worker {
         verification: &VerificationId,
         at: Timestamp,
     ) -> Result<usize, Failed> {
-        let clock = self.clock;
+        let (clock, trips) = (self.clock, self.trips.clone());
         let client = self.client().await?;
         let tx = client.transaction().await?;
         let now = lock_number(&tx, number, clock, at).await?;
@@ -420,6 +458,7 @@ impl Worker {
             .await?;
         let count: i64 = rows.first().map_or(0, |r| r.get(0));
         tx.commit().await?;
+        trips.add(5);
         Ok(usize::try_from(count).unwrap_or(usize::MAX))
     }
 
@@ -429,25 +468,30 @@ impl Worker {
         verification: &VerificationId,
         at: Timestamp,
     ) -> Result<(), Failed> {
-        let clock = self.clock;
-        let client = self.client().await?;
-        let at = match clock {
-            LedgerClock::Server => server_now(client).await?,
-            LedgerClock::Desk => at,
+        let trips = self.trips.clone();
+        // Under the server's clock the time is taken in the statement
+        // itself, so an end costs one round trip.
+        let at = match self.clock {
+            LedgerClock::Server => None,
+            LedgerClock::Desk => Some(at.millis()),
         };
+        let client = self.client().await?;
         let v = verification.as_str();
         let params: [(&(dyn ToSql + Sync), Type); 3] = [
             (&number.as_str(), Type::TEXT),
             (&v, Type::TEXT),
-            (&at.millis(), Type::INT8),
+            (&at, Type::INT8),
         ];
         client
             .query_typed(
-                "INSERT INTO number_events (number_id, kind, verification, at_ms) \
-                 VALUES ($1, 'release', $2, $3)",
+                &format!(
+                    "INSERT INTO number_events (number_id, kind, verification, at_ms) \
+                     VALUES ($1, 'release', $2, coalesce($3, {SERVER_NOW}))"
+                ),
                 &params,
             )
             .await?;
+        trips.add(1);
         Ok(())
     }
 }
@@ -459,14 +503,6 @@ fn unreachable(f: Failed) -> Unreachable {
 }
 
 const SERVER_NOW: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
-
-async fn server_now(client: &Client) -> Result<Timestamp, Failed> {
-    let rows = client
-        .query_typed(&format!("SELECT {SERVER_NOW}"), &[])
-        .await?;
-    let ms: i64 = rows.first().map_or(0, |r| r.get(0));
-    Ok(Timestamp::from_millis(ms))
-}
 
 /// Takes the number's lock for the rest of the transaction, and the time
 /// the decision is made at (read after the lock is held).
