@@ -289,3 +289,52 @@ fn s24_a_database_without_the_schema_is_refused_naming_the_migration() {
     cluster.prepare(&[]);
     ledger.probe().expect("the schema is there now");
 }
+
+#[test]
+fn s24_a_send_and_its_end_cost_the_store_seven_round_trips_dated_by_its_clock() {
+    let cluster = TestCluster::start();
+    cluster.prepare(&["desk_a"]);
+    let mut ledger = PgLedger::start(&LedgerConfig {
+        url: cluster.url_for("desk_a"),
+        password: None,
+        ca_bundle: None,
+        clock: LedgerClock::Server,
+    })
+    .expect("a loopback URL with a desk role");
+    ledger.probe().expect("connected");
+    let trips = ledger.round_trips();
+    let before = trips.get();
+    let id = VerificationId::parse("aaaaaaaaaaaaaaaaaaab").expect("an id");
+    // Desk times far in the past: under the server's clock they are ignored.
+    let claim = SendClaim {
+        verification: Some(id.clone()),
+        kind: ClaimKind::New,
+        ..slot(&number_id(3))
+    };
+    ledger.claim_send(&claim).expect("a first send passes");
+    assert_eq!(
+        trips.get() - before,
+        6,
+        "BEGIN, lock, history, 2 inserts, COMMIT"
+    );
+    ledger.release(&number_id(3), &id, T0).expect("released");
+    assert_eq!(trips.get() - before, 7, "the end is one insert");
+
+    let url = cluster.admin_url();
+    runtime().block_on(async move {
+        let admin = connect(&url).await;
+        let stale: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM number_events \
+                 WHERE at_ms < (extract(epoch FROM now()) * 1000)::bigint - 60000",
+                &[],
+            )
+            .await
+            .expect("counted")
+            .get(0);
+        assert_eq!(
+            stale, 0,
+            "every event dated by the server, none by the desk"
+        );
+    });
+}

@@ -8,10 +8,13 @@
 //! ```text
 //! desk-bench [--pending 1000] [--cycles 2000] [--data-dir DIR]
 //!            [--gateway-url URL --token TOKEN [--account SID]]
+//! desk-bench --branch-store postgres://HOST:PORT/DB [--desks N]
+//!            [--branch-admin-url postgres://ADMIN@HOST:PORT/DB] [--cycles N] [--gateway-…]
 //! ```
 //!
 //! Without `--gateway-url` the emulator runs inside this process; with it,
 //! an emulator started on its own (`restcomm-emulator --port 8089`) is used.
+//! With `--branch-store`, N desks share a branch database (`desk_bench/branch.rs`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,9 +47,21 @@ usage: desk-bench [--pending N] [--cycles N] [--data-dir DIR]
   --data-dir     where the pending file and audit log go (default: a new folder in the temp dir, removed after)
   --gateway-url  an emulator already running, e.g. http://127.0.0.1:8089/restcomm (default: one in this process)
   --token        that emulator's auth token (restcomm-emulator prints it)
-  --account      that emulator's account SID (default: the demo SID)";
+  --account      that emulator's account SID (default: the demo SID)
+
+branch mode (S24), N desks in threads sharing one branch database:
+  --branch-store      postgres://HOST:PORT/DB with no role: desk i signs in as bench_desk_<i>
+  --desks             how many desks (default 1, at most 190)
+  --branch-admin-url  an administrator's URL: the bench applies the schema and makes the
+                      desk roles itself (else IT made them with countersign-branch, trusted
+                      without a password)
+  --cycles            then counts the cycles of all desks together
+  (stores and audit are in memory: --pending and --data-dir do not apply)";
 
 const WARM_UP: usize = 50;
+
+#[path = "desk_bench/branch.rs"]
+mod branch;
 const SENDER: &str = "Countersign";
 
 struct Args {
@@ -54,6 +69,7 @@ struct Args {
     cycles: usize,
     data_dir: Option<PathBuf>,
     gateway: Option<(Url, String, String)>,
+    branch: Option<branch::BranchArgs>,
 }
 
 fn count(flag: &str, v: &str) -> Result<usize, String> {
@@ -71,17 +87,22 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String>
         cycles: 2000,
         data_dir: None,
         gateway: None,
+        branch: None,
     };
     let (mut url, mut token, mut account) = (None, None, None);
+    let (mut store, mut admin, mut desks, mut on_disk) = (None, None, None, false);
     while let Some(flag) = args.next() {
         if flag == "--help" || flag == "-h" {
             return Ok(None);
         }
         let v = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
-            "--pending" => out.pending = count(&flag, &v)?,
+            "--pending" => (out.pending, on_disk) = (count(&flag, &v)?, true),
             "--cycles" => out.cycles = count(&flag, &v)?,
-            "--data-dir" => out.data_dir = Some(PathBuf::from(v)),
+            "--data-dir" => (out.data_dir, on_disk) = (Some(PathBuf::from(v)), true),
+            "--branch-store" => store = Some(v),
+            "--branch-admin-url" => admin = Some(v),
+            "--desks" => desks = Some(v),
             "--gateway-url" => {
                 url = Some(Url::parse(&v).map_err(|e| format!("--gateway-url: `{v}`: {e}"))?)
             }
@@ -92,6 +113,10 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String>
     }
     if out.cycles == 0 {
         return Err("--cycles: at least one cycle is needed".to_owned());
+    }
+    out.branch = branch::args(store, admin, desks)?;
+    if out.branch.is_some() && on_disk {
+        return Err("--pending and --data-dir do not go with --branch-store".to_owned());
     }
     out.gateway = match (url, token) {
         (Some(u), Some(t)) => Some((u, t, account.unwrap_or(DEMO_ACCOUNT_SID.to_owned()))),
@@ -253,7 +278,12 @@ fn code_in(body: &str) -> Option<&str> {
         .find(|run| run.len() >= 6)
 }
 
-async fn cycle(d: &mut BenchDesk, gw: &Gw, n: usize, steps: &mut Steps) -> Result<(), String> {
+async fn cycle<S: PendingStore, A: AuditSink>(
+    d: &mut Desk<S, A, SystemClock, OsRng>,
+    gw: &Gw,
+    n: usize,
+    steps: &mut Steps,
+) -> Result<(), String> {
     let e = |what: &str, x: &dyn std::fmt::Debug| format!("cycle {n}: {what}: {x:?}");
     let mut lap = Instant::now();
     let mut split = |into: &mut Duration| {
@@ -308,22 +338,27 @@ fn ms(d: Duration) -> f64 {
 
 async fn run(args: Args) -> Result<(), String> {
     println!("machine:  {}", machine());
-    let (_embedded, gw, label) = match args.gateway {
+    let (_embedded, gateway, label) = match args.gateway {
         Some((url, token, account)) => {
             let label = format!("emulator in another process at {url}");
-            (None, Gw::new(url, token, account)?, label)
+            (None, (url, token, account), label)
         }
         None => {
             let em = emulator::start(EmulatorConfig::demo())
                 .await
                 .map_err(|e| format!("the emulator could not start: {e}"))?;
             let a = em.accounts()[0].clone();
-            let gw = Gw::new(em.base_url(), a.token, a.sid)?;
             let label = format!("emulator in this process at {}", em.base_url());
-            (Some(em), gw, label)
+            let gateway = (em.base_url(), a.token, a.sid);
+            (Some(em), gateway, label)
         }
     };
     println!("gateway:  {label}");
+    if let Some(b) = args.branch {
+        return branch::run(b, args.cycles, gateway).await;
+    }
+    let (url, token, account) = gateway;
+    let gw = Gw::new(url, token, account)?;
 
     let (dir, remove_after) = match args.data_dir {
         Some(d) => (d, false),

@@ -14,8 +14,10 @@
 //! behind PgBouncer in transaction mode.
 
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -100,17 +102,45 @@ pub fn parse(config: &LedgerConfig) -> Result<(Config, DeskName, bool), LedgerCo
     }
     let role = pg.get_user().ok_or(LedgerConfigError::NoRole)?;
     let desk = DeskName::parse(role).ok_or_else(|| LedgerConfigError::BadRole(role.to_owned()))?;
+    let tls = uses_tls(&pg).map_err(LedgerConfigError::TlsRequired)?;
+    Ok((pg, desk, tls))
+}
+
+/// Whether a connection to `pg` uses TLS: when it asks for it
+/// (`sslmode=require`), and it must for every host that is not this
+/// machine, whose traffic crosses a network. The error names that host.
+/// Desks and IT's admin tool both decide by this one rule.
+pub fn uses_tls(pg: &Config) -> Result<bool, String> {
     let remote = pg.get_hosts().iter().find(|h| !is_loopback(h));
     let tls = pg.get_ssl_mode() == SslMode::Require;
-    if let (Some(host), false) = (remote, tls) {
-        let shown = match host {
-            Host::Tcp(name) => name.clone(),
-            #[cfg(unix)]
-            Host::Unix(path) => path.display().to_string(),
-        };
-        return Err(LedgerConfigError::TlsRequired(shown));
+    match (remote, tls) {
+        (Some(Host::Tcp(name)), false) => Err(name.clone()),
+        #[cfg(unix)]
+        (Some(Host::Unix(path)), false) => Err(path.display().to_string()),
+        _ => Ok(tls),
     }
-    Ok((pg, desk, tls))
+}
+
+/// Opens a connection as [`uses_tls`] decided, trusting `ca_bundle` or
+/// else the OS's roots (as the gateway client does), and drives it on the
+/// current runtime. The error is the server's own words, which name no
+/// secret.
+pub async fn connect(pg: &Config, tls: bool, ca_bundle: Option<&Path>) -> Result<Client, String> {
+    if !tls {
+        let (client, connection) = pg.connect(NoTls).await.map_err(|e| describe(&e))?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        return Ok(client);
+    }
+    let mut config = crate::gateway::trust::client_config(ca_bundle)?;
+    config.alpn_protocols.clear();
+    let connector = tokio_postgres_rustls::MakeRustlsConnect::new(config);
+    let (client, connection) = pg.connect(connector).await.map_err(|e| describe(&e))?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(client)
 }
 
 fn is_loopback(host: &Host) -> bool {
@@ -145,12 +175,30 @@ enum Request {
     },
 }
 
+/// Statements the server answered for a ledger, each one round trip (BEGIN
+/// and COMMIT included; the connection's start-up and a failed request's
+/// statements not): what a desk costs the branch database, for the
+/// benchmark and for sizing.
+#[derive(Clone, Debug, Default)]
+pub struct RoundTrips(Arc<AtomicU64>);
+
+impl RoundTrips {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
 /// A desk's ledger on the branch database. Clones share the connection's
 /// thread (a probe from the shell while the desk owns the ledger).
 #[derive(Clone)]
 pub struct PgLedger {
     desk: DeskName,
     requests: mpsc::UnboundedSender<Request>,
+    trips: RoundTrips,
 }
 
 impl PgLedger {
@@ -160,7 +208,9 @@ impl PgLedger {
     pub fn start(config: &LedgerConfig) -> Result<Self, LedgerConfigError> {
         let (pg, desk, tls) = parse(config)?;
         let (requests, inbox) = mpsc::unbounded_channel();
+        let trips = RoundTrips::default();
         let worker = Worker {
+            trips: trips.clone(),
             pg,
             tls: tls.then(|| config.ca_bundle.clone()),
             password: config.password.clone(),
@@ -171,7 +221,11 @@ impl PgLedger {
             .name(format!("branch-ledger-{desk}"))
             .spawn(move || worker.run(inbox))
             .map_err(|e| LedgerConfigError::Url(format!("no thread for the ledger: {e}")))?;
-        Ok(Self { desk, requests })
+        Ok(Self {
+            desk,
+            requests,
+            trips,
+        })
     }
 
     /// Connects now and checks the schema version: for the desk's start,
@@ -195,6 +249,12 @@ impl PgLedger {
         let (reply, answer) = std_mpsc::sync_channel(1);
         self.send(Request::Forward(records, reply))?;
         wait(answer)?
+    }
+
+    /// The count of this ledger's round trips, readable after the ledger
+    /// is handed to a desk.
+    pub fn round_trips(&self) -> RoundTrips {
+        self.trips.clone()
     }
 
     fn send(&self, request: Request) -> Result<(), Unreachable> {
@@ -256,6 +316,7 @@ impl BranchLedger for PgLedger {
 }
 
 struct Worker {
+    trips: RoundTrips,
     pg: Config,
     /// `Some` when TLS is used, with IT's CA bundle if any.
     tls: Option<Option<PathBuf>>,
@@ -369,26 +430,10 @@ impl Worker {
         if let Some(password) = &self.password {
             pg.password(password.expose_secret());
         }
-        let client = match &self.tls {
-            None => {
-                let (client, connection) = pg.connect(NoTls).await?;
-                tokio::spawn(async move {
-                    let _ = connection.await;
-                });
-                client
-            }
-            Some(ca_bundle) => {
-                let mut tls = crate::gateway::trust::client_config(ca_bundle.as_deref())
-                    .map_err(Failed::Connection)?;
-                tls.alpn_protocols.clear();
-                let connector = tokio_postgres_rustls::MakeRustlsConnect::new(tls);
-                let (client, connection) = pg.connect(connector).await?;
-                tokio::spawn(async move {
-                    let _ = connection.await;
-                });
-                client
-            }
-        };
+        let ca_bundle = self.tls.as_ref().and_then(|b| b.as_deref());
+        let client = connect(&pg, self.tls.is_some(), ca_bundle)
+            .await
+            .map_err(Failed::Connection)?;
         schema::check_version(&client)
             .await
             .map_err(|e| Failed::Connection(e.to_string()))?;
@@ -396,24 +441,29 @@ impl Worker {
     }
 
     async fn claim(&mut self, claim: &SendClaim) -> Result<Result<(), BranchRefusal>, Failed> {
-        let clock = self.clock;
+        let (clock, trips) = (self.clock, self.trips.clone());
         let client = self.client().await?;
         let tx = client.transaction().await?;
         let now = lock_number(&tx, &claim.number, clock, claim.at).await?;
         let events = history(&tx, &claim.number, now.minus(claim.limits.horizon())).await?;
+        trips.add(3);
         if let Err(refusal) = decide(&events, claim, now) {
             tx.rollback().await?;
+            trips.add(1);
             return Ok(Err(refusal));
         }
         let verification = claim.verification.as_ref().map(|v| v.as_str().to_owned());
         let number = claim.number.as_str();
         let at = now.millis();
         insert(&tx, number, "send", verification.as_deref(), at, None).await?;
+        trips.add(1);
         if let (Some(v), false) = (&verification, claim.kind == ClaimKind::Test) {
             let expires = now.plus(claim.validity).millis();
             insert(&tx, number, "claim", Some(v), at, Some(expires)).await?;
+            trips.add(1);
         }
         tx.commit().await?;
+        trips.add(1);
         Ok(Ok(()))
     }
 
@@ -423,7 +473,7 @@ impl Worker {
         verification: &VerificationId,
         at: Timestamp,
     ) -> Result<usize, Failed> {
-        let clock = self.clock;
+        let (clock, trips) = (self.clock, self.trips.clone());
         let client = self.client().await?;
         let tx = client.transaction().await?;
         let now = lock_number(&tx, number, clock, at).await?;
@@ -439,6 +489,7 @@ impl Worker {
             .await?;
         let count: i64 = rows.first().map_or(0, |r| r.get(0));
         tx.commit().await?;
+        trips.add(5);
         Ok(usize::try_from(count).unwrap_or(usize::MAX))
     }
 
@@ -451,6 +502,7 @@ impl Worker {
                 &[],
             )
             .await?;
+        self.trips.add(1);
         Ok(rows.first().map(|r| BranchHead {
             seq: u64::try_from(r.get::<_, i64>(0)).unwrap_or(0),
             line: r.get(1),
@@ -474,6 +526,7 @@ impl Worker {
                 &params,
             )
             .await?;
+        self.trips.add(1);
         Ok(())
     }
 
@@ -483,25 +536,30 @@ impl Worker {
         verification: &VerificationId,
         at: Timestamp,
     ) -> Result<(), Failed> {
-        let clock = self.clock;
-        let client = self.client().await?;
-        let at = match clock {
-            LedgerClock::Server => server_now(client).await?,
-            LedgerClock::Desk => at,
+        let trips = self.trips.clone();
+        // Under the server's clock the time is taken in the statement
+        // itself, so an end costs one round trip.
+        let at = match self.clock {
+            LedgerClock::Server => None,
+            LedgerClock::Desk => Some(at.millis()),
         };
+        let client = self.client().await?;
         let v = verification.as_str();
         let params: [(&(dyn ToSql + Sync), Type); 3] = [
             (&number.as_str(), Type::TEXT),
             (&v, Type::TEXT),
-            (&at.millis(), Type::INT8),
+            (&at, Type::INT8),
         ];
         client
             .query_typed(
-                "INSERT INTO number_events (number_id, kind, verification, at_ms) \
-                 VALUES ($1, 'release', $2, $3)",
+                &format!(
+                    "INSERT INTO number_events (number_id, kind, verification, at_ms) \
+                     VALUES ($1, 'release', $2, coalesce($3, {SERVER_NOW}))"
+                ),
                 &params,
             )
             .await?;
+        trips.add(1);
         Ok(())
     }
 }
@@ -513,14 +571,6 @@ fn unreachable(f: Failed) -> Unreachable {
 }
 
 const SERVER_NOW: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
-
-async fn server_now(client: &Client) -> Result<Timestamp, Failed> {
-    let rows = client
-        .query_typed(&format!("SELECT {SERVER_NOW}"), &[])
-        .await?;
-    let ms: i64 = rows.first().map_or(0, |r| r.get(0));
-    Ok(Timestamp::from_millis(ms))
-}
 
 /// Takes the number's lock for the rest of the transaction, and the time
 /// the decision is made at (read after the lock is held).

@@ -113,19 +113,23 @@ pub async fn check_version(client: &Client) -> Result<(), SchemaError> {
 }
 
 async fn current_version(client: &Client) -> Result<Option<i32>, SchemaError> {
+    // Unnamed statements (`query_typed`), as every statement a desk sends:
+    // a named one prepared on one server connection may be executed on
+    // another behind PgBouncer in transaction mode.
     let exists = client
-        .query_one("SELECT to_regclass('countersign_schema') IS NOT NULL", &[])
+        .query_typed("SELECT to_regclass('countersign_schema') IS NOT NULL", &[])
         .await
         .map_err(db)?
-        .get::<_, bool>(0);
+        .first()
+        .is_some_and(|r| r.get::<_, bool>(0));
     if !exists {
         return Ok(None);
     }
-    let row = client
-        .query_one("SELECT max(version) FROM countersign_schema", &[])
+    let rows = client
+        .query_typed("SELECT max(version) FROM countersign_schema", &[])
         .await
         .map_err(db)?;
-    Ok(row.get::<_, Option<i32>>(0))
+    Ok(rows.first().and_then(|r| r.get::<_, Option<i32>>(0)))
 }
 
 /// Brings the schema to [`SCHEMA_VERSION`] in one transaction, creates the
