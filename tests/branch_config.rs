@@ -6,7 +6,8 @@ use countersign::config::it_policy;
 
 const LIMITS_LOCKED: &str = "max_attempts = 5\nnumber_failures_per_hour = 10\n\
 resend_cooldown_seconds = 30\nsends_per_window = 5\nsend_window_minutes = 10\n\
-default_country = \"GB\"\nallowed_countries = [\"GB\"]\n";
+default_country = \"GB\"\nallowed_countries = [\"GB\"]\n\
+audit_key_file = \"/etc/countersign/audit.key\"\n";
 
 fn locked(extra: &str) -> String {
     format!("[locked]\n{LIMITS_LOCKED}{extra}")
@@ -28,7 +29,8 @@ fn s24_branch_mode_with_its_limits_locked_is_accepted() {
 fn s24_branch_mode_that_leaves_a_limit_open_is_refused_naming_it() {
     let text = "[locked]\nmax_attempts = 5\n\
                 branch_store = \"postgres://desk_01@127.0.0.1/branch\"\n\
-                branch_key_file = \"/etc/countersign/branch.key\"\n";
+                branch_key_file = \"/etc/countersign/branch.key\"\n\
+                audit_key_file = \"/etc/countersign/audit.key\"\n";
     let e = it_policy::parse(text, false).expect_err("limits left to the desk");
     let message = e.to_string();
     assert_eq!(e.key.as_deref(), Some("branch_store"));
@@ -54,6 +56,17 @@ fn s24_branch_mode_cannot_be_a_default_staff_could_clear() {
     let e = it_policy::parse(&text, false).expect_err("branch mode as a default");
     assert_eq!(e.key.as_deref(), Some("branch_store"));
     assert!(e.to_string().contains("[locked]"), "{e}");
+}
+
+#[test]
+fn s24_branch_mode_needs_an_it_provisioned_audit_key() {
+    let text = locked(
+        "branch_store = \"postgres://desk_01@127.0.0.1/branch\"\n\
+         branch_key_file = \"/etc/countersign/branch.key\"\n",
+    )
+    .replace("audit_key_file = \"/etc/countersign/audit.key\"\n", "");
+    let e = it_policy::parse(&text, false).expect_err("a derived audit key");
+    assert_eq!(e.key.as_deref(), Some("audit_key_file"));
 }
 
 #[test]

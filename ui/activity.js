@@ -14,7 +14,11 @@ const EVENT_NAMES = {
   store_quarantined: "File set aside", app_started: "App started", app_stopped: "App stopped",
   settings_changed: "Settings changed", operator_signed_in: "Signed in", operator_locked: "Desk locked",
   test_sms_sent: "Test SMS", audit_chain_keyed: "Audit log keyed",
+  audit_key_exported: "Audit key exported", branch_trail_mismatch: "Trail differs from the branch",
 };
+
+// This desk's name in its branch, or null outside branch mode.
+let branchDesk = null;
 
 function filter() {
   return {
@@ -23,7 +27,15 @@ function filter() {
     operator: $("filter-operator").value,
     outcome: $("filter-outcome").value,
     phone: $("filter-phone").value,
+    scope: branchDesk ? $("filter-scope").value : "desk",
+    desk: branchDesk ? $("filter-desk").value : "",
   };
+}
+
+// Branch mode adds the scope and desk filters and the Desk column.
+export function applyStatus(status) {
+  branchDesk = (status && status.branchDesk) || null;
+  for (const el of document.querySelectorAll(".branch-only")) el.hidden = !branchDesk;
 }
 
 function render(rows) {
@@ -43,6 +55,9 @@ function render(rows) {
         .filter(Boolean)
         .join(" ");
     tr.querySelector(".audit-detail").textContent = r.detail || "";
+    const deskCell = tr.querySelector(".audit-desk");
+    deskCell.hidden = !branchDesk;
+    deskCell.textContent = r.desk || branchDesk || "";
     return tr;
   }));
   $("audit-empty").hidden = rows.length > 0;

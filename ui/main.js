@@ -142,6 +142,7 @@ async function start() {
   $("lock").addEventListener("click", () => api.lockDesk().then(onLocked, () => {}));
   for (const kind of ["keydown", "pointerdown"]) document.addEventListener(kind, reportActivity, true);
   activity.init();
+  activity.applyStatus(status);
   settings.init((fresh) => {
     applyStatus(fresh);
     desk.applyStatus(fresh);

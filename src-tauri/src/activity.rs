@@ -14,7 +14,7 @@ use crate::error::{IpcError, IpcResult};
 use crate::events;
 use crate::state::{Shell, AUDIT_FILE};
 
-const MAX_ROWS: usize = 500;
+pub(crate) const MAX_ROWS: usize = 500;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -84,10 +84,29 @@ pub struct FilterInput {
     operator: Option<String>,
     outcome: Option<String>,
     phone: Option<String>,
+    /// `desk` (this desk's trail, the default) or `branch` (every desk's
+    /// records as the branch holds them, in branch mode).
+    scope: Option<String>,
+    /// In the branch scope: one desk's records only.
+    desk: Option<String>,
 }
 
 impl FilterInput {
-    fn parse(self, shell: &Shell) -> IpcResult<Filter> {
+    /// The desk asked for, in the branch scope.
+    pub(crate) fn take_desk(&mut self) -> Option<String> {
+        self.desk
+            .take()
+            .map(|d| d.trim().to_owned())
+            .filter(|d| !d.is_empty())
+    }
+
+    /// Whether a phone number was given (the branch scope cannot search by
+    /// it: each desk's records name numbers under that desk's own key).
+    pub(crate) fn has_phone(&self) -> bool {
+        self.phone.as_deref().is_some_and(|p| !p.trim().is_empty())
+    }
+
+    pub(crate) fn parse(self, shell: &Shell) -> IpcResult<Filter> {
         let day = |raw: &Option<String>, end: bool| -> IpcResult<Option<Timestamp>> {
             let Some(raw) = raw.as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
                 return Ok(None);
@@ -140,6 +159,17 @@ pub struct AuditRow {
     detail: Option<String>,
     gateway_mode: Option<String>,
     os_account: Option<String>,
+    /// In the branch scope, the desk whose record it is (its database role).
+    desk: Option<String>,
+}
+
+impl AuditRow {
+    pub(crate) fn from_desk(record: AuditRecord, desk: String) -> Self {
+        Self {
+            desk: Some(desk),
+            ..Self::from(record)
+        }
+    }
 }
 
 impl From<AuditRecord> for AuditRow {
@@ -164,6 +194,7 @@ impl From<AuditRecord> for AuditRow {
             detail: e.detail,
             gateway_mode: e.gateway_mode,
             os_account: e.os_account,
+            desk: None,
         }
     }
 }
@@ -175,14 +206,22 @@ fn read(shell: &Shell, filter: FilterInput) -> IpcResult<Vec<AuditRecord>> {
 }
 
 #[tauri::command]
-pub fn audit_query(
+pub async fn audit_query(
     shell: State<'_, Shell>,
     filter: Option<FilterInput>,
 ) -> IpcResult<Vec<AuditRow>> {
-    Ok(read(&shell, filter.unwrap_or_default())?
-        .into_iter()
-        .map(AuditRow::from)
-        .collect())
+    let mut filter = filter.unwrap_or_default();
+    match filter.scope.take().as_deref().map(str::trim) {
+        None | Some("") | Some("desk") => Ok(read(&shell, filter)?
+            .into_iter()
+            .map(AuditRow::from)
+            .collect()),
+        Some("branch") => crate::branch_setup::branch_rows(&shell, filter).await,
+        Some(_) => Err(IpcError::new(
+            "invalid_filter",
+            "The scope is this desk or the whole branch.",
+        )),
+    }
 }
 
 #[derive(Debug, Serialize)]

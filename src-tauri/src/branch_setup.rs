@@ -4,23 +4,47 @@
 //! branch key file, the password file and the CA bundle. A branch the desk
 //! cannot join refuses every send; it never falls back to counting alone.
 
+use std::time::Duration;
+
+use countersign::audit::{AuditEvent, EventKind};
+use countersign::branch::forward::{forward_trail, ForwardError};
 use countersign::branch::postgres::{LedgerClock, LedgerConfig, PgLedger};
 use countersign::branch::{Branch, BranchKey, DeskName};
+use countersign::clock::{Clock, SystemClock};
 use countersign::config::Key;
 use countersign::keys::DigestKey;
 use secrecy::SecretString;
 
+use tauri::{AppHandle, Manager, Runtime};
+
+use countersign::audit::AuditRecord;
+
+use crate::activity::{AuditRow, FilterInput, MAX_ROWS};
 use crate::config_state::ConfigState;
-use crate::state::Engine;
+use crate::error::{IpcError, IpcResult};
+use crate::state::{Engine, Shell, AUDIT_FILE};
 
 /// Largest key or password file read: both are a line of text.
 const MAX_SECRET_FILE: u64 = 4096;
 
+/// How many of the branch's newest records one Activity query reads before
+/// filtering: a branch's day, bounded so a query stays quick.
+const BRANCH_SCAN: usize = 5000;
+
+/// How often the desk's new audit records are sent to the branch.
+const FORWARD_EVERY: Duration = Duration::from_secs(5);
+
 /// Joins `desk` to its branch when the policy says so, and says on screen
-/// when the branch store cannot be used or reached now.
-pub fn join(config: &ConfigState, desk: &mut Engine, warnings: &mut Vec<String>) {
+/// when the branch store cannot be used or reached now. Returns the
+/// ledger the shell keeps for the branch's audit trail (forwarding, and
+/// Activity across the branch).
+pub fn join(
+    config: &ConfigState,
+    desk: &mut Engine,
+    warnings: &mut Vec<String>,
+) -> Option<PgLedger> {
     let Ok(policy) = &config.policy.policy else {
-        return;
+        return None;
     };
     let locked = |key: Key| {
         policy
@@ -30,9 +54,7 @@ pub fn join(config: &ConfigState, desk: &mut Engine, warnings: &mut Vec<String>)
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
     };
-    let Some(url) = locked(Key::BranchStore) else {
-        return;
-    };
+    let url = locked(Key::BranchStore)?;
     let config = LedgerConfig {
         url,
         password: None,
@@ -44,24 +66,69 @@ pub fn join(config: &ConfigState, desk: &mut Engine, warnings: &mut Vec<String>)
         locked(Key::BranchKeyFile),
         locked(Key::BranchPasswordFile),
     ) {
-        Ok((branch, mut probe)) => {
-            let desk_name = probe_name(&probe);
+        Ok((branch, mut ledger)) => {
+            let desk_name = probe_name(&ledger);
             desk.join_branch(branch);
             tracing::info!(desk = %desk_name, "joined the branch store");
-            if let Err(e) = probe.probe() {
+            if let Err(e) = ledger.probe() {
                 tracing::warn!(error = %e, "branch store unreachable at start");
                 warnings.push(format!(
                     "The branch store cannot be reached ({e}). No code can be sent until it is back; codes already sent can still be checked."
                 ));
             }
+            Some(ledger)
         }
         Err((desk_name, reason)) => {
             warnings.push(format!(
                 "Branch mode is set by IT but cannot be used: {reason}. No code can be sent until IT fixes it."
             ));
             desk.join_branch(Branch::unusable(desk_name, reason));
+            None
         }
     }
+}
+
+/// Sends the desk's new audit records to the branch every few seconds, off
+/// the desk's lock; what was made while the store was away follows when it
+/// returns. A local trail that no longer matches the branch's copy is said
+/// on screen and in the trail, once.
+pub fn spawn_forwarding<R: Runtime>(app: AppHandle<R>) {
+    let shell = app.state::<Shell>();
+    let Some(ledger) = shell.branch.clone() else {
+        return;
+    };
+    let trail = shell.data_dir.join(AUDIT_FILE);
+    let handle = app.clone();
+    let task = tauri::async_runtime::spawn(async move {
+        let mut tick = tokio::time::interval(FORWARD_EVERY);
+        let mut mismatch_told = false;
+        loop {
+            tick.tick().await;
+            let (mut ledger, trail) = (ledger.clone(), trail.clone());
+            let round =
+                tauri::async_runtime::spawn_blocking(move || forward_trail(&mut ledger, &trail))
+                    .await;
+            match round {
+                Ok(Ok(0)) | Ok(Err(ForwardError::Unreachable(_))) => {}
+                Ok(Ok(sent)) => tracing::debug!(sent, "audit records forwarded to the branch"),
+                Ok(Err(e)) if !mismatch_told => {
+                    mismatch_told = true;
+                    let shell = handle.state::<Shell>();
+                    let message = format!(
+                        "The audit trail on this desk does not match the branch: {e}. Tell IT."
+                    );
+                    let mut event =
+                        AuditEvent::new(SystemClock.now(), EventKind::BranchTrailMismatch);
+                    event.detail = Some(e.to_string());
+                    shell.audit(event);
+                    shell.warn(message);
+                }
+                Ok(Err(_)) => {}
+                Err(e) => tracing::error!(error = %e, "audit forwarding task failed"),
+            }
+        }
+    });
+    app.state::<Shell>().keep_task(task);
 }
 
 fn probe_name(ledger: &PgLedger) -> DeskName {
@@ -112,4 +179,52 @@ fn read_small(path: &str) -> Result<String, String> {
         .and_then(|f| f.take(MAX_SECRET_FILE).read_to_string(&mut text))
         .map_err(|e| format!("cannot be read ({e})"))?;
     Ok(text)
+}
+
+/// Records the branch holds, newest first, filtered as the Activity screen
+/// asks; at most [`MAX_ROWS`] shown, from the newest [`BRANCH_SCAN`] read.
+pub async fn branch_rows(shell: &Shell, mut filter: FilterInput) -> IpcResult<Vec<AuditRow>> {
+    shell.session.require_operator()?;
+    let Some(mut ledger) = shell.branch.clone() else {
+        return Err(IpcError::new(
+            "not_in_branch",
+            "This desk is not in a branch: only its own records can be shown.",
+        ));
+    };
+    if filter.has_phone() {
+        return Err(IpcError::new(
+            "invalid_filter",
+            "Searching by phone number works on this desk's records only: each desk names numbers under its own key. Filter the branch by desk, date, operator or outcome.",
+        ));
+    }
+    let desk = match filter.take_desk() {
+        None => None,
+        Some(raw) => Some(DeskName::parse(&raw).ok_or_else(|| {
+            IpcError::new(
+                "invalid_filter",
+                "A desk is named as IT made it: lowercase letters, digits and _.",
+            )
+        })?),
+    };
+    let filter = filter.parse(shell)?;
+    let lines = tauri::async_runtime::spawn_blocking(move || ledger.read_audit(desk, BRANCH_SCAN))
+        .await
+        .map_err(IpcError::internal)?
+        .map_err(|e| {
+            tracing::warn!(error = %e, "branch audit read failed");
+            IpcError::new(
+                "branch_unreachable",
+                "The branch store cannot be reached, so the branch's records cannot be shown now.",
+            )
+        })?;
+    Ok(lines
+        .into_iter()
+        .filter_map(|(desk, line)| {
+            let record = serde_json::from_str::<AuditRecord>(&line).ok()?;
+            filter
+                .matches(&record.event)
+                .then(|| AuditRow::from_desk(record, desk))
+        })
+        .take(MAX_ROWS)
+        .collect())
 }

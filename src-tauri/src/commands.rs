@@ -66,6 +66,8 @@ pub struct AppStatus {
     allowed_countries: Vec<String>,
     code_length: u8,
     warnings: Vec<String>,
+    /// In branch mode, this desk's name in the branch (its database role).
+    branch_desk: Option<String>,
 }
 
 #[tauri::command]
@@ -109,6 +111,10 @@ pub fn app_status(shell: State<'_, Shell>) -> IpcResult<AppStatus> {
         allowed_countries: allowed,
         code_length,
         warnings: shell.warnings.lock().map(|w| w.clone()).unwrap_or_default(),
+        branch_desk: shell
+            .branch
+            .as_ref()
+            .map(|b| countersign::branch::BranchLedger::desk(b).to_string()),
     })
 }
 

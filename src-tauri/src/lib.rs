@@ -212,6 +212,7 @@ fn setup<R: Runtime>(
     }
     resume_tracking(&handle);
     spawn_idle_lock(handle.clone());
+    branch_setup::spawn_forwarding(handle.clone());
     spawn_expiry_sweep(handle);
     Ok(())
 }

@@ -62,6 +62,8 @@ pub struct Shell {
     pub trackers: Mutex<HashMap<VerificationId, JoinHandle<()>>>,
     /// The key the audit chain is verified with (S22).
     pub audit_key: Option<AuditKey>,
+    /// In branch mode, the branch's ledger, for its audit trail (S24).
+    pub branch: Option<countersign::branch::postgres::PgLedger>,
     /// Compacts the pending journal from the timer, outside the desk lock.
     compactor: Option<Compactor>,
     /// The other background tasks (expiry sweep, idle lock, demo inbox),
@@ -325,9 +327,10 @@ pub fn assemble<R: Runtime, M: tauri::Manager<R>>(
                 &mut warnings,
             )
         });
+    let mut branch = None;
     let (desk, compactor) = match desk {
         Ok((mut engine, compactor)) => {
-            crate::branch_setup::join(&config, &mut engine, &mut warnings);
+            branch = crate::branch_setup::join(&config, &mut engine, &mut warnings);
             (Ok(Mutex::new(Some(engine))), Some(compactor))
         }
         Err(reason) => {
@@ -348,6 +351,7 @@ pub fn assemble<R: Runtime, M: tauri::Manager<R>>(
         data_dir: data_dir.to_owned(),
         trackers: Mutex::new(HashMap::new()),
         audit_key: audit_key.ok(),
+        branch,
         compactor,
         tasks: Mutex::new(Vec::new()),
         folder_lock: Mutex::new(Some(folder_lock)),

@@ -20,16 +20,19 @@ const OTHER: &str = "+447400123457";
 fn branch_policy(dir: &Path, cluster: &TestCluster, desk: &str) -> String {
     let key = dir.join("branch.key");
     std::fs::write(&key, format!("{}\n", "42".repeat(32))).expect("key file");
+    let audit_key = dir.join("audit.key");
+    std::fs::write(&audit_key, format!("{}\n", "17".repeat(32))).expect("audit key file");
     let policy = dir.join(format!("{desk}.toml"));
     std::fs::write(
         &policy,
         format!(
-            "[locked]\nbranch_store = \"{}\"\nbranch_key_file = \"{}\"\n\
+            "[locked]\nbranch_store = \"{}\"\nbranch_key_file = \"{}\"\naudit_key_file = \"{}\"\n\
              max_attempts = 5\nnumber_failures_per_hour = 10\nresend_cooldown_seconds = 30\n\
              sends_per_window = 5\nsend_window_minutes = 10\n\
              default_country = \"GB\"\nallowed_countries = [\"GB\"]\n",
             cluster.url_for(desk),
-            key.display()
+            key.display(),
+            audit_key.display()
         ),
     )
     .expect("policy file");
@@ -109,4 +112,70 @@ fn s24_a_branch_store_that_is_away_stops_sends_and_says_so() {
     cluster.restart();
     a.try_start(OTHER)
         .expect("sends resume once the store is back");
+}
+
+/// Desk B's view of the whole branch, once desk A's forwarder has sent its
+/// records: polled, since forwarding runs on its own timer (the first
+/// round at start, then every few seconds).
+fn branch_rows_of(b: &Desk, desk: &str, wanted: &str) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let rows = b
+            .call(
+                "audit_query",
+                json!({"filter": {"scope": "branch", "desk": desk}}),
+            )
+            .expect("the branch's records");
+        let rows = rows.as_array().cloned().unwrap_or_default();
+        if rows.iter().any(|r| r["event"] == wanted) {
+            return rows;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "desk {desk}'s {wanted} record never reached the branch: {rows:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn s24_desk_a_s_records_show_in_desk_b_s_activity_for_the_whole_branch() {
+    let cluster = TestCluster::start();
+    cluster.prepare(&["desk_a", "desk_b"]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let a = desk_in_branch(dir.path(), &cluster, "desk_a");
+    let b = desk_in_branch(dir.path(), &cluster, "desk_b");
+    let status = b.call("app_status", json!({})).expect("status");
+    assert_eq!(status["branchDesk"], "desk_b");
+
+    a.start(NUMBER);
+    let rows = branch_rows_of(&b, "desk_a", "started");
+    assert!(rows.iter().all(|r| r["desk"] == "desk_a"), "{rows:?}");
+    let started = rows
+        .iter()
+        .find(|r| r["event"] == "started")
+        .expect("started");
+    let masked = started["maskedNumber"].as_str().unwrap_or_default();
+    assert!(
+        !masked.contains("7400123456") && masked.ends_with("456"),
+        "{masked}"
+    );
+
+    // Desk B's own view is its own trail: desk A's start is not in it.
+    let own = b
+        .call("audit_query", json!({"filter": {}}))
+        .expect("own rows");
+    assert!(!own
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|r| r["event"] == "started"));
+
+    let refused = b
+        .call(
+            "audit_query",
+            json!({"filter": {"scope": "branch", "phone": NUMBER}}),
+        )
+        .expect_err("phone search across desks");
+    assert_eq!(refused["kind"], "invalid_filter");
 }

@@ -71,6 +71,9 @@ pub enum EventKind {
     /// The audit key and the trail's anchor were exported (Activity,
     /// "Export audit key for IT") to verify the trail off the desk.
     AuditKeyExported,
+    /// Branch mode: the local trail no longer matches the copy the branch
+    /// already holds (rewritten or cut after its records were forwarded).
+    BranchTrailMismatch,
 }
 
 /// One audited event. Every field is safe to show to an auditor.
@@ -178,7 +181,7 @@ pub struct Filter {
 }
 
 impl Filter {
-    fn matches(&self, e: &AuditEvent) -> bool {
+    pub fn matches(&self, e: &AuditEvent) -> bool {
         self.from.is_none_or(|f| e.at >= f)
             && self.to.is_none_or(|t| e.at <= t)
             && self.operator.as_ref().is_none_or(|o| {

@@ -160,6 +160,11 @@ enum Request {
         Vec<(u64, String)>,
         std_mpsc::SyncSender<Result<(), Unreachable>>,
     ),
+    ReadAudit {
+        desk: Option<DeskName>,
+        limit: i64,
+        reply: std_mpsc::SyncSender<Result<Vec<(String, String)>, Unreachable>>,
+    },
     Claim(SendClaim, std_mpsc::SyncSender<Result<(), BranchRefusal>>),
     Failure {
         number: NumberId,
@@ -248,6 +253,19 @@ impl PgLedger {
     pub fn forward(&mut self, records: Vec<(u64, String)>) -> Result<(), Unreachable> {
         let (reply, answer) = std_mpsc::sync_channel(1);
         self.send(Request::Forward(records, reply))?;
+        wait(answer)?
+    }
+
+    /// The branch's newest audit lines, newest first, as `(desk, line)`:
+    /// every desk's, or `desk`'s alone. At most `limit`.
+    pub fn read_audit(
+        &mut self,
+        desk: Option<DeskName>,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, Unreachable> {
+        let (reply, answer) = std_mpsc::sync_channel(1);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.send(Request::ReadAudit { desk, limit, reply })?;
         wait(answer)?
     }
 
@@ -364,6 +382,10 @@ impl Worker {
             }
             Request::BranchHead(reply) => {
                 let result = timeout(REQUEST_TIMEOUT, self.branch_head()).await;
+                let _ = reply.send(self.settle(result).map_err(unreachable));
+            }
+            Request::ReadAudit { desk, limit, reply } => {
+                let result = timeout(REQUEST_TIMEOUT, self.read_audit(desk, limit)).await;
                 let _ = reply.send(self.settle(result).map_err(unreachable));
             }
             Request::Forward(records, reply) => {
@@ -507,6 +529,26 @@ impl Worker {
             seq: u64::try_from(r.get::<_, i64>(0)).unwrap_or(0),
             line: r.get(1),
         }))
+    }
+
+    async fn read_audit(
+        &mut self,
+        desk: Option<DeskName>,
+        limit: i64,
+    ) -> Result<Vec<(String, String)>, Failed> {
+        let desk = desk.map(|d| d.as_str().to_owned());
+        let client = self.client().await?;
+        let params: [(&(dyn ToSql + Sync), Type); 2] = [(&desk, Type::TEXT), (&limit, Type::INT8)];
+        let rows = client
+            .query_typed(
+                "SELECT desk::text, line FROM audit_records \
+                 WHERE $1::text IS NULL OR desk = $1::text \
+                 ORDER BY received_at DESC, seq DESC LIMIT $2",
+                &params,
+            )
+            .await?;
+        self.trips.add(1);
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
     async fn forward(&mut self, records: &[(u64, String)]) -> Result<(), Failed> {

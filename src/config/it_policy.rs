@@ -318,6 +318,13 @@ fn branch_mode_is_locked_down(policy: &ItPolicy) -> Result<(), (Key, String)> {
                 .to_owned(),
         ));
     }
+    if !set(&policy.locked, Key::AuditKeyFile) {
+        return Err((
+            Key::AuditKeyFile,
+            "is required in branch mode: IT provisions the audit key, so any desk and IT can verify every desk's trail."
+                .to_owned(),
+        ));
+    }
     let open: Vec<&str> = BRANCH_LOCKED_LIMITS
         .into_iter()
         .filter(|k| !policy.locked.contains_key(k))
