@@ -144,3 +144,54 @@ fn s24_usage_errors_exit_2_and_database_errors_exit_1() {
     assert!(text(&out).contains("could not connect"), "{}", text(&out));
     assert!(!text(&out).contains("admin-secret-42"), "{}", text(&out));
 }
+
+#[test]
+fn s24_prune_deletes_only_number_events_older_than_kept_and_never_audit_records() {
+    let cluster = TestCluster::start();
+    cluster.prepare(&["desk_a"]);
+    let url = cluster.admin_url();
+    let desk_url = cluster.url_for("desk_a");
+    let old_ms: i64 = 1_000; // 1970: older than any window
+    runtime().block_on(async {
+        let desk = connect(&desk_url).await;
+        desk.batch_execute(&format!(
+            "INSERT INTO number_events (number_id, kind, at_ms) VALUES \
+             (repeat('a', 64), 'send', {old_ms}), \
+             (repeat('a', 64), 'send', (extract(epoch FROM clock_timestamp()) * 1000)::bigint); \
+             INSERT INTO audit_records (seq, line) VALUES (1, '{{}}');"
+        ))
+        .await
+        .expect("a desk adds rows");
+    });
+
+    let pruned = tool(&["prune", "--url", &url, "--keep-hours", "2"]);
+    assert!(pruned.status.success(), "{}", text(&pruned));
+    assert!(
+        text(&pruned).contains("deleted 1 number events"),
+        "{}",
+        text(&pruned)
+    );
+
+    let (events, audit): (i64, i64) = runtime().block_on(async {
+        let admin = connect(&url).await;
+        let count = |sql: &'static str| {
+            let admin = &admin;
+            async move {
+                admin
+                    .query_one(sql, &[])
+                    .await
+                    .expect("count")
+                    .get::<_, i64>(0)
+            }
+        };
+        (
+            count("SELECT count(*) FROM number_events").await,
+            count("SELECT count(*) FROM audit_records").await,
+        )
+    });
+    assert_eq!(
+        (events, audit),
+        (1, 1),
+        "the recent event and the audit record stay"
+    );
+}

@@ -18,12 +18,17 @@ const USAGE: &str = "\
 usage: countersign-branch migrate  --url postgres://ADMIN@host:port/db [--ca-bundle FILE]
        countersign-branch add-desk --url postgres://ADMIN@host:port/db --desk NAME
                                    [--password-file FILE] [--ca-bundle FILE]
+       countersign-branch prune    --url postgres://ADMIN@host:port/db [--keep-hours N]
+                                   [--ca-bundle FILE]
        countersign-branch --help
 
   migrate         brings the branch database's schema to this build's version
                   (creates the countersign_desk group role if missing)
   add-desk        creates the desk's login role, or updates it, as a member of
                   countersign_desk; with --password-file, sets its password
+  prune           deletes number_events older than --keep-hours (default 24,
+                  at least 2: longer than every window a rule reads); the
+                  audit records are never touched
   --url           an administrator's connection URL; a host other than this
                   machine needs ?sslmode=require
   --desk          the desk's role: lowercase letters, digits and _, starting
@@ -50,7 +55,15 @@ enum Command {
         desk: DeskName,
         password_file: Option<PathBuf>,
     },
+    Prune {
+        target: Target,
+        keep_hours: u32,
+    },
 }
+
+/// Rows younger than this are never pruned: the longest window any rule
+/// reads is an hour (S5), and a claim lives at most ten minutes.
+const MIN_KEEP_HOURS: u32 = 2;
 
 #[derive(Debug, PartialEq)]
 struct Target {
@@ -61,11 +74,12 @@ struct Target {
 fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
     let mut args = args.into_iter();
     let sub = match args.next() {
-        None => return Err("a subcommand is needed: migrate or add-desk".into()),
+        None => return Err("a subcommand is needed: migrate, add-desk or prune".into()),
         Some(h) if h == "--help" || h == "-h" || h == "help" => return Ok(Command::Help),
         Some(s) => s,
     };
     let (mut url, mut ca_bundle, mut desk, mut password_file) = (None, None, None, None);
+    let mut keep_hours = None;
     while let Some(flag) = args.next() {
         if flag == "--help" || flag == "-h" {
             return Ok(Command::Help);
@@ -76,6 +90,7 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
             "--ca-bundle" => &mut ca_bundle,
             "--desk" if sub == "add-desk" => &mut desk,
             "--password-file" if sub == "add-desk" => &mut password_file,
+            "--keep-hours" if sub == "prune" => &mut keep_hours,
             // Not echoed: a mistyped flag may be followed by a secret.
             _ => return Err(format!("unknown argument for {sub}: {flag}")),
         };
@@ -100,7 +115,22 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
                 password_file: password_file.map(PathBuf::from),
             })
         }
-        _ => Err(format!("unknown subcommand {sub:?}: migrate or add-desk")),
+        "prune" => {
+            let keep_hours = match keep_hours {
+                None => 24,
+                Some(raw) => raw
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|h| *h >= MIN_KEEP_HOURS)
+                    .ok_or_else(|| {
+                        format!("--keep-hours must be a whole number of hours, at least {MIN_KEEP_HOURS}")
+                    })?,
+            };
+            Ok(Command::Prune { target, keep_hours })
+        }
+        _ => Err(format!(
+            "unknown subcommand {sub:?}: migrate, add-desk or prune"
+        )),
     }
 }
 
@@ -188,6 +218,14 @@ async fn run(command: Command) -> Result<(), Failure> {
                 schema::DESK_GROUP
             );
         }
+        Command::Prune { target, keep_hours } => {
+            let (client, who) = open(&target).await?;
+            let keep = std::time::Duration::from_secs(u64::from(keep_hours) * 3600);
+            let deleted = schema::prune(&client, keep)
+                .await
+                .map_err(|e| Failure::Database(format!("as {who}: {e}")))?;
+            println!("deleted {deleted} number events older than {keep_hours} hours");
+        }
     }
     Ok(())
 }
@@ -243,6 +281,15 @@ mod tests {
                 "unknown argument",
             ),
             (&["add-desk", "--url", "a"], "--desk is needed"),
+            (&["prune", "--url", "a", "--keep-hours", "1"], "at least 2"),
+            (
+                &["prune", "--url", "a", "--keep-hours", "x"],
+                "whole number",
+            ),
+            (
+                &["migrate", "--url", "a", "--keep-hours", "5"],
+                "unknown argument",
+            ),
             (
                 &["add-desk", "--url", "a", "--desk", "Desk-1"],
                 "not a desk role",

@@ -232,3 +232,18 @@ pub async fn add_desk(
     }
     Ok(())
 }
+
+/// Deletes the number events older than `keep` by the server's clock, as
+/// the administrator (desk roles may not delete). The audit records are
+/// kept: their retention is the bank's to decide.
+pub async fn prune(client: &Client, keep: std::time::Duration) -> Result<u64, SchemaError> {
+    let keep_ms = i64::try_from(keep.as_millis()).unwrap_or(i64::MAX);
+    client
+        .execute(
+            "DELETE FROM number_events \
+             WHERE at_ms < (extract(epoch FROM clock_timestamp()) * 1000)::bigint - $1",
+            &[&keep_ms],
+        )
+        .await
+        .map_err(db)
+}
