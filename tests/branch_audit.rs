@@ -7,7 +7,7 @@ mod pg_support;
 
 use std::path::Path;
 
-use countersign::audit::{AuditEvent, AuditLog, AuditSink, EventKind};
+use countersign::audit::{AuditEvent, AuditKey, AuditLog, AuditSink, EventKind};
 use countersign::branch::forward::{forward_trail, records_from, ForwardError};
 use countersign::branch::postgres::{LedgerClock, LedgerConfig, PgLedger};
 use countersign::clock::Timestamp;
@@ -142,4 +142,59 @@ fn s24_a_local_trail_changed_or_cut_after_forwarding_shows_against_the_branch() 
             branch: 3
         })
     ));
+}
+
+#[test]
+fn s24_it_verifies_every_desk_s_chain_from_the_branch_and_finds_a_changed_record() {
+    let cluster = TestCluster::start();
+    cluster.prepare(&["desk_a", "desk_b"]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let hex = "17".repeat(32);
+    for desk in ["desk_a", "desk_b"] {
+        let path = dir.path().join(desk).join("audit.jsonl");
+        std::fs::create_dir_all(path.parent().expect("a folder")).expect("desk folder");
+        let key = AuditKey::from_hex(&hex).expect("a key");
+        let mut log = AuditLog::open_keyed(&path, key, None).expect("keyed log opens");
+        record(&mut log, 4);
+        forward_trail(&mut ledger(&cluster, desk), &path).expect("forwarded");
+    }
+    let key_file = dir.path().join("audit.key");
+    std::fs::write(&key_file, &hex).expect("key file");
+    let verify = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_countersign-branch"))
+            .args([
+                "verify-audit",
+                "--url",
+                &cluster.admin_url(),
+                "--audit-key-file",
+            ])
+            .arg(&key_file)
+            .output()
+            .expect("the tool runs")
+    };
+
+    let intact = verify();
+    let said = String::from_utf8_lossy(&intact.stdout).into_owned();
+    assert!(intact.status.success(), "{said}");
+    assert!(
+        said.contains("desk_a: Intact") && said.contains("desk_b: Intact"),
+        "{said}"
+    );
+
+    let url = cluster.admin_url();
+    runtime().block_on(async move {
+        connect(&url)
+            .await
+            .batch_execute(
+                "UPDATE audit_records SET line = replace(line, 'Teller 2', 'Teller 9') \
+                 WHERE desk = 'desk_b'",
+            )
+            .await
+            .expect("IT's own role can change rows; the chain must show it");
+    });
+    let broken = verify();
+    let said = String::from_utf8_lossy(&broken.stdout).into_owned();
+    assert_eq!(broken.status.code(), Some(1), "{said}");
+    assert!(said.contains("desk_a: Intact"), "{said}");
+    assert!(said.contains("desk_b: Broken"), "{said}");
 }

@@ -33,11 +33,13 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Timestamp;
 
 mod chain;
+mod copy;
 mod key;
 mod log;
 pub mod trail;
 
 pub use chain::{verify_chain, AuditRecord, ChainForm, ChainReport};
+pub use copy::verify_copy;
 pub use key::AuditKey;
 pub use log::{AnchorSink, AuditLog};
 pub use trail::{verify_trail_keyed, TrailAnchor, TrailBreak, TrailReport};

@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use countersign::audit::{verify_copy, AuditKey};
 use countersign::branch::postgres::{connect, uses_tls};
 use countersign::branch::schema::{self, SCHEMA_VERSION};
 use countersign::branch::DeskName;
@@ -20,6 +21,8 @@ usage: countersign-branch migrate  --url postgres://ADMIN@host:port/db [--ca-bun
                                    [--password-file FILE] [--ca-bundle FILE]
        countersign-branch prune    --url postgres://ADMIN@host:port/db [--keep-hours N]
                                    [--ca-bundle FILE]
+       countersign-branch verify-audit --url postgres://ADMIN@host:port/db
+                                   --audit-key-file FILE [--desk NAME] [--ca-bundle FILE]
        countersign-branch --help
 
   migrate         brings the branch database's schema to this build's version
@@ -29,6 +32,9 @@ usage: countersign-branch migrate  --url postgres://ADMIN@host:port/db [--ca-bun
   prune           deletes number_events older than --keep-hours (default 24,
                   at least 2: longer than every window a rule reads); the
                   audit records are never touched
+  verify-audit    checks every desk's audit chain as the branch holds it
+                  (or --desk's alone) with IT's audit key (the policy's
+                  audit_key_file); exit 1 when one is broken
   --url           an administrator's connection URL; a host other than this
                   machine needs ?sslmode=require
   --desk          the desk's role: lowercase letters, digits and _, starting
@@ -59,6 +65,11 @@ enum Command {
         target: Target,
         keep_hours: u32,
     },
+    VerifyAudit {
+        target: Target,
+        key_file: PathBuf,
+        desk: Option<DeskName>,
+    },
 }
 
 /// Rows younger than this are never pruned: the longest window any rule
@@ -74,12 +85,14 @@ struct Target {
 fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
     let mut args = args.into_iter();
     let sub = match args.next() {
-        None => return Err("a subcommand is needed: migrate, add-desk or prune".into()),
+        None => {
+            return Err("a subcommand is needed: migrate, add-desk, prune or verify-audit".into())
+        }
         Some(h) if h == "--help" || h == "-h" || h == "help" => return Ok(Command::Help),
         Some(s) => s,
     };
     let (mut url, mut ca_bundle, mut desk, mut password_file) = (None, None, None, None);
-    let mut keep_hours = None;
+    let (mut keep_hours, mut key_file) = (None, None);
     while let Some(flag) = args.next() {
         if flag == "--help" || flag == "-h" {
             return Ok(Command::Help);
@@ -88,7 +101,8 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
         let slot = match flag.as_str() {
             "--url" => &mut url,
             "--ca-bundle" => &mut ca_bundle,
-            "--desk" if sub == "add-desk" => &mut desk,
+            "--desk" if sub == "add-desk" || sub == "verify-audit" => &mut desk,
+            "--audit-key-file" if sub == "verify-audit" => &mut key_file,
             "--password-file" if sub == "add-desk" => &mut password_file,
             "--keep-hours" if sub == "prune" => &mut keep_hours,
             // Not echoed: a mistyped flag may be followed by a secret.
@@ -105,10 +119,7 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
     match sub.as_str() {
         "migrate" => Ok(Command::Migrate(target)),
         "add-desk" => {
-            let raw = desk.ok_or("--desk is needed")?;
-            let desk = DeskName::parse(&raw).ok_or_else(|| {
-                format!("--desk {raw:?} is not a desk role name (lowercase letters, digits and _, starting with a letter, at most 63)")
-            })?;
+            let desk = desk_name(&desk.ok_or("--desk is needed")?)?;
             Ok(Command::AddDesk {
                 target,
                 desk,
@@ -128,10 +139,23 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
             };
             Ok(Command::Prune { target, keep_hours })
         }
+        "verify-audit" => Ok(Command::VerifyAudit {
+            target,
+            key_file: key_file
+                .map(PathBuf::from)
+                .ok_or("--audit-key-file is needed")?,
+            desk: desk.map(|raw| desk_name(&raw)).transpose()?,
+        }),
         _ => Err(format!(
-            "unknown subcommand {sub:?}: migrate, add-desk or prune"
+            "unknown subcommand {sub:?}: migrate, add-desk, prune or verify-audit"
         )),
     }
+}
+
+fn desk_name(raw: &str) -> Result<DeskName, String> {
+    DeskName::parse(raw).ok_or_else(|| {
+        format!("--desk {raw:?} is not a desk role name (lowercase letters, digits and _, starting with a letter, at most 63)")
+    })
 }
 
 /// The password on the file's first line; an empty one is a mistake, not
@@ -225,6 +249,72 @@ async fn run(command: Command) -> Result<(), Failure> {
                 .await
                 .map_err(|e| Failure::Database(format!("as {who}: {e}")))?;
             println!("deleted {deleted} number events older than {keep_hours} hours");
+        }
+        Command::VerifyAudit {
+            target,
+            key_file,
+            desk,
+        } => verify_audit(&target, &key_file, desk.as_ref()).await?,
+    }
+    Ok(())
+}
+
+/// Each desk's chain as the branch holds it, checked with IT's key.
+async fn verify_audit(
+    target: &Target,
+    key_file: &Path,
+    only: Option<&DeskName>,
+) -> Result<(), Failure> {
+    let text = std::fs::read_to_string(key_file)
+        .map_err(|e| Failure::Usage(format!("--audit-key-file {}: {e}", key_file.display())))?;
+    let key = AuditKey::from_hex(text.trim()).ok_or_else(|| {
+        Failure::Usage(format!(
+            "--audit-key-file {}: must hold 64 hexadecimal digits",
+            key_file.display()
+        ))
+    })?;
+    let (client, who) = open(target).await?;
+    let db = |e: tokio_postgres::Error| Failure::Database(format!("as {who}: {e}"));
+    let desks: Vec<String> = match only {
+        Some(d) => vec![d.as_str().to_owned()],
+        None => client
+            .query(
+                "SELECT DISTINCT desk::text FROM audit_records ORDER BY 1",
+                &[],
+            )
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect(),
+    };
+    let mut broken = Vec::new();
+    for desk in &desks {
+        let lines: Vec<(u64, String)> = client
+            .query(
+                "SELECT seq, line FROM audit_records WHERE desk = $1::text ORDER BY seq",
+                &[desk],
+            )
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|r| (u64::try_from(r.get::<_, i64>(0)).unwrap_or(0), r.get(1)))
+            .collect();
+        let report = verify_copy(&lines, &key)
+            .map_err(|e| Failure::Database(format!("{desk}: the copy cannot be checked ({e})")))?;
+        println!("{desk}: {}", report.describe());
+        if !report.is_intact() {
+            broken.push(desk.clone());
+        }
+    }
+    match (desks.is_empty(), broken.is_empty()) {
+        (true, _) => println!("no audit records in the branch yet"),
+        (false, true) => {}
+        (false, false) => {
+            return Err(Failure::Database(format!(
+                "broken chains: {}",
+                broken.join(", ")
+            )))
         }
     }
     Ok(())
