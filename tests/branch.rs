@@ -12,8 +12,11 @@ mod support;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
+use countersign::branch::memory::MemoryLedger;
 use countersign::branch::postgres::{LedgerClock, LedgerConfig, PgLedger};
-use countersign::branch::{Branch, BranchKey, BranchLedger, BranchRefusal, ClaimKind, SendClaim};
+use countersign::branch::{
+    Branch, BranchKey, BranchLedger, BranchRefusal, ClaimKind, DeskName, SendClaim,
+};
 use countersign::desk::{DeskError, OutcomeKind, Started};
 use countersign::keys::{DigestKey, NumberId};
 use countersign::limits::{LimitRefusal, NumberLimits};
@@ -37,7 +40,46 @@ fn branch_key() -> BranchKey {
     BranchKey::new(DigestKey::from_bytes(&[7; 32]).expect("32 bytes"))
 }
 
-/// A desk with its own key for codes, in the branch as `desk`.
+/// Where a scenario's branch lives: the same scenarios run on the real
+/// database and on the embedded ledger, which share `decide`.
+enum Store {
+    Postgres(TestCluster),
+    Memory(MemoryLedger),
+}
+
+impl Store {
+    fn postgres() -> Self {
+        let cluster = TestCluster::start();
+        cluster.prepare(&["desk_a", "desk_b"]);
+        Store::Postgres(cluster)
+    }
+
+    fn memory() -> Self {
+        Store::Memory(MemoryLedger::new(
+            DeskName::parse("desk_a").expect("a name"),
+        ))
+    }
+
+    fn ledger(&self, desk: &str) -> Box<dyn BranchLedger> {
+        match self {
+            Store::Postgres(cluster) => Box::new(ledger(cluster, desk)),
+            Store::Memory(branch) => {
+                Box::new(branch.for_desk(DeskName::parse(desk).expect("a name")))
+            }
+        }
+    }
+
+    /// A desk with its own key for codes, in the branch as `desk`.
+    fn desk(&self, desk: &str, seed: u64) -> Harness {
+        let mut h = Harness::seeded(PolicySettings::default(), Template::default_english(), seed);
+        h.desk.join_branch(Branch {
+            key: branch_key(),
+            ledger: self.ledger(desk),
+        });
+        h
+    }
+}
+
 fn desk_in_branch(cluster: &TestCluster, desk: &str, seed: u64) -> Harness {
     let mut h = Harness::seeded(PolicySettings::default(), Template::default_english(), seed);
     h.desk.join_branch(Branch {
@@ -149,10 +191,17 @@ fn s24_wrong_codes_told_by_ten_desks_at_once_are_counted_one_by_one() {
 
 #[test]
 fn s24_a_number_pending_at_desk_a_is_refused_at_desk_b_naming_desk_a() {
-    let cluster = TestCluster::start();
-    cluster.prepare(&["desk_a", "desk_b"]);
-    let mut a = desk_in_branch(&cluster, "desk_a", 1);
-    let mut b = desk_in_branch(&cluster, "desk_b", 2);
+    pending_at_a_is_refused_at_b(Store::postgres());
+}
+
+#[test]
+fn s24_the_embedded_ledger_refuses_a_number_pending_at_another_desk_alike() {
+    pending_at_a_is_refused_at_b(Store::memory());
+}
+
+fn pending_at_a_is_refused_at_b(store: Store) {
+    let mut a = store.desk("desk_a", 1);
+    let mut b = store.desk("desk_b", 2);
     let (id, _code) = a.start_and_send(A);
 
     b.advance(60);
@@ -176,10 +225,17 @@ fn s24_a_number_pending_at_desk_a_is_refused_at_desk_b_naming_desk_a() {
 
 #[test]
 fn s24_wrong_codes_at_two_desks_block_the_number_at_both() {
-    let cluster = TestCluster::start();
-    cluster.prepare(&["desk_a", "desk_b"]);
-    let mut a = desk_in_branch(&cluster, "desk_a", 1);
-    let mut b = desk_in_branch(&cluster, "desk_b", 2);
+    wrong_codes_at_two_desks_block_at_both(Store::postgres());
+}
+
+#[test]
+fn s24_the_embedded_ledger_blocks_a_number_across_desks_alike() {
+    wrong_codes_at_two_desks_block_at_both(Store::memory());
+}
+
+fn wrong_codes_at_two_desks_block_at_both(store: Store) {
+    let mut a = store.desk("desk_a", 1);
+    let mut b = store.desk("desk_b", 2);
 
     // Desk A: five wrong codes lock the verification (S4), not the number.
     let (id, code) = a.start_and_send(A);

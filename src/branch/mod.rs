@@ -17,6 +17,7 @@
 //! checking a code already sent goes on with the desk's own limits.
 
 pub mod forward;
+pub mod memory;
 pub mod postgres;
 pub mod schema;
 
