@@ -14,7 +14,8 @@ PACKAGES=(
   webkit2gtk-driver                       # WebKitWebDriver, driven by tauri-driver
   dbus gnome-keyring                      # a real Secret Service for the credential-store tests
   strace                                  # tests/syscall_order.rs: the order of writes and fsyncs
-  postgresql                              # tests/branch.rs: a throwaway cluster per test (branch mode, S24)
+  postgresql                              # tests/branch*.rs: a throwaway cluster per test (branch mode, S24)
+  pgbouncer                               # tests/branch.rs: the desks behind a pooler in transaction mode
 )
 
 as_root() {

@@ -23,17 +23,29 @@ use countersign::limits::{LimitRefusal, NumberLimits};
 use countersign::policy::PolicySettings;
 use countersign::sms::Template;
 use countersign::verification::VerificationId;
-use pg_support::{connect, runtime, TestCluster};
+use pg_support::{connect, runtime, Bouncer, TestCluster};
 use support::{code_of, wrong, Harness, A, B, T0};
 
 fn ledger(cluster: &TestCluster, desk: &str) -> PgLedger {
+    ledger_at(cluster.url_for(desk))
+}
+
+fn ledger_at(url: String) -> PgLedger {
     PgLedger::start(&LedgerConfig {
-        url: cluster.url_for(desk),
+        url,
         password: None,
         ca_bundle: None,
         clock: LedgerClock::Desk,
     })
     .expect("a loopback URL with a desk role")
+}
+
+fn desk_names(desks: usize) -> Vec<String> {
+    (0..desks).map(|i| format!("desk_{i}")).collect()
+}
+
+fn as_strs(names: &[String]) -> Vec<&str> {
+    names.iter().map(String::as_str).collect()
 }
 
 fn branch_key() -> BranchKey {
@@ -112,15 +124,20 @@ fn slot(number: &NumberId) -> SendClaim {
 
 /// `desks` desks each ask for `tries` send slots on one number at once.
 fn race_for_slots(desks: usize, tries: usize) -> (usize, Vec<BranchRefusal>) {
-    let names: Vec<String> = (0..desks).map(|i| format!("desk_{i}")).collect();
+    let names = desk_names(desks);
     let cluster = TestCluster::start();
-    cluster.prepare(&names.iter().map(String::as_str).collect::<Vec<_>>());
-    let start = Arc::new(Barrier::new(desks));
+    cluster.prepare(&as_strs(&names));
+    race(names.iter().map(|n| cluster.url_for(n)).collect(), tries)
+}
+
+/// One desk per URL, each asking for `tries` slots on one number at once.
+fn race(urls: Vec<String>, tries: usize) -> (usize, Vec<BranchRefusal>) {
+    let start = Arc::new(Barrier::new(urls.len()));
     let number = number_id(1);
-    let threads: Vec<_> = names
-        .iter()
-        .map(|name| {
-            let mut ledger = ledger(&cluster, name);
+    let threads: Vec<_> = urls
+        .into_iter()
+        .map(|url| {
+            let mut ledger = ledger_at(url);
             let (start, number) = (start.clone(), number.clone());
             std::thread::spawn(move || {
                 start.wait();
@@ -137,6 +154,29 @@ fn race_for_slots(desks: usize, tries: usize) -> (usize, Vec<BranchRefusal>) {
     let passed = results.iter().filter(|r| r.is_ok()).count();
     let refusals = results.into_iter().filter_map(Result::err).collect();
     (passed, refusals)
+}
+
+/// Wrong codes told by one desk per URL at once: the counts each got back.
+fn failures_at_once(urls: Vec<String>) -> Vec<usize> {
+    let start = Arc::new(Barrier::new(urls.len()));
+    let threads: Vec<_> = urls
+        .into_iter()
+        .map(|url| {
+            let mut ledger = ledger_at(url);
+            let start = start.clone();
+            std::thread::spawn(move || {
+                let id = VerificationId::parse("aaaaaaaaaaaaaaaaaaab").expect("an id");
+                start.wait();
+                ledger.record_failure(&number_id(2), &id, T0)
+            })
+        })
+        .collect();
+    let mut counts: Vec<usize> = threads
+        .into_iter()
+        .map(|t| t.join().expect("a desk thread").expect("recorded"))
+        .collect();
+    counts.sort_unstable();
+    counts
 }
 
 #[test]
@@ -161,32 +201,37 @@ fn s24_ten_desks_racing_on_one_number_get_exactly_the_send_cap() {
 
 #[test]
 fn s24_wrong_codes_told_by_ten_desks_at_once_are_counted_one_by_one() {
-    let names: Vec<String> = (0..10).map(|i| format!("desk_{i}")).collect();
+    let names = desk_names(10);
     let cluster = TestCluster::start();
-    cluster.prepare(&names.iter().map(String::as_str).collect::<Vec<_>>());
-    let start = Arc::new(Barrier::new(names.len()));
-    let threads: Vec<_> = names
-        .iter()
-        .map(|name| {
-            let mut ledger = ledger(&cluster, name);
-            let start = start.clone();
-            std::thread::spawn(move || {
-                let id = VerificationId::parse("aaaaaaaaaaaaaaaaaaab").expect("an id");
-                start.wait();
-                ledger.record_failure(&number_id(2), &id, T0)
-            })
-        })
-        .collect();
-    let mut counts: Vec<usize> = threads
-        .into_iter()
-        .map(|t| t.join().expect("a desk thread").expect("recorded"))
-        .collect();
-    counts.sort_unstable();
+    cluster.prepare(&as_strs(&names));
+    let counts = failures_at_once(names.iter().map(|n| cluster.url_for(n)).collect());
     assert_eq!(
         counts,
         (1..=10).collect::<Vec<_>>(),
         "each failure sees every earlier one"
     );
+}
+
+#[test]
+fn s24_ten_desks_behind_pgbouncer_in_transaction_mode_decide_exactly_as_direct() {
+    let names = desk_names(10);
+    let cluster = TestCluster::start();
+    cluster.prepare(&as_strs(&names));
+    // Three server connections for ten desks: each transaction may run on
+    // another one, as it does behind a busy pooler.
+    let bouncer = Bouncer::start(&cluster, &as_strs(&names), 3);
+    let urls = || names.iter().map(|n| bouncer.url_for(n)).collect::<Vec<_>>();
+
+    let mut first = ledger_at(bouncer.url_for("desk_0"));
+    first
+        .probe()
+        .expect("the schema check passes through the pooler");
+    let (passed, refusals) = race(urls(), 3);
+    assert_eq!(passed, 5, "{refusals:?}");
+    assert!(refusals
+        .iter()
+        .all(|r| matches!(r, BranchRefusal::Limit(LimitRefusal::SendLimit { .. }))));
+    assert_eq!(failures_at_once(urls()), (1..=10).collect::<Vec<_>>());
 }
 
 #[test]

@@ -242,3 +242,93 @@ fn postgres_ids() -> (u32, u32) {
         .expect("the postgres group");
     (uid, gid)
 }
+
+/// PgBouncer in transaction mode in front of a [`TestCluster`], with a
+/// pool smaller than the desks, so server connections really change hands
+/// between transactions: what named statements or session state would not
+/// survive. Debian's `pgbouncer` (1.18: no prepared statements across
+/// transactions), run as `postgres` under root, as the server is.
+pub struct Bouncer {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Bouncer {
+    pub fn start(cluster: &TestCluster, roles: &[&str], pool_size: u32) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("countersign-pgbouncer-")
+            .tempdir()
+            .expect("a temp folder for PgBouncer");
+        let port = free_port();
+        let users: String = roles.iter().map(|r| format!("\"{r}\" \"\"\n")).collect();
+        std::fs::write(dir.path().join("users.txt"), users).expect("users file");
+        let d = dir.path().display();
+        std::fs::write(
+            dir.path().join("pgbouncer.ini"),
+            format!(
+                "[databases]\npostgres = host=127.0.0.1 port={} dbname=postgres\n\
+                 [pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n\
+                 auth_type = trust\nauth_file = {d}/users.txt\npool_mode = transaction\n\
+                 default_pool_size = {pool_size}\nmax_client_conn = 500\n\
+                 logfile = {d}/pgbouncer.log\npidfile = {d}/pgbouncer.pid\n",
+                cluster.port()
+            ),
+        )
+        .expect("PgBouncer's configuration");
+        let as_postgres = is_root();
+        if as_postgres {
+            let (uid, gid) = postgres_ids();
+            for entry in ["", "users.txt", "pgbouncer.ini"] {
+                std::os::unix::fs::chown(dir.path().join(entry), Some(uid), Some(gid))
+                    .expect("PgBouncer's files handed to the postgres user");
+            }
+        }
+        let ini = dir.path().join("pgbouncer.ini");
+        let mut command = if as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--", "pgbouncer"]);
+            c
+        } else {
+            Command::new("pgbouncer")
+        };
+        let out = command
+            .arg("-d")
+            .arg(&ini)
+            .output()
+            .expect("pgbouncer could not be run: scripts/setup.sh installs Debian's pgbouncer");
+        assert!(
+            out.status.success(),
+            "pgbouncer failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Daemonised: ready once it accepts connections.
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Self { dir, port };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!(
+            "pgbouncer never listened: {}",
+            std::fs::read_to_string(dir.path().join("pgbouncer.log")).unwrap_or_default()
+        );
+    }
+
+    pub fn url_for(&self, role: &str) -> String {
+        format!("postgres://{role}@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for Bouncer {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(self.dir.path().join("pgbouncer.pid")) {
+            if let Ok(pid) = pid.trim().parse::<i32>() {
+                // SAFETY: kill has no memory preconditions; a stale pid at
+                // worst signals nothing of ours.
+                unsafe {
+                    libc::kill(pid, libc::SIGTERM);
+                }
+            }
+        }
+    }
+}
