@@ -131,6 +131,21 @@ pub fn spawn_forwarding<R: Runtime>(app: AppHandle<R>) {
     app.state::<Shell>().keep_task(task);
 }
 
+/// The desk's name in its branch, from IT's `branch_store` (an IT-only
+/// key: a value in `settings.json` is never read for it).
+pub fn desk_of(layers: &countersign::config::Layers) -> Option<String> {
+    let url = layers.get(Key::BranchStore)?.as_str()?.to_owned();
+    let config = LedgerConfig {
+        url,
+        password: None,
+        ca_bundle: None,
+        clock: LedgerClock::Server,
+    };
+    countersign::branch::postgres::parse(&config)
+        .ok()
+        .map(|(_, desk, _)| desk.to_string())
+}
+
 fn probe_name(ledger: &PgLedger) -> DeskName {
     countersign::branch::BranchLedger::desk(ledger).clone()
 }

@@ -255,13 +255,16 @@ pub fn station_of(layers: &Layers) -> Station {
             .to_owned()
     };
     let workstation = text(countersign::config::Key::Workstation);
+    // In a branch the desk is named by its database role, which IT made
+    // and the database authenticates, not by a setting staff can edit.
+    let workstation = match crate::branch_setup::desk_of(layers) {
+        Some(desk) => desk,
+        None if workstation.is_empty() => default_workstation(),
+        None => workstation,
+    };
     Station {
         branch: text(countersign::config::Key::Branch),
-        workstation: if workstation.is_empty() {
-            default_workstation()
-        } else {
-            workstation
-        },
+        workstation,
     }
 }
 

@@ -155,6 +155,10 @@ fn s24_desk_a_s_records_show_in_desk_b_s_activity_for_the_whole_branch() {
         .iter()
         .find(|r| r["event"] == "started")
         .expect("started");
+    assert_eq!(
+        started["workstation"], "desk_a",
+        "named by its database role, not an editable setting"
+    );
     let masked = started["maskedNumber"].as_str().unwrap_or_default();
     assert!(
         !masked.contains("7400123456") && masked.ends_with("456"),
