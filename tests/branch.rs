@@ -240,6 +240,38 @@ fn s24_a_number_pending_at_desk_a_is_refused_at_desk_b_naming_desk_a() {
 }
 
 #[test]
+fn s24_a_desk_role_cannot_free_a_number_another_desk_holds() {
+    let store = Store::postgres();
+    let Store::Postgres(cluster) = &store else {
+        unreachable!("a database store")
+    };
+    let mut a = store.desk("desk_a", 1);
+    let mut b = store.desk("desk_b", 2);
+    let (id, _code) = a.start_and_send(A);
+    // Desk B's user, with desk B's password, tells of the end of desk A's
+    // verification: a row in its own name, which the database accepts.
+    let url = cluster.url_for("desk_b");
+    let forged = id.as_str().to_owned();
+    runtime().block_on(async move {
+        connect(&url)
+            .await
+            .execute(
+                "INSERT INTO number_events (number_id, kind, verification, at_ms) \
+                 SELECT number_id, 'release', verification, at_ms FROM number_events \
+                 WHERE kind = 'claim' AND verification = $1",
+                &[&forged],
+            )
+            .await
+            .expect("a row in desk B's own name");
+    });
+    b.advance(60);
+    assert!(
+        matches!(b.start(A), Err(DeskError::PendingAtDesk(_))),
+        "only desk A's own end frees the number"
+    );
+}
+
+#[test]
 fn s24_the_embedded_ledger_refuses_a_number_pending_at_another_desk_alike() {
     pending_at_a_is_refused_at_b(Store::memory());
 }
@@ -333,12 +365,18 @@ fn s24_the_desk_role_may_read_and_add_its_own_rows_never_change_or_remove() {
             "INSERT INTO audit_records (desk, seq, line) VALUES ('desk_b', 0, '{}')",
             "DROP TABLE number_events",
             "INSERT INTO countersign_schema (version) VALUES (2)",
+            // A temp table would shadow the shared one on a pooled
+            // connection for whichever desk gets it next.
+            "CREATE TEMP TABLE number_events (LIKE public.number_events)",
+            // Dated in the future: a number held past every prune.
+            "INSERT INTO number_events (number_id, kind, at_ms) \
+             VALUES (repeat('a', 64), 'failure', 99999999999999)",
         ];
         for sql in forbidden {
             let e = desk.batch_execute(sql).await.expect_err(sql);
             let code = e.as_db_error().map(|d| d.code().code().to_owned());
             assert!(
-                matches!(code.as_deref(), Some("42501") | Some("42P01")),
+                matches!(code.as_deref(), Some("42501" | "42P01" | "23514")),
                 "{sql}: {e:?}"
             );
         }

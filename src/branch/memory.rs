@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::{
-    decide, BranchLedger, BranchRefusal, Claim, ClaimKind, DeskName, NumberEvents, SendClaim,
-    Unreachable,
+    decide, BranchLedger, BranchRefusal, Claim, ClaimKind, DeskName, NumberEvents, Released,
+    SendClaim, Unreachable,
 };
 use crate::clock::Timestamp;
 use crate::keys::NumberId;
@@ -51,7 +51,7 @@ impl BranchLedger for MemoryLedger {
         let desk = self.desk.clone();
         self.with_number(&claim.number, |events| {
             let now = claim.at;
-            decide(events, claim, now)?;
+            decide(events, claim, &desk, now)?;
             events.sends.push(now);
             if let (Some(v), false) = (&claim.verification, claim.kind == ClaimKind::Test) {
                 events.claims.push(Claim {
@@ -83,7 +83,13 @@ impl BranchLedger for MemoryLedger {
         verification: &VerificationId,
         _at: Timestamp,
     ) -> Result<(), Unreachable> {
-        self.with_number(number, |events| events.released.push(verification.clone()));
+        let desk = self.desk.clone();
+        self.with_number(number, |events| {
+            events.released.push(Released {
+                desk,
+                verification: verification.clone(),
+            })
+        });
         Ok(())
     }
 

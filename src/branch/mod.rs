@@ -165,7 +165,16 @@ pub struct NumberEvents {
     pub failures: Vec<Timestamp>,
     pub claims: Vec<Claim>,
     /// Verifications that ended, whose claims no longer hold.
-    pub released: Vec<VerificationId>,
+    pub released: Vec<Released>,
+}
+
+/// An end a desk told the branch of. Only the desk that holds a claim can
+/// release it: another desk's role may add a release row in its own name,
+/// and it must not free the number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Released {
+    pub desk: DeskName,
+    pub verification: VerificationId,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -176,17 +185,20 @@ pub struct Claim {
 }
 
 impl NumberEvents {
-    /// The desk holding a code for this number now, other than for
-    /// `except`: a claim neither released nor lapsed.
-    pub fn pending_elsewhere(
-        &self,
-        except: Option<&VerificationId>,
-        now: Timestamp,
-    ) -> Option<&DeskName> {
+    /// The other desk holding a code for this number now: a claim neither
+    /// lapsed nor released by the desk that made it. `me`'s own claims are
+    /// left to its own S6 check, which knows which of them are live (a
+    /// claim whose send the desk then refused holds nothing there).
+    pub fn pending_elsewhere(&self, me: &DeskName, now: Timestamp) -> Option<&DeskName> {
         self.claims
             .iter()
-            .filter(|c| Some(&c.verification) != except && c.expires_at > now)
-            .find(|c| !self.released.contains(&c.verification))
+            .filter(|c| c.desk != *me && c.expires_at > now)
+            .find(|c| {
+                !self
+                    .released
+                    .iter()
+                    .any(|r| r.desk == c.desk && r.verification == c.verification)
+            })
             .map(|c| &c.desk)
     }
 }
@@ -209,14 +221,15 @@ pub enum BranchRefusal {
 pub struct Unreachable(pub String);
 
 /// The one decision a ledger makes under its lock, on a number's history
-/// across the branch at `now`.
+/// across the branch at `now`, for desk `me`.
 pub fn decide(
     events: &NumberEvents,
     claim: &SendClaim,
+    me: &DeskName,
     now: Timestamp,
 ) -> Result<(), BranchRefusal> {
     if claim.kind == ClaimKind::New {
-        if let Some(desk) = events.pending_elsewhere(claim.verification.as_ref(), now) {
+        if let Some(desk) = events.pending_elsewhere(me, now) {
             return Err(BranchRefusal::PendingElsewhere { desk: desk.clone() });
         }
     }
@@ -304,16 +317,40 @@ mod tests {
             }],
             ..NumberEvents::default()
         };
+        let b = desk("desk_b");
         assert_eq!(
-            decide(&events, &claim(ClaimKind::New, 2), at(100)),
+            decide(&events, &claim(ClaimKind::New, 2), &b, at(100)),
             Err(BranchRefusal::PendingElsewhere {
                 desk: desk("desk_a")
             })
         );
-        assert_eq!(decide(&events, &claim(ClaimKind::New, 2), at(300)), Ok(()));
-        assert_eq!(decide(&events, &claim(ClaimKind::Test, 2), at(100)), Ok(()));
-        events.released.push(vid(1));
-        assert_eq!(decide(&events, &claim(ClaimKind::New, 2), at(100)), Ok(()));
+        assert_eq!(
+            decide(&events, &claim(ClaimKind::New, 2), &b, at(300)),
+            Ok(())
+        );
+        assert_eq!(
+            decide(&events, &claim(ClaimKind::Test, 2), &b, at(100)),
+            Ok(())
+        );
+        // Desk A's own claim is for desk A's own S6 check to judge.
+        assert_eq!(
+            decide(&events, &claim(ClaimKind::New, 2), &desk("desk_a"), at(100)),
+            Ok(())
+        );
+        // Desk B cannot free desk A's number by telling of its end.
+        events.released.push(Released {
+            desk: b.clone(),
+            verification: vid(1),
+        });
+        assert!(decide(&events, &claim(ClaimKind::New, 2), &b, at(100)).is_err());
+        events.released.push(Released {
+            desk: desk("desk_a"),
+            verification: vid(1),
+        });
+        assert_eq!(
+            decide(&events, &claim(ClaimKind::New, 2), &b, at(100)),
+            Ok(())
+        );
     }
 
     #[test]
@@ -322,12 +359,13 @@ mod tests {
             sends: vec![at(0)],
             ..NumberEvents::default()
         };
+        let me = desk("desk_a");
         assert_eq!(
-            decide(&events, &claim(ClaimKind::Resend, 1), at(10)),
+            decide(&events, &claim(ClaimKind::Resend, 1), &me, at(10)),
             Ok(())
         );
         assert_eq!(
-            decide(&events, &claim(ClaimKind::New, 2), at(10)),
+            decide(&events, &claim(ClaimKind::New, 2), &me, at(10)),
             Err(BranchRefusal::Limit(LimitRefusal::Cooldown { seconds: 20 }))
         );
     }

@@ -30,8 +30,8 @@ use tokio_postgres::{Client, Config, NoTls};
 use super::forward::BranchHead;
 use super::schema::{self, describe};
 use super::{
-    decide, BranchLedger, BranchRefusal, Claim, ClaimKind, DeskName, NumberEvents, SendClaim,
-    Unreachable,
+    decide, BranchLedger, BranchRefusal, Claim, ClaimKind, DeskName, NumberEvents, Released,
+    SendClaim, Unreachable,
 };
 use crate::clock::Timestamp;
 use crate::keys::NumberId;
@@ -215,6 +215,7 @@ impl PgLedger {
         let (requests, inbox) = mpsc::unbounded_channel();
         let trips = RoundTrips::default();
         let worker = Worker {
+            desk: desk.clone(),
             trips: trips.clone(),
             pg,
             tls: tls.then(|| config.ca_bundle.clone()),
@@ -334,6 +335,8 @@ impl BranchLedger for PgLedger {
 }
 
 struct Worker {
+    /// This desk's role: its own claims are its own S6 check's business.
+    desk: DeskName,
     trips: RoundTrips,
     pg: Config,
     /// `Some` when TLS is used, with IT's CA bundle if any.
@@ -463,13 +466,13 @@ impl Worker {
     }
 
     async fn claim(&mut self, claim: &SendClaim) -> Result<Result<(), BranchRefusal>, Failed> {
-        let (clock, trips) = (self.clock, self.trips.clone());
+        let (clock, trips, me) = (self.clock, self.trips.clone(), self.desk.clone());
         let client = self.client().await?;
         let tx = client.transaction().await?;
         let now = lock_number(&tx, &claim.number, clock, claim.at).await?;
         let events = history(&tx, &claim.number, now.minus(claim.limits.horizon())).await?;
         trips.add(3);
-        if let Err(refusal) = decide(&events, claim, now) {
+        if let Err(refusal) = decide(&events, claim, &me, now) {
             tx.rollback().await?;
             trips.add(1);
             return Ok(Err(refusal));
@@ -504,7 +507,7 @@ impl Worker {
         let cutoff = now.minus(crate::policy::FAILURE_WINDOW).millis();
         let rows = tx
             .query_typed(
-                "SELECT count(*) FROM number_events \
+                "SELECT count(*) FROM public.number_events \
                  WHERE number_id = $1 AND kind = 'failure' AND at_ms > $2",
                 &[(&number.as_str(), Type::TEXT), (&cutoff, Type::INT8)],
             )
@@ -519,7 +522,7 @@ impl Worker {
         let client = self.client().await?;
         let rows = client
             .query_typed(
-                "SELECT seq, line FROM audit_records WHERE desk = current_user \
+                "SELECT seq, line FROM public.audit_records WHERE desk = current_user \
                  ORDER BY seq DESC LIMIT 1",
                 &[],
             )
@@ -541,7 +544,7 @@ impl Worker {
         let params: [(&(dyn ToSql + Sync), Type); 2] = [(&desk, Type::TEXT), (&limit, Type::INT8)];
         let rows = client
             .query_typed(
-                "SELECT desk::text, line FROM audit_records \
+                "SELECT desk::text, line FROM public.audit_records \
                  WHERE $1::text IS NULL OR desk = $1::text \
                  ORDER BY received_at DESC, seq DESC LIMIT $2",
                 &params,
@@ -562,7 +565,7 @@ impl Worker {
             [(&seqs, Type::INT8_ARRAY), (&lines, Type::TEXT_ARRAY)];
         client
             .query_typed(
-                "INSERT INTO audit_records (seq, line) \
+                "INSERT INTO public.audit_records (seq, line) \
                  SELECT * FROM unnest($1::bigint[], $2::text[]) \
                  ON CONFLICT (desk, seq) DO NOTHING",
                 &params,
@@ -595,7 +598,7 @@ impl Worker {
         client
             .query_typed(
                 &format!(
-                    "INSERT INTO number_events (number_id, kind, verification, at_ms) \
+                    "INSERT INTO public.number_events (number_id, kind, verification, at_ms) \
                      VALUES ($1, 'release', $2, coalesce($3, {SERVER_NOW}))"
                 ),
                 &params,
@@ -650,7 +653,7 @@ async fn history(
 ) -> Result<NumberEvents, Failed> {
     let rows = tx
         .query_typed(
-            "SELECT kind, desk::text, verification, at_ms, expires_ms FROM number_events \
+            "SELECT kind, desk::text, verification, at_ms, expires_ms FROM public.number_events \
              WHERE number_id = $1 AND at_ms > $2",
             &[
                 (&number.as_str(), Type::TEXT),
@@ -668,7 +671,13 @@ async fn history(
         match kind {
             "send" => events.sends.push(at),
             "failure" => events.failures.push(at),
-            "release" => events.released.extend(verification),
+            "release" => {
+                if let (Some(desk), Some(verification)) =
+                    (DeskName::parse(row.get(1)), verification)
+                {
+                    events.released.push(Released { desk, verification });
+                }
+            }
             "claim" => {
                 // A claim no desk could have written (hand-made by a desk
                 // role) names nothing to wait for.
@@ -706,7 +715,7 @@ async fn insert(
         (&expires_ms, Type::INT8),
     ];
     tx.query_typed(
-        "INSERT INTO number_events (number_id, kind, verification, at_ms, expires_ms) \
+        "INSERT INTO public.number_events (number_id, kind, verification, at_ms, expires_ms) \
          VALUES ($1, $2, $3, $4, $5)",
         &params,
     )

@@ -36,7 +36,12 @@ CREATE TABLE number_events (
     verification text,
     at_ms bigint NOT NULL,
     expires_ms bigint,
-    recorded_at timestamptz NOT NULL DEFAULT clock_timestamp()
+    recorded_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    -- A row dated in the future would hold a number for as long as its
+    -- date says, past every prune: a minute of clock skew, no more; and a
+    -- claim lasts at most the longest validity (10 minutes).
+    CHECK (at_ms <= (extract(epoch FROM clock_timestamp()) * 1000)::bigint + 60000),
+    CHECK (expires_ms IS NULL OR expires_ms <= at_ms + 660000)
 );
 CREATE INDEX number_events_by_number ON number_events (number_id, at_ms);
 
@@ -59,8 +64,15 @@ CREATE POLICY desks_insert_their_own ON audit_records FOR INSERT
     WITH CHECK (desk = current_user);
 "#];
 
-/// Grants for the desk group, run after every migration (idempotent).
+/// Grants for the desk group, run after every migration (idempotent). No
+/// temporary tables: a desk role's temp table named like a shared one
+/// would shadow it for whichever desk a pooler hands that connection next
+/// (every desk statement also names `public.` for the same reason).
 const GRANTS: &str = r#"
+DO $$ BEGIN
+    EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());
+    EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM countersign_desk', current_database());
+END $$;
 REVOKE ALL ON countersign_schema, number_events, audit_records FROM PUBLIC;
 REVOKE ALL ON countersign_schema, number_events, audit_records FROM countersign_desk;
 GRANT SELECT ON countersign_schema TO countersign_desk;
@@ -117,7 +129,10 @@ async fn current_version(client: &Client) -> Result<Option<i32>, SchemaError> {
     // a named one prepared on one server connection may be executed on
     // another behind PgBouncer in transaction mode.
     let exists = client
-        .query_typed("SELECT to_regclass('countersign_schema') IS NOT NULL", &[])
+        .query_typed(
+            "SELECT to_regclass('public.countersign_schema') IS NOT NULL",
+            &[],
+        )
         .await
         .map_err(db)?
         .first()
@@ -126,7 +141,7 @@ async fn current_version(client: &Client) -> Result<Option<i32>, SchemaError> {
         return Ok(None);
     }
     let rows = client
-        .query_typed("SELECT max(version) FROM countersign_schema", &[])
+        .query_typed("SELECT max(version) FROM public.countersign_schema", &[])
         .await
         .map_err(db)?;
     Ok(rows.first().and_then(|r| r.get::<_, Option<i32>>(0)))
@@ -142,7 +157,10 @@ pub async fn migrate(client: &mut Client) -> Result<Vec<i32>, SchemaError> {
         .await
         .map_err(db)?;
     let exists: bool = tx
-        .query_one("SELECT to_regclass('countersign_schema') IS NOT NULL", &[])
+        .query_one(
+            "SELECT to_regclass('public.countersign_schema') IS NOT NULL",
+            &[],
+        )
         .await
         .map_err(db)?
         .get(0);
@@ -240,7 +258,7 @@ pub async fn prune(client: &Client, keep: std::time::Duration) -> Result<u64, Sc
     let keep_ms = i64::try_from(keep.as_millis()).unwrap_or(i64::MAX);
     client
         .execute(
-            "DELETE FROM number_events \
+            "DELETE FROM public.number_events \
              WHERE at_ms < (extract(epoch FROM clock_timestamp()) * 1000)::bigint - $1",
             &[&keep_ms],
         )
