@@ -132,17 +132,26 @@ fn race_for_slots(desks: usize, tries: usize) -> (usize, Vec<BranchRefusal>) {
 
 /// One desk per URL, each asking for `tries` slots on one number at once.
 fn race(urls: Vec<String>, tries: usize) -> (usize, Vec<BranchRefusal>) {
+    race_with_cap(urls, tries, 5)
+}
+
+fn race_with_cap(urls: Vec<String>, tries: usize, cap: u32) -> (usize, Vec<BranchRefusal>) {
     let start = Arc::new(Barrier::new(urls.len()));
     let number = number_id(1);
     let threads: Vec<_> = urls
         .into_iter()
         .map(|url| {
             let mut ledger = ledger_at(url);
+            // Connected before the race starts, so the claims meet in the
+            // database rather than queue behind connection set-up.
+            ledger.probe().expect("connected");
             let (start, number) = (start.clone(), number.clone());
             std::thread::spawn(move || {
                 start.wait();
+                let mut claim = slot(&number);
+                claim.limits.sends_per_window = cap;
                 (0..tries)
-                    .map(|_| ledger.claim_send(&slot(&number)))
+                    .map(|_| ledger.claim_send(&claim))
                     .collect::<Vec<_>>()
             })
         })
@@ -163,6 +172,7 @@ fn failures_at_once(urls: Vec<String>) -> Vec<usize> {
         .into_iter()
         .map(|url| {
             let mut ledger = ledger_at(url);
+            ledger.probe().expect("connected");
             let start = start.clone();
             std::thread::spawn(move || {
                 let id = VerificationId::parse("aaaaaaaaaaaaaaaaaaab").expect("an id");
@@ -190,6 +200,16 @@ fn s24_two_desks_racing_on_one_number_get_exactly_the_send_cap() {
     assert!(refusals
         .iter()
         .all(|r| matches!(r, BranchRefusal::Limit(LimitRefusal::SendLimit { .. }))));
+}
+
+#[test]
+fn s24_ten_desks_racing_for_a_number_s_last_send_get_exactly_one() {
+    let names = desk_names(10);
+    let cluster = TestCluster::start();
+    cluster.prepare(&as_strs(&names));
+    let urls = names.iter().map(|n| cluster.url_for(n)).collect();
+    let (passed, _) = race_with_cap(urls, 1, 1);
+    assert_eq!(passed, 1, "ten desks at once, one slot");
 }
 
 #[test]
@@ -417,6 +437,39 @@ fn s24_with_the_database_away_sends_are_refused_checks_go_on_and_sends_resume() 
         Started::New { sms, .. } => assert_eq!(code_of(&sms).len(), 6),
         other => panic!("expected a new verification, got {other:?}"),
     }
+}
+
+#[test]
+fn s24_wrong_codes_and_ends_told_while_the_store_was_away_reach_it_when_it_returns() {
+    let cluster = TestCluster::start();
+    cluster.prepare(&["desk_a", "desk_b"]);
+    let mut a = desk_in_branch(&cluster, "desk_a", 1);
+    let mut b = desk_in_branch(&cluster, "desk_b", 2);
+    let (id, code) = a.start_and_send(A);
+
+    cluster.stop();
+    for _ in 0..5 {
+        a.desk
+            .check(&id, &wrong(&code))
+            .expect("checked without the branch");
+    }
+    cluster.restart();
+    // Desk A's next request carries what it was told meanwhile, first.
+    a.advance(60);
+    a.start_and_send(B);
+
+    // Desk B may start for the number (desk A's lock reached the store),
+    // and five more wrong codes make ten in the hour across the branch.
+    b.advance(60);
+    let (id, code) = b.start_and_send(A);
+    for _ in 0..5 {
+        b.desk.check(&id, &wrong(&code)).expect("checked");
+    }
+    assert!(
+        b.event_kinds()
+            .contains(&countersign::audit::EventKind::NumberBlocked),
+        "the five wrong codes made while the store was away were counted"
+    );
 }
 
 #[test]

@@ -195,3 +195,12 @@ fn s24_prune_deletes_only_number_events_older_than_kept_and_never_audit_records(
         "the recent event and the audit record stay"
     );
 }
+
+#[test]
+fn s24_add_desk_refuses_a_privileged_role() {
+    let cluster = TestCluster::start();
+    cluster.prepare(&[]);
+    let out = tool(&["add-desk", "--url", &cluster.admin_url(), "--desk", ADMIN]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("privileged role"), "{}", text(&out));
+}

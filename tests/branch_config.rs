@@ -80,6 +80,10 @@ fn s24_branch_mode_needs_the_branch_key() {
 fn s24_a_branch_store_off_this_machine_needs_tls_a_desk_role_and_no_password() {
     let refused = [
         ("postgres://desk_01@db.bank.example/branch", "TLS"),
+        (
+            "postgres://desk_01@localhost/branch?hostaddr=10.0.0.5",
+            "TLS",
+        ),
         ("postgres://desk_01:secret@127.0.0.1/branch", "password"),
         ("postgres://127.0.0.1/branch", "role"),
         (

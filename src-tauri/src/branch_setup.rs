@@ -105,9 +105,17 @@ pub fn spawn_forwarding<R: Runtime>(app: AppHandle<R>) {
         loop {
             tick.tick().await;
             let (mut ledger, trail) = (ledger.clone(), trail.clone());
-            let round =
-                tauri::async_runtime::spawn_blocking(move || forward_trail(&mut ledger, &trail))
-                    .await;
+            let round = tauri::async_runtime::spawn_blocking(move || {
+                match forward_trail(&mut ledger, &trail) {
+                    // Once more before calling it a mismatch: the month may
+                    // have rotated between listing the files and reading.
+                    Err(ForwardError::Diverged { .. } | ForwardError::Behind { .. }) => {
+                        forward_trail(&mut ledger, &trail)
+                    }
+                    other => other,
+                }
+            })
+            .await;
             match round {
                 Ok(Ok(0)) | Ok(Err(ForwardError::Unreachable(_))) => {}
                 Ok(Ok(sent)) => tracing::debug!(sent, "audit records forwarded to the branch"),

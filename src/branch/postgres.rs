@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::mpsc;
@@ -111,8 +111,12 @@ pub fn parse(config: &LedgerConfig) -> Result<(Config, DeskName, bool), LedgerCo
 /// machine, whose traffic crosses a network. The error names that host.
 /// Desks and IT's admin tool both decide by this one rule.
 pub fn uses_tls(pg: &Config) -> Result<bool, String> {
-    let remote = pg.get_hosts().iter().find(|h| !is_loopback(h));
     let tls = pg.get_ssl_mode() == SslMode::Require;
+    // `hostaddr` is where the connection really goes when it is given.
+    if let (Some(addr), false) = (pg.get_hostaddrs().iter().find(|a| !a.is_loopback()), tls) {
+        return Err(addr.to_string());
+    }
+    let remote = pg.get_hosts().iter().find(|h| !is_loopback(h));
     match (remote, tls) {
         (Some(Host::Tcp(name)), false) => Err(name.clone()),
         #[cfg(unix)]
@@ -165,20 +169,48 @@ enum Request {
         limit: i64,
         reply: std_mpsc::SyncSender<Result<Vec<(String, String)>, Unreachable>>,
     },
-    Claim(SendClaim, std_mpsc::SyncSender<Result<(), BranchRefusal>>),
+    /// With the time the desk stops waiting: a claim no one waits for any
+    /// more is not made (it would count a send the desk refused).
+    Claim(
+        SendClaim,
+        Instant,
+        std_mpsc::SyncSender<Result<(), BranchRefusal>>,
+    ),
     Failure {
         number: NumberId,
         verification: VerificationId,
         at: Timestamp,
         reply: std_mpsc::SyncSender<Result<usize, Unreachable>>,
     },
+    /// Waited for briefly (the next desk should find the number free at
+    /// once), never failed: a release the store cannot take now is kept
+    /// until it can. The answer says it was recorded or kept.
+    Release(Deferred, std_mpsc::SyncSender<()>),
+}
+
+/// What a desk told the branch that must reach it even if the store is
+/// away when told: kept in order and recorded before anything else once it
+/// is back (while the app runs; at most [`MAX_BACKLOG`]).
+#[derive(Clone)]
+enum Deferred {
+    Failure {
+        number: NumberId,
+        verification: VerificationId,
+        at: Timestamp,
+    },
     Release {
         number: NumberId,
         verification: VerificationId,
         at: Timestamp,
-        reply: std_mpsc::SyncSender<Result<(), Unreachable>>,
     },
 }
+
+/// Told ends and wrong codes kept while the store is away.
+const MAX_BACKLOG: usize = 10_000;
+/// How long a wrong code's check waits for the branch's count before it
+/// goes on with the desk's own (the store is told all the same), and an
+/// end for its release: short, since a check runs on the window's thread.
+const FAILURE_WAIT: Duration = Duration::from_secs(3);
 
 /// Statements the server answered for a ledger, each one round trip (BEGIN
 /// and COMMIT included; the connection's start-up and a failed request's
@@ -222,6 +254,7 @@ impl PgLedger {
             password: config.password.clone(),
             clock: config.clock,
             client: None,
+            backlog: Default::default(),
         };
         std::thread::Builder::new()
             .name(format!("branch-ledger-{desk}"))
@@ -292,7 +325,9 @@ fn wait<T>(answer: std_mpsc::Receiver<T>) -> Result<T, Unreachable> {
 impl BranchLedger for PgLedger {
     fn claim_send(&mut self, claim: &SendClaim) -> Result<(), BranchRefusal> {
         let (reply, answer) = std_mpsc::sync_channel(1);
-        self.send(Request::Claim(claim.clone(), reply))
+        let patience = REQUEST_TIMEOUT + CONNECT_TIMEOUT;
+        let deadline = Instant::now() + patience;
+        self.send(Request::Claim(claim.clone(), deadline, reply))
             .map_err(|e| BranchRefusal::Unreachable(e.0))?;
         wait(answer).map_err(|e| BranchRefusal::Unreachable(e.0))?
     }
@@ -310,7 +345,9 @@ impl BranchLedger for PgLedger {
             at,
             reply,
         })?;
-        wait(answer)?
+        answer
+            .recv_timeout(FAILURE_WAIT)
+            .map_err(|_| Unreachable("no answer in time; the wrong code is told later".into()))?
     }
 
     fn release(
@@ -320,13 +357,16 @@ impl BranchLedger for PgLedger {
         at: Timestamp,
     ) -> Result<(), Unreachable> {
         let (reply, answer) = std_mpsc::sync_channel(1);
-        self.send(Request::Release {
+        let told = Deferred::Release {
             number: number.clone(),
             verification: verification.clone(),
             at,
-            reply,
-        })?;
-        wait(answer)?
+        };
+        self.send(Request::Release(told, reply))?;
+        // Recorded, or kept for later: either way nothing is lost, so a
+        // slow store only ends the wait.
+        let _ = answer.recv_timeout(FAILURE_WAIT);
+        Ok(())
     }
 
     fn desk(&self) -> &DeskName {
@@ -344,6 +384,7 @@ struct Worker {
     password: Option<SecretString>,
     clock: LedgerClock,
     client: Option<Client>,
+    backlog: std::collections::VecDeque<Deferred>,
 }
 
 /// Why one request failed: the connection (try again later) or a refusal.
@@ -377,6 +418,10 @@ impl Worker {
     }
 
     async fn handle(&mut self, request: Request) {
+        // What was told while the store was away goes first, in order; if
+        // it still cannot be recorded, the store is away for this request
+        // too, and a claim is refused without trying again.
+        let reachable = self.flush_backlog().await;
         match request {
             Request::Probe(reply) => {
                 let result =
@@ -395,7 +440,14 @@ impl Worker {
                 let result = timeout(REQUEST_TIMEOUT, self.forward(&records)).await;
                 let _ = reply.send(self.settle(result).map_err(unreachable));
             }
-            Request::Claim(claim, reply) => {
+            Request::Claim(_, deadline, reply) if Instant::now() >= deadline => {
+                let _ = reply.send(Err(BranchRefusal::Unreachable("not asked in time".into())));
+            }
+            Request::Claim(_, _, reply) if !reachable => {
+                let why = "earlier events could not be recorded yet".into();
+                let _ = reply.send(Err(BranchRefusal::Unreachable(why)));
+            }
+            Request::Claim(claim, _, reply) => {
                 let result = timeout(REQUEST_TIMEOUT, self.claim(&claim)).await;
                 let _ = reply.send(match self.settle(result) {
                     Ok(decision) => decision,
@@ -408,21 +460,68 @@ impl Worker {
                 at,
                 reply,
             } => {
-                let result =
-                    timeout(REQUEST_TIMEOUT, self.failure(&number, &verification, at)).await;
-                let _ = reply.send(self.settle(result).map_err(unreachable));
+                let told = Deferred::Failure {
+                    number,
+                    verification,
+                    at,
+                };
+                let result = match reachable {
+                    true => self.record(&told).await,
+                    false => Err(Failed::Connection("the store is away".into())),
+                };
+                if result.is_err() {
+                    self.defer(told);
+                }
+                let _ = reply.send(result.map_err(unreachable));
             }
-            Request::Release {
+            Request::Release(told, reply) => {
+                if !reachable || self.record(&told).await.is_err() {
+                    self.defer(told);
+                }
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    /// Records one told event; a failure answers the number's count.
+    async fn record(&mut self, told: &Deferred) -> Result<usize, Failed> {
+        let result = match told {
+            Deferred::Failure {
                 number,
                 verification,
                 at,
-                reply,
+            } => timeout(REQUEST_TIMEOUT, self.failure(number, verification, *at)).await,
+            Deferred::Release {
+                number,
+                verification,
+                at,
             } => {
-                let result =
-                    timeout(REQUEST_TIMEOUT, self.release(&number, &verification, at)).await;
-                let _ = reply.send(self.settle(result).map_err(unreachable));
+                timeout(REQUEST_TIMEOUT, async {
+                    self.release(number, verification, *at).await.map(|()| 0)
+                })
+                .await
             }
+        };
+        self.settle(result)
+    }
+
+    fn defer(&mut self, told: Deferred) {
+        if self.backlog.len() >= MAX_BACKLOG {
+            tracing::error!("branch backlog full: the oldest told event is dropped");
+            self.backlog.pop_front();
         }
+        self.backlog.push_back(told);
+    }
+
+    /// Records the backlog, oldest first; whether the store took it all.
+    async fn flush_backlog(&mut self) -> bool {
+        while let Some(told) = self.backlog.front().cloned() {
+            if self.record(&told).await.is_err() {
+                return false;
+            }
+            self.backlog.pop_front();
+        }
+        true
     }
 
     /// A request that failed or ran out of time drops the connection, so

@@ -218,14 +218,22 @@ pub async fn add_desk(
 ) -> Result<(), SchemaError> {
     // DeskName allows only [a-z0-9_]: safe to name unquoted.
     let name = desk.as_str();
-    let exists: bool = client
-        .query_one(
-            "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)",
+    let existing = client
+        .query_opt(
+            "SELECT rolsuper OR rolcreaterole OR rolcreatedb OR rolbypassrls OR rolreplication \
+             FROM pg_roles WHERE rolname = $1",
             &[&name],
         )
         .await
-        .map_err(db)?
-        .get(0);
+        .map_err(db)?;
+    // A desk role that could bypass row-level security, or make roles,
+    // would let a desk speak for every other.
+    if existing.as_ref().is_some_and(|r| r.get::<_, bool>(0)) {
+        return Err(SchemaError::Database(format!(
+            "{name} is a privileged role (superuser, role or database maker, replication, or bypassing row security), not a desk"
+        )));
+    }
+    let exists = existing.is_some();
     if !exists {
         client
             .batch_execute(&format!("CREATE ROLE {name} LOGIN"))
