@@ -2,7 +2,7 @@
 //!
 //! The desk's engine is synchronous and is called from the shell's async
 //! commands, so the connection lives on a thread of its own with its own
-//! small runtime ([`worker`]); the engine hands it one request at a time
+//! small runtime (`postgres/worker.rs`); the engine hands it one request at a time
 //! and waits for the answer on a plain channel, which cannot panic inside
 //! the shell's runtime. The wait does block the calling thread (a tokio
 //! worker for a send, the window's thread for a check), so it is bounded:
