@@ -19,28 +19,10 @@ use pg_support::{connect, TestCluster};
 const BLOCKED: &str = "07400 200001";
 const HELD: &str = "07400 200002";
 
-/// Desk `desk`'s policy: the branch, its keys, and limits small enough that
-/// two wrong codes lock the code and block the number.
+/// Desk `desk`'s policy, with limits small enough that two wrong codes
+/// lock the code and block the number.
 fn policy(dir: &Path, cluster: &TestCluster, desk: &str) -> PathBuf {
-    let branch_key = dir.join("branch.key");
-    std::fs::write(&branch_key, "42".repeat(32)).expect("branch key");
-    let audit_key = dir.join("audit.key");
-    std::fs::write(&audit_key, "17".repeat(32)).expect("audit key");
-    let path = dir.join(format!("{desk}.toml"));
-    std::fs::write(
-        &path,
-        format!(
-            "[locked]\nbranch_store = \"{}\"\nbranch_key_file = \"{}\"\naudit_key_file = \"{}\"\n\
-             max_attempts = 2\nnumber_failures_per_hour = 2\nresend_cooldown_seconds = 30\n\
-             sends_per_window = 5\nsend_window_minutes = 10\n\
-             default_country = \"GB\"\nallowed_countries = [\"GB\"]\n",
-            cluster.url_for(desk),
-            branch_key.display(),
-            audit_key.display()
-        ),
-    )
-    .expect("policy");
-    path
+    pg_support::branch_policy(dir, cluster, desk, 2, 2)
 }
 
 /// Waits until the branch holds a record of `event` from `desk`, as IT

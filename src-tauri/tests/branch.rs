@@ -16,27 +16,11 @@ use support::{id_of, open_with, Desk};
 const NUMBER: &str = "+447400123456";
 const OTHER: &str = "+447400123457";
 
-/// A policy for `desk` in the branch on `cluster`, limits locked.
+/// A policy for `desk` in the branch on `cluster`, the default limits locked.
 fn branch_policy(dir: &Path, cluster: &TestCluster, desk: &str) -> String {
-    let key = dir.join("branch.key");
-    std::fs::write(&key, format!("{}\n", "42".repeat(32))).expect("key file");
-    let audit_key = dir.join("audit.key");
-    std::fs::write(&audit_key, format!("{}\n", "17".repeat(32))).expect("audit key file");
-    let policy = dir.join(format!("{desk}.toml"));
-    std::fs::write(
-        &policy,
-        format!(
-            "[locked]\nbranch_store = \"{}\"\nbranch_key_file = \"{}\"\naudit_key_file = \"{}\"\n\
-             max_attempts = 5\nnumber_failures_per_hour = 10\nresend_cooldown_seconds = 30\n\
-             sends_per_window = 5\nsend_window_minutes = 10\n\
-             default_country = \"GB\"\nallowed_countries = [\"GB\"]\n",
-            cluster.url_for(desk),
-            key.display(),
-            audit_key.display()
-        ),
-    )
-    .expect("policy file");
-    policy.display().to_string()
+    pg_support::branch_policy(dir, cluster, desk, 5, 10)
+        .display()
+        .to_string()
 }
 
 fn desk_in_branch(dir: &Path, cluster: &TestCluster, desk: &str) -> Desk {

@@ -332,6 +332,21 @@ fn file_size(path: &std::path::Path) -> u64 {
     std::fs::metadata(path).map_or(0, |m| m.len())
 }
 
+/// The p50, p99 and worst cycle, as both modes report them.
+fn print_latency(latencies: &mut [Duration]) {
+    latencies.sort_unstable();
+    let Some(worst) = latencies.last().copied() else {
+        return;
+    };
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "latency:  p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        ms(at(0.50)),
+        ms(at(0.99)),
+        ms(worst)
+    );
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -427,8 +442,6 @@ async fn run(args: Args) -> Result<(), String> {
     let saves = per_cycle(d.store().1 - saves0);
     let records = per_cycle(d.audit_sink().1 - records0);
 
-    latencies.sort_unstable();
-    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
     let c = args.cycles as f64;
     println!(
         "cycles:   {} in {:.2} s: {:.0} cycles/s",
@@ -436,12 +449,7 @@ async fn run(args: Args) -> Result<(), String> {
         elapsed.as_secs_f64(),
         c / elapsed.as_secs_f64()
     );
-    println!(
-        "latency:  p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        ms(at(0.50)),
-        ms(at(0.99)),
-        ms(latencies[latencies.len() - 1])
-    );
+    print_latency(&mut latencies);
     println!(
         "mean ms:  start {:.2}, send (HTTP) {:.2}, record_send {:.2}, read code (HTTP) {:.2}, check {:.2}",
         ms(steps.start) / c,

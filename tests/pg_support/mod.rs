@@ -332,3 +332,34 @@ impl Drop for Bouncer {
         }
     }
 }
+
+/// A desk's IT policy for the branch on `cluster` as `desk`: the branch
+/// and audit keys (written beside it) and every shared limit locked, with
+/// `max_attempts` and `failures_per_hour` as given. Returns its path.
+pub fn branch_policy(
+    dir: &Path,
+    cluster: &TestCluster,
+    desk: &str,
+    max_attempts: u32,
+    failures_per_hour: u32,
+) -> PathBuf {
+    let branch_key = dir.join("branch.key");
+    std::fs::write(&branch_key, format!("{}\n", "42".repeat(32))).expect("branch key file");
+    let audit_key = dir.join("audit.key");
+    std::fs::write(&audit_key, format!("{}\n", "17".repeat(32))).expect("audit key file");
+    let path = dir.join(format!("{desk}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            "[locked]\nbranch_store = \"{}\"\nbranch_key_file = \"{}\"\naudit_key_file = \"{}\"\n\
+             max_attempts = {max_attempts}\nnumber_failures_per_hour = {failures_per_hour}\n\
+             resend_cooldown_seconds = 30\nsends_per_window = 5\nsend_window_minutes = 10\n\
+             default_country = \"GB\"\nallowed_countries = [\"GB\"]\n",
+            cluster.url_for(desk),
+            branch_key.display(),
+            audit_key.display()
+        ),
+    )
+    .expect("policy file");
+    path
+}

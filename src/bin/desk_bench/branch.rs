@@ -22,7 +22,7 @@ use rand::RngCore;
 use secrecy::SecretString;
 use url::Url;
 
-use super::{cycle, ms, parts, Gw, Steps};
+use super::{cycle, ms, parts, print_latency, Gw, Steps};
 
 /// At most this many desks: a connection each, within the server's
 /// `max_connections` of 200 less its reserved ones.
@@ -247,20 +247,13 @@ fn report(runs: &[DeskRun], n: usize, per_desk: usize) {
     };
     let total = n * per_desk;
     let mut latencies: Vec<Duration> = runs.iter().flat_map(|r| r.latencies.clone()).collect();
-    latencies.sort_unstable();
-    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
     let c = total as f64;
     println!(
         "cycles:   {total} in {:.2} s: {:.0} cycles/s across the branch",
         elapsed.as_secs_f64(),
         c / elapsed.as_secs_f64()
     );
-    println!(
-        "latency:  p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        ms(at(0.50)),
-        ms(at(0.99)),
-        ms(latencies[latencies.len() - 1])
-    );
+    print_latency(&mut latencies);
     let sum = |f: fn(&Steps) -> Duration| runs.iter().map(|r| ms(f(&r.steps))).sum::<f64>() / c;
     println!(
         "mean ms:  start (with the ledger's claim) {:.2}, send (HTTP) {:.2}, record_send {:.2}, read code (HTTP) {:.2}, check (with the ledger's release) {:.2}",
