@@ -7,6 +7,7 @@
 //! issued for (S3). What staff type becomes a [`CodeInput`] first: exactly N
 //! digits, or a message and no try used up (S11).
 
+use crate::i18n::Text;
 use std::fmt;
 
 use hmac::{Hmac, Mac};
@@ -51,12 +52,27 @@ pub struct CodeInput(Zeroizing<String>);
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CodeInputError {
-    #[error("Type the code the customer reads out.")]
     Empty,
-    #[error("The code is digits only. Check what the customer reads out.")]
     NotDigits,
-    #[error("The code has {expected} digits; {got} were typed. Nothing was checked and no try was used.")]
     WrongLength { expected: u8, got: usize },
+}
+
+impl CodeInputError {
+    pub fn text(&self) -> Text {
+        match self {
+            Self::Empty => Text::new("code.empty"),
+            Self::NotDigits => Text::new("code.not_digits"),
+            Self::WrongLength { expected, got } => Text::new("code.wrong_length")
+                .arg("expected", u64::from(*expected))
+                .count("got", *got as u64),
+        }
+    }
+}
+
+impl std::fmt::Display for CodeInputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.text().fmt(f)
+    }
 }
 
 impl CodeInput {

@@ -1062,7 +1062,7 @@ where
             operator: r.operator.name.clone(),
             delivery: DeliveryView {
                 state: r.delivery.state(),
-                text: r.delivery.describe(),
+                text: r.delivery.text(),
             },
             created_at: r.created_at.millis(),
             expires_at: r.expires_at.millis(),

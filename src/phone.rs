@@ -6,6 +6,7 @@
 //! can receive an SMS in a country the bank allows (S9). Everything inside the
 //! core holds a `PhoneNumber`, never a string, and shows it masked (S13).
 
+use crate::i18n::Text;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
@@ -122,20 +123,42 @@ impl From<AllowedCountries> for Vec<Region> {
 /// Why a typed number was refused. Messages never repeat the number itself.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PhoneError {
-    #[error("Type the customer's mobile number.")]
     Empty,
-    #[error("That is not a phone number. Type the customer's mobile number, with +country code if it is from abroad.")]
     NotANumber,
-    #[error("That number does not exist in {0}. Check the digits with the customer.")]
     InvalidForCountry(String),
-    #[error("That is a {0} number and cannot receive text messages. Ask the customer for a mobile number.")]
     CannotReceiveSms(&'static str),
-    #[error("Numbers from {0} are not allowed at this desk. Allowed: {1}.")]
     CountryNotAllowed(String, String),
-    #[error("\"{0}\" is not a country code this desk knows (use two letters, e.g. GB).")]
     UnknownRegion(String),
-    #[error("At least one destination country must be allowed.")]
     NoCountryAllowed,
+}
+
+impl PhoneError {
+    /// What staff are told, in any language.
+    pub fn text(&self) -> Text {
+        match self {
+            Self::Empty => Text::new("phone.empty"),
+            Self::NotANumber => Text::new("phone.not_a_number"),
+            Self::InvalidForCountry(country) => {
+                Text::new("phone.invalid_for_country").arg("country", country.as_str())
+            }
+            Self::CannotReceiveSms(line) => {
+                Text::new("phone.cannot_receive_sms").arg("line", Text::new(*line))
+            }
+            Self::CountryNotAllowed(country, allowed) => Text::new("phone.country_not_allowed")
+                .arg("country", country.as_str())
+                .arg("allowed", allowed.as_str()),
+            Self::UnknownRegion(code) => {
+                Text::new("phone.unknown_region").arg("code", code.as_str())
+            }
+            Self::NoCountryAllowed => Text::new("phone.no_country_allowed"),
+        }
+    }
+}
+
+impl std::fmt::Display for PhoneError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.text().fmt(f)
+    }
 }
 
 /// A number that can receive SMS, in an allowed country, held in E.164.
@@ -252,16 +275,16 @@ fn country_of_code(calling_code: u16, default_region: Region) -> Option<Region> 
 
 fn type_name(t: Type) -> &'static str {
     match t {
-        Type::FixedLine => "landline",
-        Type::TollFree => "freephone",
-        Type::PremiumRate => "premium-rate",
-        Type::SharedCost => "shared-cost",
-        Type::PersonalNumber => "personal",
-        Type::Voip => "internet (VoIP)",
-        Type::Pager => "pager",
-        Type::Uan => "company",
-        Type::Voicemail => "voicemail",
-        _ => "special",
+        Type::FixedLine => "line.fixed_line",
+        Type::TollFree => "line.toll_free",
+        Type::PremiumRate => "line.premium_rate",
+        Type::SharedCost => "line.shared_cost",
+        Type::PersonalNumber => "line.personal",
+        Type::Voip => "line.voip",
+        Type::Pager => "line.pager",
+        Type::Uan => "line.uan",
+        Type::Voicemail => "line.voicemail",
+        _ => "line.special",
     }
 }
 
@@ -321,7 +344,7 @@ mod tests {
         );
         assert_eq!(
             err("020 7946 0000"),
-            PhoneError::CannotReceiveSms("landline")
+            PhoneError::CannotReceiveSms("line.fixed_line")
         );
         assert!(
             matches!(err("+33 6 12 34 56 78"), PhoneError::CountryNotAllowed(c, _) if c == "FR")

@@ -6,6 +6,7 @@
 //! feed the code digest: change the amount or payee and the code no longer
 //! matches.
 
+use crate::i18n::Text;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -55,21 +56,57 @@ impl fmt::Display for Amount {
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PurposeError {
-    #[error("The {field} is too long: at most {max} characters (€, [, ], {{, }}, ^, ~, | and \\ count as two).")]
-    TooLong { field: &'static str, max: usize },
-    #[error("The {field} contains a control character (such as a line break); use plain text.")]
-    ControlCharacter { field: &'static str },
-    #[error("The {field} contains \"{character}\", which a standard text message cannot carry; type it without that character.")]
+    TooLong {
+        field: &'static str,
+        max: usize,
+    },
+    ControlCharacter {
+        field: &'static str,
+    },
     NotInSmsAlphabet {
         field: &'static str,
         character: char,
     },
-    #[error("Type the {field}.")]
-    Missing { field: &'static str },
-    #[error("The amount must be a number like 2500 or 2,500.00, greater than zero, with at most 2 decimals.")]
+    Missing {
+        field: &'static str,
+    },
     BadAmount,
-    #[error("The currency must be a three-letter ISO code such as EUR or GBP.")]
     BadCurrency,
+}
+
+impl PurposeError {
+    pub fn text(&self) -> Text {
+        match self {
+            Self::TooLong { field, max } => Text::new("purpose.too_long")
+                .arg("field", field_text(field))
+                .arg("max", *max),
+            Self::ControlCharacter { field } => {
+                Text::new("purpose.control_character").arg("field", field_text(field))
+            }
+            Self::NotInSmsAlphabet { field, character } => Text::new("purpose.not_in_sms_alphabet")
+                .arg("field", field_text(field))
+                .arg("character", character.to_string()),
+            Self::Missing { field } => Text::new("purpose.missing").arg("field", field_text(field)),
+            Self::BadAmount => Text::new("purpose.bad_amount"),
+            Self::BadCurrency => Text::new("purpose.bad_currency"),
+        }
+    }
+}
+
+fn field_text(field: &str) -> Text {
+    match field {
+        "reference" => Text::new("purpose.field.reference"),
+        "payee" => Text::new("purpose.field.payee"),
+        "amount" => Text::new("purpose.field.amount"),
+        "currency" => Text::new("purpose.field.currency"),
+        other => Text::plain(other.to_owned()),
+    }
+}
+
+impl std::fmt::Display for PurposeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.text().fmt(f)
+    }
 }
 
 impl Purpose {

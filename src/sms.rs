@@ -7,6 +7,7 @@
 //! not fit is an error, never cut.
 
 use crate::code::Code;
+use crate::i18n::Text;
 use crate::language::Language;
 use crate::purpose::Purpose;
 
@@ -33,13 +34,13 @@ pub const MAX_WARNING_CHARS: usize = 120;
 pub fn warning_problem(text: &str) -> Option<&'static str> {
     let text = text.trim();
     if text.is_empty() {
-        Some("cannot be empty: S15 asks every SMS to warn the customer to read the code only to the staff member serving them")
+        Some("sms.warning.empty")
     } else if text.chars().count() > MAX_WARNING_CHARS {
-        Some("must be at most 120 characters")
+        Some("sms.warning.too_long")
     } else if text.chars().any(char::is_control) {
-        Some("must be on one line")
+        Some("sms.warning.multiline")
     } else if text.contains(['{', '}']) {
-        Some("must not contain { or }: it is text, not a template")
+        Some("sms.warning.braces")
     } else {
         None
     }
@@ -53,6 +54,15 @@ const EXTENSION: &str = "\u{c}^{}\\[~]|€";
 pub enum Encoding {
     Gsm7,
     Ucs2,
+}
+
+impl Encoding {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Gsm7 => "GSM-7",
+            Self::Ucs2 => "UCS-2",
+        }
+    }
 }
 
 /// The size of a rendered text in its encoding.
@@ -89,15 +99,10 @@ pub fn measure(text: &str) -> Measure {
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TemplateError {
-    #[error("The message template uses {{{0}}}, which is not a placeholder. Use {{code}}, {{minutes}}, {{reference}}, {{amount}}, {{payee}}, {{brand}} or {{warning}}.")]
     UnknownPlaceholder(String),
-    #[error("The message template has an unclosed {{ or a stray }}.")]
     Unbalanced,
-    #[error("The message template must contain {{code}}.")]
     NoCode,
-    #[error("The message template must contain {{{0}}}: S15 asks every SMS to name the brand, the purpose and the validity.")]
     MissingPlaceholder(&'static str),
-    #[error("The message template can run to {units} characters ({encoding:?}) with the longest brand, code and purpose, over the {limit} one SMS holds. Shorten it{hint}.")]
     CanRunLong {
         units: usize,
         limit: usize,
@@ -105,26 +110,69 @@ pub enum TemplateError {
         hint: &'static str,
     },
     /// The desk warning cannot be used (see [`warning_problem`]).
-    #[error("The SMS warning {0}.")]
     BadWarning(&'static str),
     /// The template fits on its own but not with its warning.
-    #[error("With its warning, the message can run to {units} characters ({encoding:?}) with the longest brand, code and purpose, over the {limit} one SMS holds. Shorten the warning or the template{hint}.")]
     WarningTooLong {
         units: usize,
         limit: usize,
         encoding: Encoding,
         hint: &'static str,
     },
-    #[error(
-        "The brand name must be 1 to {MAX_BRAND_CHARS} characters of the standard SMS alphabet (€, [, ], {{, }}, ^, ~, | and \\ count as two)."
-    )]
     BadBrand,
-    #[error("The text message would be {units} characters ({encoding:?}), over the {limit} one SMS holds. Shorten the reference or payee.")]
     TooLong {
         units: usize,
         limit: usize,
         encoding: Encoding,
     },
+}
+
+impl TemplateError {
+    /// What staff are told, in any language.
+    pub fn text(&self) -> Text {
+        let over = |key, units: &usize, limit: &usize, encoding: &Encoding| {
+            Text::new(key)
+                .arg("units", *units)
+                .arg("limit", *limit)
+                .arg("encoding", encoding.name())
+        };
+        match self {
+            Self::UnknownPlaceholder(name) => {
+                Text::new("sms.unknown_placeholder").arg("name", name.as_str())
+            }
+            Self::Unbalanced => Text::new("sms.unbalanced"),
+            Self::NoCode => Text::new("sms.no_code"),
+            Self::MissingPlaceholder(name) => {
+                Text::new("sms.missing_placeholder").arg("name", *name)
+            }
+            Self::CanRunLong {
+                units,
+                limit,
+                encoding,
+                hint,
+            } => over("sms.can_run_long", units, limit, encoding).arg("hint", Text::new(*hint)),
+            Self::BadWarning(problem) => {
+                Text::new("sms.bad_warning").arg("problem", Text::new(*problem))
+            }
+            Self::WarningTooLong {
+                units,
+                limit,
+                encoding,
+                hint,
+            } => over("sms.warning_too_long", units, limit, encoding).arg("hint", Text::new(*hint)),
+            Self::BadBrand => Text::new("sms.bad_brand").arg("max", MAX_BRAND_CHARS),
+            Self::TooLong {
+                units,
+                limit,
+                encoding,
+            } => over("sms.too_long", units, limit, encoding),
+        }
+    }
+}
+
+impl std::fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.text().fmt(f)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -57,9 +57,9 @@ pub fn check_with_warning(
     let m = measure(&worst);
     if m.units > m.limit {
         let hint = if m.encoding == Encoding::Ucs2 {
-            " or use only standard SMS characters (one accent outside them makes the limit 70)"
+            "sms.hint.ucs2"
         } else {
-            ""
+            "sms.hint.none"
         };
         // Whose length is it: would the template fit without its warning?
         let bare = measure(&worst_case(language, text, "")?);

@@ -6,6 +6,7 @@
 //! adds the opened number for the engine's use in memory. A
 //! [`VerificationView`] is what the staff screen may see: masked, no digest.
 
+use crate::i18n::Text;
 use std::fmt;
 
 use rand::{CryptoRng, Rng, RngCore};
@@ -89,10 +90,23 @@ pub struct Operator {
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum OperatorError {
-    #[error("The operator name must be 1 to 64 characters, with no control characters.")]
     Name,
-    #[error("The staff ID must be 1 to 32 letters, digits, dots, dashes or underscores.")]
     StaffId,
+}
+
+impl OperatorError {
+    pub fn text(&self) -> Text {
+        match self {
+            Self::Name => Text::new("operator.name"),
+            Self::StaffId => Text::new("operator.staff_id"),
+        }
+    }
+}
+
+impl std::fmt::Display for OperatorError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.text().fmt(f)
+    }
 }
 
 impl Operator {
@@ -136,6 +150,18 @@ pub enum Status {
 }
 
 impl Status {
+    /// The status as staff read it.
+    pub fn text(self) -> Text {
+        Text::new(match self {
+            Self::Pending => "status.pending",
+            Self::Approved => "status.approved",
+            Self::Locked => "status.locked",
+            Self::Expired => "status.expired",
+            Self::Cancelled => "status.cancelled",
+            Self::NotSent => "status.not_sent",
+        })
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
@@ -175,10 +201,11 @@ impl Delivery {
         }
     }
 
-    pub fn describe(&self) -> String {
+    /// Where the SMS is, for staff.
+    pub fn text(&self) -> Text {
         match self {
-            Self::AwaitingGateway => "Handing to the SMS gateway".to_owned(),
-            Self::Accepted { status, .. } => status.describe(),
+            Self::AwaitingGateway => Text::new("delivery.awaiting_gateway"),
+            Self::Accepted { status, .. } => status.text(),
         }
     }
 
@@ -252,5 +279,5 @@ pub struct VerificationView {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DeliveryView {
     pub state: &'static str,
-    pub text: String,
+    pub text: Text,
 }

@@ -25,7 +25,7 @@ fn every_numeric_setting_accepts_its_bounds_and_refuses_one_beyond() {
         // As typed on the screen: a string, with spaces.
         assert_eq!(key.check(&json!(format!(" {max} "))), Ok(json!(max)));
         for bad in [min - 1, max + 1] {
-            let message = key.check(&json!(bad)).unwrap_err();
+            let message = key.check(&json!(bad)).unwrap_err().to_string();
             assert_eq!(
                 message,
                 format!(
@@ -34,7 +34,7 @@ fn every_numeric_setting_accepts_its_bounds_and_refuses_one_beyond() {
                 ),
             );
         }
-        let message = key.check(&json!("twelve")).unwrap_err();
+        let message = key.check(&json!("twelve")).unwrap_err().to_string();
         assert_eq!(
             message,
             format!("{} must be a whole number of {unit}.", key.label())
@@ -47,7 +47,7 @@ fn every_numeric_setting_accepts_its_bounds_and_refuses_one_beyond() {
 #[test]
 fn text_settings_say_what_is_wrong() {
     let refused = |key: Key, raw: Value, says: &str| {
-        let message = key.check(&raw).unwrap_err();
+        let message = key.check(&raw).unwrap_err().to_string();
         assert!(message.contains(says), "{key:?} {raw}: {message}");
     };
     refused(
@@ -164,7 +164,7 @@ fn a_real_gateway_needs_its_address_sid_and_sender_and_demo_can_be_switched_off(
     let keys: Vec<Key> = errors.iter().map(|e| e.key).collect();
     assert_eq!(keys, [Key::BaseUrl, Key::AccountSid]);
     assert_eq!(
-        errors[0].message,
+        errors[0].message.to_string(),
         "The gateway address is required for a real gateway."
     );
 
@@ -176,6 +176,7 @@ fn a_real_gateway_needs_its_address_sid_and_sender_and_demo_can_be_switched_off(
     assert_eq!(errors[0].key, Key::Gateway);
     assert!(errors[0]
         .message
+        .to_string()
         .starts_with("Demo mode is switched off by IT"));
 
     let layers = Layers {
@@ -407,7 +408,7 @@ fn s19_the_new_it_keys_say_what_is_wrong_and_default_to_off() {
     assert_eq!(Key::AllowCredentialsOverride.default_value(), json!(false));
 
     let refused = |key: Key, raw: Value, says: &str| {
-        let message = key.check(&raw).unwrap_err();
+        let message = key.check(&raw).unwrap_err().to_string();
         assert!(message.contains(says), "{key:?} {raw}: {message}");
     };
     refused(
@@ -497,7 +498,7 @@ fn s19_a_gateway_address_over_plain_http_must_be_loopback() {
         assert!(Key::BaseUrl.check(&json!(ok)).is_ok(), "{ok}");
     }
     for refused in ["http://10.0.0.5/restcomm", "http://gateway.example/x"] {
-        let message = Key::BaseUrl.check(&json!(refused)).unwrap_err();
+        let message = Key::BaseUrl.check(&json!(refused)).unwrap_err().to_string();
         assert_eq!(
             message,
             "The gateway address must start with https://; http:// is accepted only for a gateway on this computer (localhost, 127.0.0.0/8 or ::1).",

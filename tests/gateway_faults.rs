@@ -235,20 +235,23 @@ async fn every_gateway_fault_ends_not_sent_with_the_digest_destroyed() {
             other => panic!("{label}: expected NotSent, got {other:?}"),
         };
         assert_eq!(outcome.outcome, OutcomeKind::NotSent, "{label}");
-        assert_eq!(outcome.title, "Not sent", "{label}");
+        assert_eq!(outcome.title.to_string(), "Not sent", "{label}");
         assert!(
-            outcome.message.starts_with(&err.to_string()),
+            outcome.message.to_string().starts_with(&err.to_string()),
             "{label}: {}",
             outcome.message
         );
         assert!(
-            outcome.message.ends_with("its code was destroyed."),
+            outcome
+                .message
+                .to_string()
+                .ends_with("its code was destroyed."),
             "{label}: {}",
             outcome.message
         );
         for secret in [A_DIGITS, A_NATIONAL, code.as_str()] {
             assert!(
-                !outcome.message.contains(secret),
+                !outcome.message.to_string().contains(secret),
                 "{label}: {}",
                 outcome.message
             );
@@ -307,7 +310,9 @@ async fn s23_a_5xx_on_resend_ends_the_verification_and_counts_the_send_it_may_ha
     em.faults().answer_next(1, 503, "");
     let result = c.send(&resent.sms).await;
     match h.desk.record_send(&view.id, result).unwrap() {
-        SendRecorded::NotSent(o) => assert!(o.message.contains("HTTP 503"), "{}", o.message),
+        SendRecorded::NotSent(o) => {
+            assert!(o.message.to_string().contains("HTTP 503"), "{}", o.message)
+        }
         other => panic!("expected NotSent, got {other:?}"),
     }
     assert!(h.saved().verifications.is_empty());

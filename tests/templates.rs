@@ -255,7 +255,7 @@ fn s15_warning_cannot_be_emptied() {
         (Key::SmsWarningDe, "The German SMS warning"),
     ] {
         for empty in ["", "   ", "\t"] {
-            let message = key.check(&json!(empty)).unwrap_err();
+            let message = key.check(&json!(empty)).unwrap_err().to_string();
             assert!(
                 message.starts_with(&format!("{label} cannot be empty")),
                 "{message}"
@@ -267,6 +267,7 @@ fn s15_warning_cannot_be_emptied() {
         assert!(key
             .check(&json!("x".repeat(121)))
             .unwrap_err()
+            .to_string()
             .contains("at most 120"));
         assert_eq!(key.check(&json!(" Say it. ")), Ok(json!("Say it.")));
         // Nothing configured is the shipped warning, which passes.
@@ -354,7 +355,10 @@ fn s15_warning_counts_towards_one_segment() {
         errors.iter().map(|e| e.key).collect::<Vec<_>>(),
         [Key::SmsWarningEn]
     );
-    assert!(errors[0].message.starts_with("With its warning,"));
+    assert!(errors[0]
+        .message
+        .to_string()
+        .starts_with("With its warning,"));
 
     // A custom template that only fits without the shipped warning is
     // refused against the template.
@@ -420,7 +424,10 @@ fn s15_admin_md_template_fr_example_still_loads() {
         .insert(Key::SmsWarningFr, json!("Au conseiller seulement."));
     let errors = DeskConfig::resolve(&layers).unwrap_err();
     assert_eq!(errors[0].key, Key::SmsWarningFr, "{errors:?}");
-    assert!(errors[0].message.starts_with("With its warning,"));
+    assert!(errors[0]
+        .message
+        .to_string()
+        .starts_with("With its warning,"));
     // With {warning} in place of the old words it carries the new one.
     layers.provisioned.insert(
         Key::TemplateFr,

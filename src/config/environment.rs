@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 
 use super::it_policy::Discovered;
 use super::{FieldError, Key, Layers, Values};
+use crate::i18n::Text;
 
 /// The gateway variables, all or none, and the key each sets.
 pub const GATEWAY_VARS: [(&str, Key); 4] = [
@@ -218,10 +219,7 @@ pub(crate) fn token_file_binding_errors(layers: &Layers) -> Vec<FieldError> {
         })
         .map(|key| FieldError {
             key,
-            message: format!(
-                "{} cannot be changed here: the auth token IT provides in a file may only be sent to the gateway IT set. Ask IT.",
-                key.label()
-            ),
+            message: Text::new("field.bound_to_token_file").arg("label", key.label()),
         })
         .collect()
 }

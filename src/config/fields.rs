@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use url::Url;
 
 use crate::gateway::restcomm::{check_account_sid, check_base_url, check_proxy_url, check_sender};
+use crate::i18n::Text;
 use crate::language::Language;
 use crate::phone::Region;
 use crate::policy::{self, Limit};
@@ -51,12 +52,16 @@ pub enum Key {
     BranchStore,
     BranchKeyFile,
     BranchPasswordFile,
+    UiLanguage,
 }
 
 /// The request timeout's bounds: long enough for a slow network, short
 /// enough that staff are not left waiting in front of a customer.
 const TIMEOUT_SECONDS: (u32, u32, u32) = (1, 60, 15);
 const MAX_NAME_CHARS: usize = 64;
+
+/// `ui_language`'s value for "follow the computer's language".
+pub const UI_LANGUAGE_AUTO: &str = "auto";
 
 impl serde::Serialize for Key {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -65,7 +70,7 @@ impl serde::Serialize for Key {
 }
 
 impl Key {
-    pub const ALL: [Key; 36] = [
+    pub const ALL: [Key; 37] = [
         Self::Gateway,
         Self::BaseUrl,
         Self::AccountSid,
@@ -102,6 +107,7 @@ impl Key {
         Self::BranchStore,
         Self::BranchKeyFile,
         Self::BranchPasswordFile,
+        Self::UiLanguage,
     ];
 
     /// The name in `settings.json`, the policy file and IPC.
@@ -136,6 +142,7 @@ impl Key {
             Self::BranchStore => "branch_store",
             Self::BranchKeyFile => "branch_key_file",
             Self::BranchPasswordFile => "branch_password_file",
+            Self::UiLanguage => "ui_language",
             limit => limit.limit().map_or("", |l| l.field),
         }
     }
@@ -144,8 +151,14 @@ impl Key {
         Self::ALL.into_iter().find(|k| k.name() == name)
     }
 
-    /// What a person calls it.
-    pub fn label(self) -> &'static str {
+    /// What a person calls it, as the subject of a message ("The gateway
+    /// must be …"); the catalogue's `field.<name>`.
+    pub fn label(self) -> Text {
+        Text::new(format!("field.{}", self.name()))
+    }
+
+    /// The English label, kept for tests and IT's tools.
+    pub fn english_label(self) -> &'static str {
         match self {
             Self::Gateway => "The gateway",
             Self::BaseUrl => "The gateway address",
@@ -183,6 +196,7 @@ impl Key {
             Self::BranchStore => "The branch store",
             Self::BranchKeyFile => "The branch key file",
             Self::BranchPasswordFile => "The branch store password file",
+            Self::UiLanguage => "The desk language",
         }
     }
 
@@ -267,6 +281,7 @@ impl Key {
             Self::AllowedCountries => json!([]),
             Self::Brand => json!("Countersign"),
             Self::DefaultLanguage => json!("en"),
+            Self::UiLanguage => json!(UI_LANGUAGE_AUTO),
             Self::DemoAllowed => json!(true),
             Self::AllowDataDirOverride | Self::AllowCredentialsOverride => json!(false),
             // A warning is never empty: its default is the shipped text.
@@ -282,54 +297,55 @@ impl Key {
     }
 
     /// Checks one value on its own and returns its normal form.
-    pub fn check(self, raw: &Value) -> Result<Value, String> {
-        let label = self.label();
+    pub fn check(self, raw: &Value) -> Result<Value, Text> {
+        let said = |key: &'static str| Text::new(key).arg("label", self.label());
         if let Some((min, max, unit)) = self.bounds() {
+            let unit = Text::new(format!("unit.{unit}"));
             let n = whole_number(raw)
-                .ok_or_else(|| format!("{label} must be a whole number of {unit}."))?;
+                .ok_or_else(|| said("field.not_whole_number").arg("unit", unit.clone()))?;
             return if (u64::from(min)..=u64::from(max)).contains(&n) {
                 Ok(json!(n))
             } else {
-                Err(format!(
-                    "{label} must be between {min} and {max} {unit} (got {n})."
-                ))
+                Err(said("field.out_of_bounds")
+                    .arg("min", min)
+                    .arg("max", max)
+                    .arg("unit", unit)
+                    .arg("got", n))
             };
         }
         match self {
             Self::DemoAllowed | Self::AllowDataDirOverride | Self::AllowCredentialsOverride => raw
                 .as_bool()
                 .map(Value::Bool)
-                .ok_or_else(|| format!("{label} must be true or false.")),
+                .ok_or_else(|| said("field.not_bool")),
             Self::AllowedCountries => countries(raw).map(|c| json!(c)),
             _ => {
-                let text = raw
-                    .as_str()
-                    .ok_or_else(|| format!("{label} must be text."))?
-                    .trim();
+                let text = raw.as_str().ok_or_else(|| said("field.not_text"))?.trim();
                 self.check_text(text).map(Value::String)
             }
         }
     }
 
-    fn check_text(self, text: &str) -> Result<String, String> {
-        let label = self.label();
+    fn check_text(self, text: &str) -> Result<String, Text> {
+        let said = |key: &'static str| Text::new(key).arg("label", self.label());
+        let with_reason = |reason: Text| said("field.with_reason").arg("reason", reason);
+        // The gateway checks' words are IT's and stay in English.
         let optional = |r: Result<(), &str>| match r {
             _ if text.is_empty() => Ok(String::new()),
             Ok(()) => Ok(text.to_owned()),
-            Err(m) => Err(sentence(m)),
+            Err(m) => Err(Text::plain(sentence(m))),
         };
         match self {
             Self::Gateway => match super::GatewayKind::parse(text) {
                 Some(kind) => Ok(kind.name().to_owned()),
-                None => Err(format!("{label} must be demo, restcomm or twilio.")),
+                None => Err(said("field.bad_gateway")),
             },
             Self::BaseUrl => {
                 if text.is_empty() {
                     return Ok(String::new());
                 }
-                let url = Url::parse(text).map_err(|e| {
-                    format!("{label} is not a web address ({e}); type it like https://sms.example.com/restcomm.")
-                })?;
+                let url = Url::parse(text)
+                    .map_err(|e| said("field.bad_base_url").arg("reason", e.to_string()))?;
                 optional(check_base_url(&url)).map(|_| url.to_string())
             }
             Self::AccountSid => optional(check_account_sid(text)),
@@ -342,16 +358,15 @@ impl Key {
                 if text.is_empty() || std::path::Path::new(text).is_absolute() {
                     Ok(text.to_owned())
                 } else {
-                    Err(format!("{label} must be an absolute path."))
+                    Err(said("field.not_absolute"))
                 }
             }
             Self::GatewayProxy => {
                 if text.is_empty() {
                     return Ok(String::new());
                 }
-                let url = Url::parse(text).map_err(|e| {
-                    format!("{label} is not a web address ({e}); type it like http://proxy.bank.example:3128, or leave it empty for a direct connection.")
-                })?;
+                let url = Url::parse(text)
+                    .map_err(|e| said("field.bad_proxy_url").arg("reason", e.to_string()))?;
                 optional(check_proxy_url(&url)).map(|_| url.to_string())
             }
             Self::BranchStore => {
@@ -366,18 +381,19 @@ impl Key {
                 };
                 crate::branch::postgres::parse(&config)
                     .map(|_| text.to_owned())
-                    .map_err(|e| format!("{label}: {e}."))
+                    .map_err(|e| with_reason(Text::plain(format!("{e}."))))
             }
             Self::DefaultCountry => text
                 .parse::<Region>()
                 .map(|r| r.code().to_owned())
-                .map_err(|e| format!("{label}: {e}")),
-            Self::DefaultLanguage => Language::parse(text)
+                .map_err(|e| with_reason(e.text())),
+            Self::UiLanguage if text == UI_LANGUAGE_AUTO => Ok(text.to_owned()),
+            Self::UiLanguage | Self::DefaultLanguage => Language::parse(text)
                 .map(|l| l.code().to_owned())
-                .map_err(|e| e.to_string()),
+                .map_err(|e| Text::plain(e.to_string())),
             Self::Brand => Template::parse(DEFAULT_TEMPLATE, text)
                 .map(|_| text.to_owned())
-                .map_err(|e| e.to_string()),
+                .map_err(|e| e.text()),
             Self::TemplateEn | Self::TemplateFr | Self::TemplateEs | Self::TemplateDe => {
                 if text.is_empty() {
                     return Ok(String::new());
@@ -391,25 +407,25 @@ impl Key {
                 // shorter warning is not refused here.
                 match templates::check(language, text, "Brand") {
                     Ok(_) | Err(TemplateError::WarningTooLong { .. }) => Ok(text.to_owned()),
-                    Err(e) => Err(e.to_string()),
+                    Err(e) => Err(e.text()),
                 }
             }
             Self::SmsWarningEn | Self::SmsWarningFr | Self::SmsWarningEs | Self::SmsWarningDe => {
                 match sms::warning_problem(text) {
-                    Some(problem) => Err(format!("{label} {problem}.")),
+                    Some(problem) => {
+                        Err(said("field.warning_problem").arg("problem", Text::new(problem)))
+                    }
                     None => Ok(text.to_owned()),
                 }
             }
             Self::Branch | Self::Workstation => {
                 if text.chars().count() > MAX_NAME_CHARS || text.chars().any(char::is_control) {
-                    Err(format!(
-                        "{label} must be at most {MAX_NAME_CHARS} characters on one line."
-                    ))
+                    Err(said("field.name_too_long").arg("max", MAX_NAME_CHARS))
                 } else {
                     Ok(text.to_owned())
                 }
             }
-            _ => Err(format!("{label} is not a text setting.")),
+            _ => Err(said("field.not_a_text_setting")),
         }
     }
 }
@@ -423,21 +439,24 @@ fn whole_number(raw: &Value) -> Option<u64> {
 }
 
 /// A list of ISO country codes, from a list or "GB, FR" as typed.
-fn countries(raw: &Value) -> Result<Vec<String>, String> {
+fn countries(raw: &Value) -> Result<Vec<String>, Text> {
+    let not_codes = || Text::new("field.countries_not_codes");
     let items: Vec<String> = match raw {
         Value::Array(a) => a
             .iter()
             .map(|v| v.as_str().map(str::to_owned))
             .collect::<Option<_>>()
-            .ok_or("The allowed countries must be country codes such as GB, FR.")?,
+            .ok_or_else(not_codes)?,
         Value::String(s) => s.split([',', ' ']).map(str::to_owned).collect(),
-        _ => return Err("The allowed countries must be country codes such as GB, FR.".to_owned()),
+        _ => return Err(not_codes()),
     };
     let mut out: Vec<String> = Vec::new();
     for item in items.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
-        let region: Region = item
-            .parse()
-            .map_err(|e| format!("The allowed countries: {e}"))?;
+        let region: Region = item.parse().map_err(|e: crate::phone::PhoneError| {
+            Text::new("field.with_reason")
+                .arg("label", Key::AllowedCountries.label())
+                .arg("reason", e.text())
+        })?;
         let code = region.code().to_owned();
         if !out.contains(&code) {
             out.push(code);

@@ -259,7 +259,7 @@ pub fn parse(text: &str, json: bool) -> Result<ItPolicy, PolicyFileError> {
             })?;
             let value = key
                 .check(&raw)
-                .map_err(|message| error(line, Some(&name), message))?;
+                .map_err(|message| error(line, Some(&name), message.to_string()))?;
             out.insert(key, value);
         }
         Ok(out)

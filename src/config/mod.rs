@@ -27,11 +27,13 @@ pub mod it_policy;
 
 pub use fields::Key;
 
+use crate::i18n::Text;
+
 /// A setting that failed its check: which, and why, in words for the screen.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct FieldError {
     pub key: Key,
-    pub message: String,
+    pub message: Text,
 }
 
 impl std::fmt::Display for FieldError {
@@ -55,6 +57,15 @@ pub struct Layers {
 }
 
 impl Layers {
+    /// The language staff or IT chose for the desk, or `None` to follow the
+    /// computer's. Read apart from the rest, so that a desk whose other
+    /// settings are broken still speaks the chosen language.
+    pub fn ui_language(&self) -> Option<Language> {
+        self.get(Key::UiLanguage)
+            .and_then(Value::as_str)
+            .and_then(|v| Language::parse(v).ok())
+    }
+
     pub fn is_locked(&self, key: Key) -> bool {
         self.locked.contains_key(&key)
     }
@@ -200,7 +211,7 @@ impl DeskConfig {
             };
             errors.push(FieldError {
                 key: Key::parse(field).unwrap_or(Key::AllowedCountries),
-                message: e.to_string(),
+                message: Text::plain(e.to_string()),
             })
         });
         let custom: BTreeMap<Language, String> = Language::ALL
@@ -233,7 +244,7 @@ impl DeskConfig {
                     };
                     errors.push(FieldError {
                         key,
-                        message: e.to_string(),
+                        message: e.text(),
                     })
                 });
         let demo_allowed = v.flag(Key::DemoAllowed);
@@ -289,7 +300,7 @@ impl Checked<'_> {
             if !demo_allowed {
                 errors.push(FieldError {
                     key: Key::Gateway,
-                    message: "Demo mode is switched off by IT; choose Restcomm or Twilio-compatible and fill in the gateway.".to_owned(),
+                    message: Text::new("field.demo_switched_off"),
                 });
             }
             return GatewayChoice::Demo;
@@ -299,7 +310,7 @@ impl Checked<'_> {
             if text.is_empty() {
                 errors.push(FieldError {
                     key,
-                    message: format!("{} is required for a real gateway.", key.label()),
+                    message: Text::new("field.required_for_gateway").arg("label", key.label()),
                 });
             }
             text.to_owned()

@@ -2,6 +2,7 @@
 //! never carries a code or a full number.
 
 use crate::code::CodeInputError;
+use crate::i18n::Text;
 use crate::persist::StoreError;
 use crate::phone::PhoneError;
 use crate::sms::TemplateError;
@@ -10,43 +11,64 @@ use crate::verification::Status;
 #[derive(Debug, thiserror::Error)]
 pub enum DeskError {
     /// The number may not receive a code from this desk (S9).
-    #[error("{0}")]
     InvalidNumber(#[from] PhoneError),
-    #[error("{0}")]
     InvalidCodeInput(#[from] CodeInputError),
-    #[error("This verification is not on this desk. Start a new one.")]
     NotFound,
-    #[error("This verification has already ended ({}). Start a new one if needed.", .0.as_str())]
     AlreadyEnded(Status),
-    #[error("The code has expired. Start a new verification.")]
     Expired,
-    #[error("The code is still on its way to the gateway. Wait a moment, then try again.")]
     StillSending,
-    #[error("Too many wrong codes for this number in the last hour. It is blocked for about {minutes} more minutes; verify the customer another way.")]
-    NumberBlocked { minutes: u64 },
-    #[error("A code was just sent to this number. Wait {seconds} s before sending another.")]
-    Cooldown { seconds: u64 },
-    #[error("This number has had the maximum codes allowed in a short time. Try again in about {minutes} minutes.")]
-    SendLimit { minutes: u64 },
-    #[error("{0}")]
+    NumberBlocked {
+        minutes: u64,
+    },
+    Cooldown {
+        seconds: u64,
+    },
+    SendLimit {
+        minutes: u64,
+    },
     MessageTooLong(#[from] TemplateError),
-    #[error("{0}")]
     Storage(#[from] StoreError),
-    #[error("A pending entry cannot be opened: {0}")]
     UnreadableEntry(String),
     /// No gateway can take an SMS now, so no code is made (S23).
-    #[error("No SMS can be sent: {0} No code was made.")]
     NoGateway(String),
     /// S6 across a branch: the desk holding the code is named, so staff can
     /// walk over or wait.
-    #[error("A code for this number is already pending at desk {0}. It must be finished or cancelled there, or expire, before another can be sent.")]
     PendingAtDesk(String),
     /// S24: the branch's limits cannot be read, so nothing is sent.
-    #[error("The branch store cannot be reached, so no code can be sent now. Codes already sent can still be checked. Tell IT if this lasts.")]
     BranchUnreachable,
 }
 
 impl DeskError {
+    /// What staff are told, in any language.
+    pub fn text(&self) -> Text {
+        match self {
+            Self::InvalidNumber(e) => e.text(),
+            Self::InvalidCodeInput(e) => e.text(),
+            Self::NotFound => Text::new("desk.not_found"),
+            Self::AlreadyEnded(status) => {
+                Text::new("desk.already_ended").arg("status", status.text())
+            }
+            Self::Expired => Text::new("desk.expired"),
+            Self::StillSending => Text::new("desk.still_sending"),
+            Self::NumberBlocked { minutes } => {
+                Text::new("desk.number_blocked").count("minutes", *minutes)
+            }
+            Self::Cooldown { seconds } => Text::new("desk.cooldown").count("seconds", *seconds),
+            Self::SendLimit { minutes } => Text::new("desk.send_limit").count("minutes", *minutes),
+            Self::MessageTooLong(e) => e.text(),
+            // The OS's words (a path, "no space left"): IT reads them as they are.
+            Self::Storage(e) => Text::plain(e.to_string()),
+            Self::UnreadableEntry(reason) => {
+                Text::new("desk.unreadable_entry").arg("reason", reason.as_str())
+            }
+            Self::NoGateway(reason) => Text::new("desk.no_gateway").arg("reason", reason.clone()),
+            Self::PendingAtDesk(desk) => {
+                Text::new("desk.pending_at_desk").arg("desk", desk.as_str())
+            }
+            Self::BranchUnreachable => Text::new("desk.branch_unreachable"),
+        }
+    }
+
     /// A stable slug the UI can switch on.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -66,6 +88,12 @@ impl DeskError {
             Self::PendingAtDesk(_) => "pending_at_other_desk",
             Self::BranchUnreachable => "branch_unreachable",
         }
+    }
+}
+
+impl std::fmt::Display for DeskError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.text().fmt(f)
     }
 }
 

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::clock::Timestamp;
 use crate::gateway::{DeliveryStatus, GatewayError};
+use crate::i18n::Text;
 use crate::verification::{Status, VerificationId, VerificationView};
 
 /// Why a verification ended without its SMS reaching the phone (S23).
@@ -29,15 +30,12 @@ impl NotSentReason<'_> {
         }
     }
 
-    fn message(&self) -> String {
+    fn message(&self) -> Text {
         match self {
-            Self::Gateway(e) => {
-                format!("{e} The verification was closed; its code was destroyed.")
+            Self::Gateway(e) => Text::new("outcome.not_sent.gateway").arg("reason", e.text()),
+            Self::Delivery(status) => {
+                Text::new("outcome.not_sent.delivery").arg("status", status.text())
             }
-            Self::Delivery(status) => format!(
-                "The SMS did not reach the phone ({}). The verification was closed; its code was destroyed. Check the number with the customer, then send a new code.",
-                status.describe()
-            ),
         }
     }
 }
@@ -58,34 +56,31 @@ pub enum OutcomeKind {
 pub struct Outcome {
     pub id: VerificationId,
     pub outcome: OutcomeKind,
-    pub title: String,
-    pub message: String,
+    pub title: Text,
+    pub message: Text,
     pub tries_left: Option<u32>,
     pub masked_number: String,
     pub reference: String,
     pub operator: String,
     pub at: i64,
     /// The still-pending verification after a wrong code; `None` once ended.
-    pub verification: Option<VerificationView>,
+    pub verification: Option<Box<VerificationView>>,
 }
 
 impl Outcome {
     pub(super) fn wrong_code(view: VerificationView, now: Timestamp) -> Self {
         let tries = view.tries_left;
-        let plural = if tries == 1 { "try" } else { "tries" };
         Self {
             id: view.id.clone(),
             outcome: OutcomeKind::WrongCode,
-            title: "Not verified".into(),
-            message: format!(
-                "Wrong code. {tries} {plural} left. Ask the customer to read the code again."
-            ),
+            title: Text::new("outcome.title.not_verified"),
+            message: Text::new("outcome.wrong_code").count("tries", tries.into()),
             tries_left: Some(tries),
             masked_number: view.masked_number.clone(),
             reference: view.reference.clone(),
             operator: view.operator.clone(),
             at: now.millis(),
-            verification: Some(view),
+            verification: Some(Box::new(view)),
         }
     }
 
@@ -96,27 +91,39 @@ impl Outcome {
         reason: Option<NotSentReason<'_>>,
     ) -> Self {
         let (outcome, title, message) = match status {
-            Status::Approved => (OutcomeKind::Approved, "Verified", "The customer read the right code.".to_owned()),
+            Status::Approved => (
+                OutcomeKind::Approved,
+                "outcome.title.verified",
+                Text::new("outcome.approved"),
+            ),
             Status::Locked => (
                 OutcomeKind::Locked,
-                "Not verified",
-                "Too many wrong codes: this verification is locked and its code destroyed. Verify the customer another way.".to_owned(),
+                "outcome.title.not_verified",
+                Text::new("outcome.locked"),
             ),
-            Status::Expired => (OutcomeKind::Expired, "Not verified", "The code expired. Start a new verification.".to_owned()),
-            Status::Cancelled => (OutcomeKind::Cancelled, "Cancelled", "The verification was cancelled; its code no longer works.".to_owned()),
+            Status::Expired => (
+                OutcomeKind::Expired,
+                "outcome.title.not_verified",
+                Text::new("outcome.expired"),
+            ),
+            Status::Cancelled => (
+                OutcomeKind::Cancelled,
+                "outcome.title.cancelled",
+                Text::new("outcome.cancelled"),
+            ),
             Status::NotSent | Status::Pending => (
                 OutcomeKind::NotSent,
-                "Not sent",
+                "outcome.title.not_sent",
                 match reason {
                     Some(r) => r.message(),
-                    None => "The SMS was not sent. The verification was closed.".to_owned(),
+                    None => Text::new("outcome.not_sent"),
                 },
             ),
         };
         Self {
             id: view.id,
             outcome,
-            title: title.into(),
+            title: Text::new(title),
             message,
             tries_left: matches!(status, Status::Locked).then_some(0),
             masked_number: view.masked_number,

@@ -5,61 +5,78 @@
 //! full phone number (S12). Restcomm's own error text is kept where it helps
 //! (a 400 says which field it refused), after digits runs are masked.
 
+use crate::i18n::Text;
+
 /// A typed gateway failure. `Display` is the operator-facing message.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum GatewayError {
     /// 401: the Account SID or auth token is wrong.
-    #[error(
-        "The SMS gateway refused the Account SID or auth token. Ask IT to check them in Settings."
-    )]
     Unauthorized,
     /// 403 with an empty body: valid credentials, but not for this account.
-    #[error("These credentials may not send for that Restcomm account. Ask IT to check the Account SID in Settings.")]
     AccountForbidden,
     /// 403 `Provided Account is not active`.
-    #[error("The Restcomm account is not active (suspended or closed). Ask IT to contact the SMS provider.")]
     AccountNotActive,
     /// 403 `SMS_LIMIT_EXCEEDED` from Restcomm's limit hook.
-    #[error("The SMS provider's sending limit for this account has been reached. No code was sent; try again later or ask IT.")]
     SmsLimitExceeded,
     /// 400: Restcomm refused the request and said why.
-    #[error("The SMS gateway rejected the request: {0}")]
     Rejected(String),
     /// 404: the message or account is unknown to the gateway.
-    #[error("The SMS gateway does not know this message or account. Ask IT to check the gateway address and Account SID.")]
     NotFound,
     /// 5xx: the gateway failed.
-    #[error("The SMS gateway had an internal error (HTTP {0}). If a text still arrives, its code will not be accepted: try again in a minute.")]
     ServerError(u16),
     /// 3xx: the gateway sent the request elsewhere. Redirects are never
     /// followed (S19): the body holds the code and the request the token.
-    #[error("The SMS gateway answered with a redirect (HTTP {0}). Nothing was sent to the other address and no code was sent; ask IT to set the gateway's final address in Settings.")]
     Redirected(u16),
     /// Any other status the API does not define.
-    #[error("The SMS gateway answered with an unexpected HTTP {0}. No code was sent; ask IT to check the gateway address.")]
     UnexpectedStatus(u16),
     /// No answer in time. The request may have reached the gateway, so the
     /// SMS may still arrive; its code will not be accepted.
-    #[error("The SMS gateway did not answer in time. If a text still arrives, its code will not be accepted: send a new one.")]
     Timeout,
     /// Nothing listened at the gateway address.
-    #[error("Cannot reach the SMS gateway. Check the network connection, or ask IT to check the gateway address.")]
     CannotConnect,
     /// The TLS handshake failed (certificate, proxy CA).
-    #[error("The secure connection to the SMS gateway failed (certificate problem). Ask IT to check the proxy and its certificates.")]
     Tls,
     /// The connection closed before a full answer came back.
-    #[error("The connection to the SMS gateway dropped before it answered. If a text still arrives, its code will not be accepted: send a new one.")]
     ConnectionDropped,
     /// An answer that is not what the API returns.
-    #[error("The SMS gateway's answer could not be read ({0}). No code was accepted; ask IT to check the gateway address.")]
     UnreadableAnswer(String),
     /// The configured gateway settings are not usable.
-    #[error("The SMS gateway settings are not usable: {0}")]
     Misconfigured(String),
 }
 
+impl std::fmt::Display for GatewayError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.text().fmt(f)
+    }
+}
+
 impl GatewayError {
+    /// What staff are told, in any language.
+    pub fn text(&self) -> Text {
+        let status = |key, code: &u16| Text::new(key).arg("status", u64::from(*code));
+        match self {
+            Self::Unauthorized => Text::new("gateway.unauthorized"),
+            Self::AccountForbidden => Text::new("gateway.forbidden"),
+            Self::AccountNotActive => Text::new("gateway.account_inactive"),
+            Self::SmsLimitExceeded => Text::new("gateway.limit_exceeded"),
+            Self::Rejected(reason) => Text::new("gateway.rejected").arg("reason", reason.as_str()),
+            Self::NotFound => Text::new("gateway.not_found"),
+            Self::ServerError(code) => status("gateway.server_error", code),
+            Self::Redirected(code) => status("gateway.redirected", code),
+            Self::UnexpectedStatus(code) => status("gateway.unexpected_status", code),
+            Self::Timeout => Text::new("gateway.timeout"),
+            Self::CannotConnect => Text::new("gateway.unreachable"),
+            Self::Tls => Text::new("gateway.tls"),
+            Self::ConnectionDropped => Text::new("gateway.connection_dropped"),
+            Self::UnreadableAnswer(reason) => {
+                Text::new("gateway.unreadable_answer").arg("reason", reason.as_str())
+            }
+            Self::Misconfigured(reason) => {
+                Text::new("gateway.misconfigured").arg("reason", reason.as_str())
+            }
+        }
+    }
+
     /// A stable slug for the UI and the audit log.
     pub fn kind(&self) -> &'static str {
         match self {

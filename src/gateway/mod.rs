@@ -16,6 +16,7 @@ use std::future::Future;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+use crate::i18n::Text;
 use crate::phone::PhoneNumber;
 
 pub mod emulator;
@@ -149,6 +150,23 @@ impl DeliveryStatus {
     }
 
     /// Words for the staff screen.
+    pub fn text(&self) -> Text {
+        let with_reason = |status: &'static str, error: &Option<MessageError>| match error {
+            Some(e) => Text::new("delivery.with_reason")
+                .arg("status", Text::new(status))
+                .arg("reason", e.message()),
+            None => Text::new(status),
+        };
+        match self {
+            Self::Sending => Text::new("delivery.sending"),
+            Self::Sent => Text::new("delivery.sent"),
+            Self::Delivered => Text::new("delivery.delivered"),
+            Self::Undelivered { error } => with_reason("delivery.undelivered", error),
+            Self::Failed { error } => with_reason("delivery.failed", error),
+        }
+    }
+
+    /// English words for the audit record, which is not translated.
     pub fn describe(&self) -> String {
         match self {
             Self::Sending => "Sending".to_owned(),
@@ -173,6 +191,23 @@ fn with_reason(head: &str, error: &Option<MessageError>) -> String {
 pub struct MessageError(pub u32);
 
 impl MessageError {
+    /// The carrier's reason, for staff.
+    pub fn message(self) -> Text {
+        Text::new(match self.0 {
+            30001 => "carrier.30001",
+            30002 => "carrier.30002",
+            30003 => "carrier.30003",
+            30004 => "carrier.30004",
+            30005 => "carrier.30005",
+            30006 => "carrier.30006",
+            30007 => "carrier.30007",
+            30008 => "carrier.30008",
+            30009 => "carrier.30009",
+            30010 => "carrier.30010",
+            _ => "carrier.other",
+        })
+    }
+
     /// The human text Restcomm's `MessageError` gives each code.
     pub fn text(self) -> &'static str {
         match self.0 {
