@@ -9,6 +9,11 @@ export PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"
 # One build for everything: `cargo test` also builds the app binary that the
 # end-to-end suite drives (a separate `cargo build` would compile Tauri a
 # second time, without the dev-dependency features the tests unify in).
+# Every UI module parses as the ES module the window loads: one clash of
+# names (an import and a function both called `render`) stops the whole
+# page before anything shows, which the end-to-end suite only reports as
+# a time-out.
+for module in ui/*.js; do node --input-type=module --check < "$module"; done
 cargo test --workspace --all-targets --no-run
 cargo test --workspace --lib --bins --tests -- --test-threads=2
 # The criterion benches once each, as a smoke test (criterion's own

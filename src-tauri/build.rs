@@ -10,6 +10,8 @@ const COMMANDS: &[&str] = &[
     "demo_inbox",
     "set_operator",
     "ui_ready",
+    "ui_text",
+    "about",
     "sign_in",
     "lock_desk",
     "still_here",
@@ -25,9 +27,28 @@ const COMMANDS: &[&str] = &[
 ];
 
 fn main() {
+    build_id();
     tauri_build::try_build(
         tauri_build::Attributes::new()
             .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
     )
     .expect("tauri build script failed");
+}
+
+/// `COUNTERSIGN_BUILD`: the commit the app is built from, for the About
+/// panel and support tickets; "unknown" outside a git checkout (a source
+/// tarball), never a failed build.
+fn build_id() {
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned());
+    println!("cargo:rustc-env=COUNTERSIGN_BUILD={commit}");
+    println!("cargo:rerun-if-changed=../.git/HEAD");
+    println!("cargo:rerun-if-changed=../.git/refs/heads");
 }

@@ -1,3 +1,5 @@
+import { render } from "./i18n.js";
+
 // The one door to Rust. Every command goes through `call`, so every rejection
 // lands in the same error area and the rest of the UI never touches Tauri.
 
@@ -7,6 +9,7 @@ export const available = Boolean(tauri && tauri.core && tauri.event);
 
 // Shown only when the page is opened outside the desktop app (a plain browser):
 // nothing can work there, and a silent blank desk would be worse than saying so.
+// The one sentence not in the catalogue: without Rust there is no catalogue.
 const NO_RUNTIME = {
   kind: "no_runtime",
   message: "Countersign is not running: open this screen from the Countersign desktop app.",
@@ -44,11 +47,13 @@ export function announce(message, { quiet = false } = {}) {
   fadeTimer = setTimeout(() => { el.textContent = ""; }, 10_000);
 }
 
-// Rust serialises errors as {kind, message}; the runtime itself (ACL denial,
-// unknown command) rejects with a bare string. Both become one shape.
+// Rust serialises errors as {kind, message, text}: `text` is the message
+// in the desk's language. The runtime itself (ACL denial, unknown command)
+// rejects with a bare string. Both become one shape.
 function normalise(raw) {
   if (raw && typeof raw === "object" && typeof raw.message === "string") {
-    return { kind: typeof raw.kind === "string" ? raw.kind : "internal", message: raw.message };
+    const message = raw.text ? render(raw.text) : raw.message;
+    return { kind: typeof raw.kind === "string" ? raw.kind : "internal", message };
   }
   return { kind: "internal", message: String(raw) };
 }
@@ -85,6 +90,8 @@ export async function listen(event, handler) {
 }
 
 export const appStatus = () => call("app_status");
+export const uiText = () => call("ui_text");
+export const about = () => call("about");
 export const uiReady = () => call("ui_ready");
 export const listPending = () => call("list_pending");
 export const demoInbox = () => call("demo_inbox");

@@ -2,6 +2,7 @@
 // panel. Rust decides every outcome; this module renders what it returns and
 // keeps the countdowns ticking for display only.
 import * as api from "./api.js";
+import { lang, render as inWords, t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -42,7 +43,7 @@ function fillLanguages(languages, chosen) {
 
 function describeCountry(code) {
   let name = code;
-  try { name = new Intl.DisplayNames(["en"], { type: "region" }).of(code) || code; } catch { /* plain code */ }
+  try { name = new Intl.DisplayNames([lang()], { type: "region" }).of(code) || code; } catch { /* plain code */ }
   $("default-country").textContent = name === code ? code : `${name} (${code})`;
   $("phone-hint").hidden = false;
 }
@@ -77,7 +78,7 @@ async function onSend(event) {
   try {
     const started = await api.startVerification($("phone").value, readPurpose(), $("language").value || null);
     upsertView(started.verification);
-    api.announce(started.message);
+    api.announce(inWords(started.message));
     // Nothing was sent when it was already pending: leave the form as typed.
     if (!started.alreadyPending) resetForm();
     focusCode(started.verification.id);
@@ -169,7 +170,7 @@ function render(entry) {
   ref.textContent = view.reference;
   ref.hidden = !view.reference;
   const delivery = el.querySelector('[data-testid="delivery"]');
-  delivery.textContent = view.delivery.text;
+  delivery.textContent = inWords(view.delivery.text);
   delivery.dataset.state = view.delivery.state;
   el.querySelector(".tries").textContent = String(view.triesLeft);
   tickCard(entry, Date.now());
@@ -230,7 +231,7 @@ function onResend(id) {
     try {
       const view = await api.resendCode(id);
       upsertView(view);
-      if (view.status === "pending") api.announce(`${view.maskedNumber}: ${view.delivery.text}`);
+      if (view.status === "pending") api.announce(`${view.maskedNumber}: ${inWords(view.delivery.text)}`);
       focusCode(id);
     } catch {
       refreshPending();
@@ -265,8 +266,10 @@ export function handleEnded(result) {
 function showResult(r) {
   const panel = $("result");
   panel.dataset.outcome = r.outcome;
-  $("result-title").textContent = r.title;
-  $("result-message").textContent = r.message;
+  const title = inWords(r.title);
+  const message = inWords(r.message);
+  $("result-title").textContent = title;
+  $("result-message").textContent = message;
   $("result-number").textContent = r.maskedNumber;
   $("result-reference").textContent = r.reference || "—";
   $("result-operator").textContent = r.operator || "—";
@@ -296,7 +299,7 @@ function showResult(r) {
   panel.classList.remove("fresh");
   void panel.offsetWidth;
   panel.classList.add("fresh");
-  api.announce(`${r.title}. ${r.message}`, { quiet: true });
+  api.announce(`${title}. ${message}`, { quiet: true });
 }
 
 // ---- countdowns and resync ----------------------------------------------
@@ -330,7 +333,7 @@ function tickCard(entry, now) {
 
   const resend = el.querySelector('[data-testid="resend"]');
   const wait = view.resendAvailableAt - serverNow;
-  const label = wait > 0 ? `Resend in ${mmss(wait, false)}` : "Resend code";
+  const label = wait > 0 ? t("ui.resend_in", { time: mmss(wait, false) }) : t("ui.resend_code");
   if (resend.textContent !== label) resend.textContent = label;
   const disabled = wait > 0 || entry.busy;
   if (resend.disabled !== disabled) resend.disabled = disabled;

@@ -1,16 +1,16 @@
 // Wiring: screens, the top bar, settings, and the start-up order
 // (status → listeners → pending queue → demo inbox → ui_ready).
+import * as about from "./about.js";
 import * as activity from "./activity.js";
 import * as api from "./api.js";
 import * as desk from "./desk.js";
+import { t, translatePage, use as useCatalogue } from "./i18n.js";
 import * as phone from "./phone.js";
 import * as settings from "./settings.js";
 
 const $ = (id) => document.getElementById(id);
-const SCREENS = ["desk", "activity", "settings"];
+const SCREENS = ["desk", "activity", "settings", "about"];
 
-// Display names only; the mode itself comes from Rust.
-const MODE_NAMES = { demo: "Demo", restcomm: "Restcomm", twilio: "Twilio-compatible" };
 
 let current = "desk";
 function route() {
@@ -25,6 +25,7 @@ function route() {
   }
   if (screen === "activity" && signedIn) activity.refresh();
   if (screen === "settings" && signedIn) settings.refresh();
+  if (screen === "about" && signedIn) about.refresh();
 }
 
 let signedIn = false;
@@ -69,14 +70,15 @@ function reportActivity() {
 }
 
 function showOperator(name) {
-  $("operator-name").textContent = name || "No operator set";
+  $("operator-name").textContent = name || t("ui.no_operator_set");
   $("operator-name").dataset.empty = name ? "false" : "true";
   $("operator-input").value = name || "";
 }
 
 function applyStatus(status) {
   document.body.dataset.mode = status.mode;
-  const modeName = MODE_NAMES[status.mode] || status.mode;
+  // Display names only; the mode itself comes from Rust.
+  const modeName = status.mode ? t(`ui.mode.${status.mode}`) : "";
   for (const badge of [$("mode-badge"), $("settings-mode")]) {
     badge.textContent = modeName;
     badge.dataset.mode = status.mode;
@@ -102,7 +104,7 @@ function showWarnings(warnings) {
   $("warnings-section").hidden = warnings.length === 0;
   const link = $("warnings-link");
   link.hidden = warnings.length === 0;
-  link.textContent = warnings.length === 1 ? "1 warning" : `${warnings.length} warnings`;
+  link.textContent = t("ui.warning_count", { count: warnings.length }, warnings.length);
 }
 
 async function onSaveOperator(event) {
@@ -110,7 +112,7 @@ async function onSaveOperator(event) {
   try {
     const saved = await api.setOperator($("operator-input").value);
     showOperator(saved.name);
-    api.announce(`Operator: ${saved.name}`);
+    api.announce(t("ui.operator_is", { name: saved.name }));
   } catch {
     $("operator-input").focus();
   }
@@ -123,6 +125,9 @@ async function start() {
 
   let status = null;
   try {
+    // The words first: nothing on the page is in any language until then.
+    useCatalogue(await api.uiText());
+    translatePage();
     status = await api.appStatus();
   } catch {
     desk.init(null);
@@ -142,6 +147,7 @@ async function start() {
   $("lock").addEventListener("click", () => api.lockDesk().then(onLocked, () => {}));
   for (const kind of ["keydown", "pointerdown"]) document.addEventListener(kind, reportActivity, true);
   activity.init();
+  about.init();
   activity.applyStatus(status);
   settings.init((fresh) => {
     applyStatus(fresh);
@@ -149,6 +155,7 @@ async function start() {
   });
   if (current === "activity") activity.refresh();
   if (current === "settings") settings.refresh();
+  if (current === "about") about.refresh();
   desk.init(status);
 
   // Listen before the first list so nothing that changes in between is missed.

@@ -1,6 +1,7 @@
 // The demo phone: the only place an SMS body (and so a code) is ever shown,
 // and only in demo mode, where the "gateway" is the emulator inside the app.
 import * as api from "./api.js";
+import { t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const seen = new Set();
@@ -35,7 +36,7 @@ export function append(sms) {
 
   const li = $("tpl-sms").content.firstElementChild.cloneNode(true);
   li.dataset.at = String(sms.at);
-  li.querySelector(".sms-meta").textContent = `To ${sms.to} · ${clockFormat.format(new Date(sms.at))}`;
+  li.querySelector(".sms-meta").textContent = t("ui.sms_to", { number: sms.to, time: clockFormat.format(new Date(sms.at)) });
   li.querySelector('[data-testid="demo-sms"]').textContent = sms.body;
 
   const thread = $("sms-thread");

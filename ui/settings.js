@@ -3,50 +3,54 @@
 // module only lays the fields out, shows Rust's messages beside them, and
 // never sees the auth token's value (only whether one is set).
 import * as api from "./api.js";
+import { render, t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 
-// Layout and words; names, values, bounds and locks come from Rust.
+// Layout only; names, values, bounds and locks come from Rust, and the
+// words from the catalogue (`setting.<key>`, `setting.<key>.hint`).
 const FIELDS = [
-  { key: "gateway", group: "gateway", label: "Gateway", type: "select", options: () => gateways },
-  { key: "base_url", group: "gateway", label: "Base URL", real: true, hint: "Up to the API version, e.g. https://cloud.restcomm.com/restcomm" },
-  { key: "account_sid", group: "gateway", label: "Account SID", real: true },
-  { key: "sender", group: "gateway", label: "Sender", real: true, hint: "A number such as +15550001111, or a short name" },
-  { key: "request_timeout_seconds", group: "gateway", label: "Request timeout", real: true },
-  { key: "auth_token_file", group: "gateway", label: "Token file", real: true, itOnly: true, hint: "Set by IT in the policy file to read the token from a file; empty means the credential store" },
-  { key: "gateway_proxy", group: "gateway", label: "Gateway proxy", real: true, itOnly: true, hint: "Set by IT in the policy file; empty means a direct connection. Proxy variables in the environment are never used" },
-  { key: "ca_bundle_file", group: "gateway", label: "CA bundle file", real: true, itOnly: true, hint: "Set by IT in the policy file: only these certificates are trusted; empty means the system's. SSL_CERT_FILE is never used" },
-  { key: "default_country", group: "countries", label: "Default country", hint: "Two-letter code, e.g. GB" },
-  { key: "allowed_countries", group: "countries", label: "Allowed destination countries", hint: "Codes separated by commas; empty means the default country only" },
-  { key: "code_length", group: "limits", label: "Code length" },
-  { key: "validity_seconds", group: "limits", label: "Code validity" },
-  { key: "max_attempts", group: "limits", label: "Tries per code" },
-  { key: "number_failures_per_hour", group: "limits", label: "Failures per number per hour" },
-  { key: "resend_cooldown_seconds", group: "limits", label: "Pause between sends" },
-  { key: "sends_per_window", group: "limits", label: "Sends per number per window" },
-  { key: "send_window_minutes", group: "limits", label: "Send window" },
-  { key: "brand", group: "messages", label: "Brand name", hint: "Starts every SMS" },
-  { key: "default_language", group: "messages", label: "Default SMS language", type: "select", options: () => languages },
-  { key: "template_en", group: "messages", label: "English template", type: "template" },
-  { key: "template_fr", group: "messages", label: "French template", type: "template" },
-  { key: "template_es", group: "messages", label: "Spanish template", type: "template" },
-  { key: "template_de", group: "messages", label: "German template", type: "template" },
-  { key: "sms_warning_en", group: "messages", itOnly: true, label: "English warning", hint: "Every English SMS carries it: where the template puts {warning}, else at its end. Set by IT in the policy file; cannot be empty" },
-  { key: "sms_warning_fr", group: "messages", itOnly: true, label: "French warning", hint: "Every French SMS carries it: where the template puts {warning}, else at its end. Set by IT in the policy file; cannot be empty" },
-  { key: "sms_warning_es", group: "messages", itOnly: true, label: "Spanish warning", hint: "Every Spanish SMS carries it: where the template puts {warning}, else at its end. Set by IT in the policy file; cannot be empty" },
-  { key: "sms_warning_de", group: "messages", itOnly: true, label: "German warning", hint: "Every German SMS carries it: where the template puts {warning}, else at its end. Set by IT in the policy file; cannot be empty" },
-  { key: "branch", group: "desk", label: "Branch" },
-  { key: "workstation", group: "desk", label: "Workstation", hint: "Empty: the computer's name" },
-  { key: "demo_allowed", group: "desk", label: "Allow demo mode", type: "checkbox" },
-  { key: "allow_data_dir_override", group: "desk", label: "Honour COUNTERSIGN_DATA_DIR", type: "checkbox", itOnly: true, hint: "Set by IT in the policy file" },
-  { key: "allow_credentials_override", group: "desk", label: "Honour COUNTERSIGN_CREDENTIALS", type: "checkbox", itOnly: true, hint: "Set by IT in the policy file" },
-  { key: "audit_key_file", group: "desk", label: "Audit key file", itOnly: true, hint: "Set by IT in the policy file; empty means derived from the desk key" },
-  { key: "branch_store", group: "desk", label: "Branch store", itOnly: true, hint: "Set by IT in the policy file: the branch's shared PostgreSQL; empty means this desk counts alone" },
-  { key: "branch_key_file", group: "desk", label: "Branch key file", itOnly: true, hint: "Set by IT in the policy file: the key every desk of the branch names numbers with" },
-  { key: "branch_password_file", group: "desk", label: "Branch store password file", itOnly: true, hint: "Set by IT in the policy file" },
+  { key: "gateway", group: "gateway", type: "select", options: () => gateways },
+  { key: "base_url", group: "gateway", real: true },
+  { key: "account_sid", group: "gateway", real: true },
+  { key: "sender", group: "gateway", real: true },
+  { key: "request_timeout_seconds", group: "gateway", real: true },
+  { key: "auth_token_file", group: "gateway", real: true, itOnly: true },
+  { key: "gateway_proxy", group: "gateway", real: true, itOnly: true },
+  { key: "ca_bundle_file", group: "gateway", real: true, itOnly: true },
+  { key: "default_country", group: "countries" },
+  { key: "allowed_countries", group: "countries" },
+  { key: "code_length", group: "limits" },
+  { key: "validity_seconds", group: "limits" },
+  { key: "max_attempts", group: "limits" },
+  { key: "number_failures_per_hour", group: "limits" },
+  { key: "resend_cooldown_seconds", group: "limits" },
+  { key: "sends_per_window", group: "limits" },
+  { key: "send_window_minutes", group: "limits" },
+  { key: "brand", group: "messages" },
+  { key: "default_language", group: "messages", type: "select", options: () => languages },
+  { key: "template_en", group: "messages", type: "template" },
+  { key: "template_fr", group: "messages", type: "template" },
+  { key: "template_es", group: "messages", type: "template" },
+  { key: "template_de", group: "messages", type: "template" },
+  { key: "sms_warning_en", group: "messages", itOnly: true },
+  { key: "sms_warning_fr", group: "messages", itOnly: true },
+  { key: "sms_warning_es", group: "messages", itOnly: true },
+  { key: "sms_warning_de", group: "messages", itOnly: true },
+  { key: "ui_language", group: "desk", type: "select", options: () => uiLanguages },
+  { key: "branch", group: "desk" },
+  { key: "workstation", group: "desk" },
+  { key: "demo_allowed", group: "desk", type: "checkbox" },
+  { key: "allow_data_dir_override", group: "desk", type: "checkbox", itOnly: true },
+  { key: "allow_credentials_override", group: "desk", type: "checkbox", itOnly: true },
+  { key: "audit_key_file", group: "desk", itOnly: true },
+  { key: "branch_store", group: "desk", itOnly: true },
+  { key: "branch_key_file", group: "desk", itOnly: true },
+  { key: "branch_password_file", group: "desk", itOnly: true },
 ];
 
 let languages = [];
+let uiLanguages = [];
 let gateways = [];
 let original = new Map(); // key -> value as shown when read
 const inputs = new Map(); // key -> input element
@@ -65,7 +69,8 @@ function readInput(input) {
 
 function build(view) {
   languages = view.languages;
-  gateways = view.gateways;
+  uiLanguages = [["auto", t("ui.language_auto")], ...view.languages];
+  gateways = view.gateways.map(([value]) => [value, t(`ui.mode.${value}`)]);
   for (const spec of FIELDS) {
     const meta = view.fields.find((f) => f.key === spec.key);
     if (!meta) continue;
@@ -91,11 +96,14 @@ function build(view) {
     input.dataset.key = spec.key;
     const label = document.createElement("label");
     label.htmlFor = id;
-    label.textContent = spec.label;
+    label.textContent = t(`setting.${spec.key}`);
     const hint = document.createElement("p");
     hint.className = "hint";
     hint.id = `${id}-hint`;
-    hint.textContent = meta.bounds ? `${meta.bounds[0]}–${meta.bounds[1]} ${meta.bounds[2]}` : (spec.hint || "");
+    const hintKey = `setting.${spec.key}.hint`;
+    hint.textContent = meta.bounds
+      ? t("ui.bounds", { min: meta.bounds[0], max: meta.bounds[1], unit: t(`unit.${meta.bounds[2]}`) })
+      : (t(hintKey) === hintKey ? "" : t(hintKey));
     const error = document.createElement("p");
     error.className = "field-error";
     error.id = `${id}-error`;
@@ -133,7 +141,7 @@ function fill(view) {
     input.disabled = Boolean(locked) || Boolean(spec && spec.itOnly);
     const field = input.closest(".field");
     field.dataset.locked = locked || "";
-    field.title = locked === "it-policy" ? "Locked by the IT policy file" : locked === "environment" ? "Set by the environment" : "";
+    field.title = locked === "it-policy" ? t("ui.locked_by_policy") : locked === "environment" ? t("ui.set_by_environment") : "";
     showError(meta.key, "");
   }
   showToken(view.token);
@@ -142,16 +150,16 @@ function fill(view) {
   $("settings-problem").textContent = view.problem || "";
   $("choose-demo-row").hidden = !view.demoNeedsChoice;
   $("policy-file-note").hidden = !view.policyFile;
-  $("policy-file-note").textContent = view.policyFile ? `IT policy file: ${view.policyFile}. Locked fields are shown greyed out.` : "";
+  $("policy-file-note").textContent = view.policyFile ? t("ui.policy_file_note", { file: view.policyFile }) : "";
   for (const key of ["template_en", "template_fr", "template_es", "template_de"]) checkSoon(key, 0);
 }
 
 function showToken(token) {
-  $("token-status").textContent = token.set ? "Set" : "Not set";
+  $("token-status").textContent = token.set ? t("ui.token_set") : t("ui.token_not_set");
   $("token-status").dataset.set = String(token.set);
   $("token-source").textContent = token.source;
   $("token-replace").hidden = !token.replaceable;
-  $("token-replace").textContent = token.set ? "Replace token" : "Set token";
+  $("token-replace").textContent = token.set ? t("ui.replace_token") : t("ui.set_token");
   $("token-field").hidden = true;
   $("token-input").value = "";
 }
@@ -199,7 +207,9 @@ function showPreview(key, p) {
   sample.textContent = p.sample;
   const meter = document.createElement("span");
   meter.className = "template-meter";
-  meter.textContent = `${p.sampleUnits} characters as shown · up to ${p.worstUnits} of ${p.limit} at the longest · ${p.encoding} · ${p.segments} segment${p.segments === 1 ? "" : "s"}`;
+  meter.textContent = t("ui.template_meter", {
+    shown: p.sampleUnits, worst: p.worstUnits, limit: p.limit, encoding: p.encoding, segments: p.segments,
+  }, p.segments);
   el.append(sample, meter);
 }
 
@@ -214,10 +224,11 @@ async function onSave(event) {
   const typedToken = $("token-field").hidden ? null : $("token-input").value;
   const result = $("settings-result");
   if (Object.keys(changes).length === 0 && !typedToken) {
-    result.textContent = "Nothing to save.";
+    result.textContent = t("ui.nothing_to_save");
     return;
   }
   const modeBefore = document.body.dataset.mode;
+  const languageBefore = document.documentElement.lang;
   let answer;
   try {
     answer = await api.settingsSave(changes, typedToken || null);
@@ -225,47 +236,48 @@ async function onSave(event) {
     return;
   }
   if (!answer.saved) {
-    for (const e of answer.errors) showError(e.key, e.message);
+    for (const e of answer.errors) showError(e.key, render(e.message));
     result.dataset.ok = "false";
-    result.textContent = `Nothing was saved: ${answer.errors.length === 1 ? "one field needs" : `${answer.errors.length} fields need`} attention.`;
+    result.textContent = t("ui.nothing_saved", { count: answer.errors.length }, answer.errors.length);
     const first = answer.errors[0] && inputs.get(answer.errors[0].key);
     if (first) first.focus();
     return;
   }
   result.dataset.ok = "true";
-  result.textContent = "Saved.";
+  result.textContent = t("ui.saved");
   const status = await api.appStatus();
-  // A new gateway changes the whole page (banner, demo phone, languages):
-  // start it afresh; the session stays signed in.
-  if (status.mode !== modeBefore) {
+  // A new gateway changes the whole page (banner, demo phone, languages),
+  // and a new language every word on it: start it afresh; the session
+  // stays signed in.
+  if (status.mode !== modeBefore || status.uiLanguage !== languageBefore) {
     location.reload();
     return;
   }
   await refresh();
-  result.textContent = "Saved.";
+  result.textContent = t("ui.saved");
   if (onSaved) onSaved(status);
 }
 
 async function onTestSms(event) {
   event.preventDefault();
   const out = $("test-sms-result");
-  out.textContent = "Sending…";
+  out.textContent = t("ui.sending");
   let sent;
   try {
     sent = await api.sendTestSms($("test-sms-phone").value);
   } catch (err) {
-    out.textContent = `Not sent: ${err.message}`;
+    out.textContent = t("ui.test_not_sent", { reason: err.message });
     return;
   }
-  out.textContent = `${sent.message} Status: ${sent.status}.`;
+  out.textContent = t("ui.test_status", { message: render(sent.message), status: sent.status });
   for (let i = 0; i < 20; i++) {
     await new Promise((r) => setTimeout(r, 1500));
     try {
       const s = await api.testSmsStatus(sent.sid);
-      out.textContent = `${sent.message} Status: ${s.status}.`;
+      out.textContent = t("ui.test_status", { message: render(sent.message), status: s.status });
       if (s.isFinal) return;
     } catch (err) {
-      out.textContent = `${sent.message} The status could not be read: ${err.message}`;
+      out.textContent = t("ui.test_status_unreadable", { message: render(sent.message), reason: err.message });
       return;
     }
   }

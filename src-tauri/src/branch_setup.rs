@@ -4,6 +4,7 @@
 //! branch key file, the password file and the CA bundle. A branch the desk
 //! cannot join refuses every send; it never falls back to counting alone.
 
+use countersign::i18n::Text;
 use std::time::Duration;
 
 use countersign::audit::{AuditEvent, EventKind};
@@ -209,35 +210,33 @@ fn read_small(path: &str) -> Result<String, String> {
 pub async fn branch_rows(shell: &Shell, mut filter: FilterInput) -> IpcResult<Vec<AuditRow>> {
     shell.session.require_operator()?;
     let Some(mut ledger) = shell.branch.clone() else {
-        return Err(IpcError::new(
+        return Err(IpcError::text(
             "not_in_branch",
-            "This desk is not in a branch: only its own records can be shown.",
+            Text::new("branch.not_in_branch"),
         ));
     };
     if filter.has_phone() {
-        return Err(IpcError::new(
+        return Err(IpcError::text(
             "invalid_filter",
-            "Searching by phone number works on this desk's records only: each desk names numbers under its own key. Filter the branch by desk, date, operator or outcome.",
+            Text::new("branch.phone_filter"),
         ));
     }
-    let desk = match filter.take_desk() {
-        None => None,
-        Some(raw) => Some(DeskName::parse(&raw).ok_or_else(|| {
-            IpcError::new(
-                "invalid_filter",
-                "A desk is named as IT made it: lowercase letters, digits and _.",
-            )
-        })?),
-    };
+    let desk =
+        match filter.take_desk() {
+            None => None,
+            Some(raw) => Some(DeskName::parse(&raw).ok_or_else(|| {
+                IpcError::text("invalid_filter", Text::new("branch.bad_desk_name"))
+            })?),
+        };
     let filter = filter.parse(shell)?;
     let lines = tauri::async_runtime::spawn_blocking(move || ledger.read_audit(desk, BRANCH_SCAN))
         .await
         .map_err(IpcError::internal)?
         .map_err(|e| {
             tracing::warn!(error = %e, "branch audit read failed");
-            IpcError::new(
+            IpcError::text(
                 "branch_unreachable",
-                "The branch store cannot be reached, so the branch's records cannot be shown now.",
+                Text::new("branch.records_unreachable"),
             )
         })?;
     Ok(lines

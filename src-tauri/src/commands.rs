@@ -5,6 +5,7 @@ use countersign::audit::{AuditEvent, EventKind};
 use countersign::clock::{Clock, SystemClock};
 use countersign::desk::{Outcome, SendRecorded, Started};
 use countersign::gateway::Gateway;
+use countersign::i18n::Text;
 use countersign::language::Language;
 use countersign::phone::PhoneNumber;
 use countersign::purpose::Purpose;
@@ -68,6 +69,25 @@ pub struct AppStatus {
     warnings: Vec<String>,
     /// In branch mode, this desk's name in the branch (its database role).
     branch_desk: Option<String>,
+    /// The language the screens are in (`ui_text` hands over its words).
+    ui_language: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UiText {
+    language: &'static str,
+    messages: &'static std::collections::HashMap<&'static str, &'static str>,
+}
+
+/// Every word the screens show, in the desk's language. Asked before
+/// sign-in too: the sign-in form is in it.
+#[tauri::command]
+pub fn ui_text(shell: State<'_, Shell>) -> IpcResult<UiText> {
+    let language = shell.ui_language();
+    Ok(UiText {
+        language: language.code(),
+        messages: countersign::i18n::catalogue(language),
+    })
 }
 
 #[tauri::command]
@@ -115,6 +135,7 @@ pub fn app_status(shell: State<'_, Shell>) -> IpcResult<AppStatus> {
             .branch
             .as_ref()
             .map(|b| countersign::branch::BranchLedger::desk(b).to_string()),
+        ui_language: shell.ui_language().code(),
     })
 }
 
@@ -123,7 +144,7 @@ pub fn app_status(shell: State<'_, Shell>) -> IpcResult<AppStatus> {
 pub struct StartAnswer {
     verification: VerificationView,
     already_pending: bool,
-    message: String,
+    message: Text,
 }
 
 /// Starts a verification and sends its SMS. On a gateway failure the
@@ -158,10 +179,8 @@ pub async fn start_verification<R: Runtime>(
     })?;
     let (view, sms) = match started {
         Started::AlreadyPending { view } => {
-            let message = format!(
-                "{} already has a code pending at this desk; nothing new was sent. Use that code, or resend it.",
-                view.masked_number
-            );
+            let message =
+                Text::new("start.already_pending").arg("number", view.masked_number.clone());
             return Ok(StartAnswer {
                 verification: view,
                 already_pending: true,
@@ -177,7 +196,7 @@ pub async fn start_verification<R: Runtime>(
     Ok(StartAnswer {
         verification: view,
         already_pending: false,
-        message: "Code sent.".to_owned(),
+        message: Text::new("start.code_sent"),
     })
 }
 
@@ -234,11 +253,11 @@ fn record_send<R: Runtime>(
         SendRecorded::NotSent(outcome) => {
             let _ = app.emit(events::VERIFICATION_ENDED, &outcome);
             let kind = gateway_error.map_or("not_sent", |e| e.kind());
-            Err(IpcError::new(kind, outcome.message))
+            Err(IpcError::text(kind, outcome.message))
         }
-        SendRecorded::AlreadyEnded => Err(IpcError::new(
+        SendRecorded::AlreadyEnded => Err(IpcError::text(
             "already_ended",
-            "The verification ended while its code was being sent; that code will not be accepted.",
+            Text::new("ipc.ended_while_sending"),
         )),
     }
 }

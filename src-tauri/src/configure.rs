@@ -7,6 +7,7 @@ use countersign::audit::{AuditEvent, EventKind};
 use countersign::clock::{Clock, SystemClock};
 use countersign::config::{DeskConfig, FieldError, GatewayChoice, Key, Values};
 use countersign::facts::GatewayBinding;
+use countersign::i18n::Text;
 use countersign::language::Language;
 use countersign::secrets::SecretName;
 use countersign::templates::{self, Preview};
@@ -120,12 +121,9 @@ pub struct Checked {
 
 fn parse_key(name: &str) -> IpcResult<Key> {
     Key::parse(name).ok_or_else(|| {
-        IpcError::new(
+        IpcError::text(
             "unknown_setting",
-            format!(
-                "\"{}\" is not a setting.",
-                name.chars().take(40).collect::<String>()
-            ),
+            Text::new("ipc.unknown_setting").arg("name", name.chars().take(40).collect::<String>()),
         )
     })
 }
@@ -137,7 +135,7 @@ pub fn settings_check(shell: State<'_, Shell>, key: String, value: Value) -> Ipc
     let key = parse_key(&key)?;
     let value = key
         .check(&value)
-        .map_err(|m| IpcError::new("invalid_setting", m))?;
+        .map_err(|m| IpcError::text("invalid_setting", m))?;
     let preview = match key {
         Key::TemplateEn | Key::TemplateFr | Key::TemplateEs | Key::TemplateDe => {
             Some(preview_for(&shell, key, value.as_str().unwrap_or(""))?)
@@ -169,7 +167,7 @@ fn preview_for(shell: &Shell, key: Key, text: &str) -> IpcResult<Preview> {
         text
     };
     templates::check_with_warning(language, text, &brand, &warning)
-        .map_err(|e| IpcError::new("invalid_setting", e.to_string()))
+        .map_err(|e| IpcError::text("invalid_setting", e.text()))
 }
 
 #[derive(Debug, Serialize)]
@@ -184,9 +182,9 @@ pub struct SaveAnswer {
 fn parse_token(raw: &str) -> IpcResult<SecretString> {
     let t = raw.trim();
     if t.is_empty() || t.len() > 256 || t.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(IpcError::new(
+        return Err(IpcError::text(
             "invalid_token",
-            "The auth token must be 1 to 256 characters with no spaces.",
+            Text::new("ipc.invalid_token"),
         ));
     }
     Ok(SecretString::from(t.to_owned()))
@@ -210,20 +208,17 @@ fn check_changes(
     for (name, raw) in changes {
         let key = parse_key(name)?;
         let refusal = match config.locked_by(key) {
-            Some(LockedBy::ItPolicy) => Some("the IT policy file"),
-            Some(LockedBy::Environment) => Some("the environment"),
+            Some(LockedBy::ItPolicy) => Some("field.locked_by_policy"),
+            Some(LockedBy::Environment) => Some("field.locked_by_environment"),
             // Which files the desk reads secrets from, its proxy and what
             // the environment may move are IT's to say.
-            None if key.it_only() => Some("IT, in the policy file, only"),
+            None if key.it_only() => Some("field.it_only"),
             None => None,
         };
-        if let Some(who) = refusal {
+        if let Some(why) = refusal {
             errors.push(FieldError {
                 key,
-                message: format!(
-                    "{} is set by {who} and cannot be changed here.",
-                    key.label()
-                ),
+                message: Text::new(why).arg("label", key.label()),
             });
             continue;
         }
@@ -260,17 +255,15 @@ pub async fn settings_save<R: Runtime>(
             errors,
         })
     };
-    let file = shell.settings_file.as_ref().ok_or_else(|| {
-        IpcError::new(
-            "storage",
-            "The settings file could not be opened at start (see Warnings), so nothing can be saved.",
-        )
-    })?;
+    let file = shell
+        .settings_file
+        .as_ref()
+        .ok_or_else(|| IpcError::text("storage", Text::new("ipc.settings_file_unavailable")))?;
     let config = shell.config(|c| c.clone())?;
     if let Err(e) = &config.policy.policy {
-        return Err(IpcError::new(
+        return Err(IpcError::text(
             "policy_file",
-            format!("{e} Settings cannot be saved until IT fixes it."),
+            Text::new("ipc.policy_file_broken").arg("reason", e.to_string()),
         ));
     }
     let checked = match check_changes(&config, &changes)? {
@@ -280,12 +273,9 @@ pub async fn settings_save<R: Runtime>(
     let token_status = config.token_status();
     let token = token.as_deref().map(parse_token).transpose()?;
     if token.is_some() && !token_status.replaceable {
-        return Err(IpcError::new(
+        return Err(IpcError::text(
             "token_locked",
-            format!(
-                "The auth token cannot be replaced here: {}.",
-                token_status.source
-            ),
+            Text::new("ipc.token_locked").arg("source", token_status.source.clone()),
         ));
     }
     let before = config.layers().effective();
@@ -309,10 +299,7 @@ pub async fn settings_save<R: Runtime>(
     ) {
         return refuse(vec![FieldError {
             key: *key,
-            message: format!(
-                "{} changed: type the auth token again, so it is only ever sent to the gateway it was typed for.",
-                key.label()
-            ),
+            message: Text::new("field.token_rebind").arg("label", key.label()),
         }]);
     }
     file.save_values(&checked)
@@ -353,9 +340,9 @@ fn store_token(
     resolved: &Result<DeskConfig, String>,
 ) -> IpcResult<()> {
     let stored = |e: String| {
-        IpcError::new(
+        IpcError::text(
             "credentials",
-            format!("The settings were saved, but the auth token could not be stored: {e}"),
+            Text::new("ipc.token_not_stored").arg("reason", e),
         )
     };
     config
@@ -402,9 +389,9 @@ fn choose_demo_explicitly(
     facts
         .update(|f| f.real_gateway_configured = false)
         .map_err(|e| {
-            IpcError::new(
+            IpcError::text(
                 "credentials",
-                format!("Demo mode could not be recorded as chosen: {e}"),
+                Text::new("ipc.demo_not_recorded").arg("reason", e.to_string()),
             )
         })?;
     Ok(true)

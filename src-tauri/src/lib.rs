@@ -18,7 +18,8 @@ use countersign::folder_lock::DataFolderLock;
 use tauri::utils::config::AppDirectoriesOverride;
 use tauri::{App, AppHandle, Builder, Context, Emitter, Manager, RunEvent, Runtime};
 
-pub mod activity;
+pub mod about;
+mod activity;
 mod branch_setup;
 pub mod commands;
 pub mod config_state;
@@ -62,6 +63,9 @@ pub struct Launch {
     /// Where the machine's IT policy file is looked for: the system
     /// locations in the app, a test's own folder in tests.
     pub policy_locations: Vec<PathBuf>,
+    /// The computer's locale (`fr_FR.UTF-8`, `de-CH`…), which the desk's
+    /// language follows unless staff or IT chose one; tests pass their own.
+    pub os_locale: Option<String>,
 }
 
 impl Launch {
@@ -70,6 +74,7 @@ impl Launch {
             gateway: None,
             env: Box::new(|k| std::env::var(k).ok()),
             policy_locations: it_policy::system_locations(),
+            os_locale: sys_locale::get_locale(),
         }
     }
 
@@ -164,6 +169,8 @@ fn build_app<R: Runtime>(
             commands::demo_inbox,
             commands::set_operator,
             commands::ui_ready,
+            commands::ui_text,
+            about::about,
             configure::settings_read,
             configure::settings_check,
             configure::settings_save,
@@ -199,7 +206,8 @@ fn setup<R: Runtime>(
     config
         .notes
         .extend(launch.data_dir_override(&config.policy).1);
-    let (shell, resolved) = state::assemble(app, &data_dir, folder_lock, config);
+    let (mut shell, resolved) = state::assemble(app, &data_dir, folder_lock, config);
+    shell.os_locale = launch.os_locale.clone();
     app.manage(shell);
     let handle = app.handle().clone();
     match launch.gateway {
@@ -363,7 +371,11 @@ pub fn run() {
         }
         None => None,
     };
-    match build_app(webview_tuning::builder(), context, launch, folder_lock) {
+    // Only the real window has a size and place to keep: the tests' mock
+    // runtime has neither.
+    let builder =
+        webview_tuning::builder().plugin(tauri_plugin_window_state::Builder::default().build());
+    match build_app(builder, context, launch, folder_lock) {
         Ok(app) => app.run(|app, event| on_run_event(app, &event)),
         Err(e) => {
             eprintln!("Countersign could not start: {e}");

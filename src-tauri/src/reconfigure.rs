@@ -17,7 +17,7 @@ use countersign::gateway::GatewayMode;
 pub async fn build_gateway(shell: &Shell, resolved: &Result<DeskConfig, String>) -> GatewaySlot {
     let config = resolved.as_ref().map_err(Clone::clone)?;
     // On a snapshot: the credential store may wait on the OS.
-    let snapshot = shell.config(|c| c.clone()).map_err(|e| e.message)?;
+    let snapshot = shell.config(|c| c.clone()).map_err(|e| e.message())?;
     if let Some(why) = snapshot.gateway_refusal(config) {
         return Err(why);
     }

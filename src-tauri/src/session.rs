@@ -5,6 +5,7 @@
 //! touches a customer requires a signed-in operator, so the lock is enforced
 //! here, not in the window.
 
+use countersign::i18n::Text;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -45,12 +46,10 @@ impl Session {
             .inner
             .lock()
             .map_err(|_| IpcError::internal("session lock poisoned"))?;
-        let operator = inner.operator.clone().ok_or_else(|| {
-            IpcError::new(
-                "desk_locked",
-                "The desk is locked. Sign in with your staff ID to continue.",
-            )
-        })?;
+        let operator = inner
+            .operator
+            .clone()
+            .ok_or_else(|| IpcError::text("desk_locked", Text::new("ipc.desk_locked")))?;
         inner.last_activity = Instant::now();
         Ok(operator)
     }

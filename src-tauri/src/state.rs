@@ -4,6 +4,7 @@
 //! store plugin), audit log, gateway, and the engine over all of them; and
 //! how it lets go of the data folder at the end (`Shell::shutdown`).
 
+use countersign::i18n::Text;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -64,6 +65,8 @@ pub struct Shell {
     pub audit_key: Option<AuditKey>,
     /// In branch mode, the branch's ledger, for its audit trail (S24).
     pub branch: Option<countersign::branch::postgres::PgLedger>,
+    /// The computer's locale, for the desk's language.
+    pub os_locale: Option<String>,
     /// Compacts the pending journal from the timer, outside the desk lock.
     compactor: Option<Compactor>,
     /// The other background tasks (expiry sweep, idle lock, demo inbox),
@@ -74,9 +77,14 @@ pub struct Shell {
     closed: AtomicBool,
 }
 
-const SHUT_DOWN: &str = "Countersign has shut down; nothing more is saved in its data folder.";
-
 impl Shell {
+    /// The language the desk speaks to staff: theirs or IT's choice, else
+    /// the computer's, else English.
+    pub fn ui_language(&self) -> countersign::language::Language {
+        let chosen = self.config(|c| c.layers().ui_language()).ok().flatten();
+        countersign::i18n::ui_language(chosen, self.os_locale.as_deref())
+    }
+
     pub fn with_desk<T>(&self, f: impl FnOnce(&mut Engine) -> IpcResult<T>) -> IpcResult<T> {
         let desk = self
             .desk
@@ -87,7 +95,7 @@ impl Shell {
             .map_err(|_| IpcError::internal("desk lock poisoned"))?;
         let engine = guard
             .as_mut()
-            .ok_or_else(|| IpcError::new("desk_unavailable", SHUT_DOWN))?;
+            .ok_or_else(|| IpcError::text("desk_unavailable", Text::new("ipc.shut_down")))?;
         f(engine)
     }
 
@@ -175,7 +183,10 @@ impl Shell {
     /// settings replace it meanwhile.
     pub fn gateway(&self) -> IpcResult<Arc<GatewaySetup>> {
         self.slot().map_err(|why| {
-            IpcError::new("gateway_unavailable", format!("No SMS can be sent: {why}"))
+            IpcError::text(
+                "gateway_unavailable",
+                Text::new("ipc.no_sms").arg("reason", why),
+            )
         })
     }
 
@@ -355,6 +366,7 @@ pub fn assemble<R: Runtime, M: tauri::Manager<R>>(
         trackers: Mutex::new(HashMap::new()),
         audit_key: audit_key.ok(),
         branch,
+        os_locale: None,
         compactor,
         tasks: Mutex::new(Vec::new()),
         folder_lock: Mutex::new(Some(folder_lock)),

@@ -75,7 +75,7 @@ pub fn export_key(shell: &crate::state::Shell, target: &Path) -> Result<PathBuf,
     write(target, format!("{}\n", key.to_hex()).as_bytes())?;
     let anchor = shell
         .config(|c| c.facts.as_ref().and_then(|f| f.get().audit))
-        .map_err(|e| e.message)?;
+        .map_err(|e| e.message())?;
     let anchor_path = target.with_extension("anchor.json");
     if let Some(anchor) = anchor {
         let json = serde_json::to_vec_pretty(&anchor).map_err(|e| e.to_string())?;

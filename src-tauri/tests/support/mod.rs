@@ -101,10 +101,13 @@ pub fn try_open(
         std::fs::write(&empty, "").expect("empty policy file");
         empty.display().to_string()
     });
+    // A test speaks as a computer in that locale by passing LANG.
+    let os_locale = vars.get("LANG").cloned();
     let launch = Launch {
         gateway,
         env: Box::new(move |k| vars.get(k).cloned()),
         policy_locations: system_policy,
+        os_locale,
     };
     countersign_desk::run_app(mock_builder(), context, launch)
 }
