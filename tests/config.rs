@@ -5,6 +5,7 @@ use std::io::Write;
 
 use countersign::config::it_policy::{self, PolicyFileError};
 use countersign::config::{DeskConfig, GatewayChoice, GatewayKind, Key, Layers};
+use countersign::gateway::proxy::ProxyChoice;
 use countersign::language::Language;
 use serde_json::{json, Value};
 
@@ -467,8 +468,8 @@ fn s19_the_new_it_keys_say_what_is_wrong_and_default_to_off() {
         panic!("{:?}", config.gateway)
     };
     assert_eq!(
-        g.proxy.as_ref().map(url::Url::as_str),
-        Some("http://proxy.bank.example:3128/")
+        g.proxy,
+        ProxyChoice::Url(url::Url::parse("http://proxy.bank.example:3128/").unwrap())
     );
     assert_eq!(
         g.ca_bundle_file.as_deref(),
@@ -483,7 +484,7 @@ fn s19_the_new_it_keys_say_what_is_wrong_and_default_to_off() {
     let GatewayChoice::Real(g) = plain.gateway else {
         panic!()
     };
-    assert_eq!((g.proxy, g.ca_bundle_file), (None, None));
+    assert_eq!((g.proxy, g.ca_bundle_file), (ProxyChoice::None, None));
 }
 
 #[test]

@@ -15,6 +15,7 @@ use countersign::config::environment;
 use countersign::config::it_policy::{self, Discovered};
 use countersign::config::Key;
 use countersign::folder_lock::DataFolderLock;
+use countersign::gateway::proxy::ProxyEnvironment;
 use tauri::utils::config::AppDirectoriesOverride;
 use tauri::{App, AppHandle, Builder, Context, Emitter, Manager, RunEvent, Runtime};
 
@@ -246,7 +247,9 @@ fn load_config(
     notes.extend(note);
     let (credentials, problem) = credentials::choose(data_dir, wanted.as_deref());
     problems.extend(problem);
+    let proxy_env = ProxyEnvironment::read(policy.system, env);
     config_state::ConfigState {
+        proxy_env,
         policy,
         env_problem: (!problems.is_empty()).then(|| problems.join(" ")),
         env: env_gateway,

@@ -6,7 +6,8 @@
 use serde_json::{json, Value};
 use url::Url;
 
-use crate::gateway::restcomm::{check_account_sid, check_base_url, check_proxy_url, check_sender};
+use crate::gateway::proxy::ProxyChoice;
+use crate::gateway::restcomm::{check_account_sid, check_base_url, check_sender};
 use crate::language::Language;
 use crate::phone::Region;
 use crate::policy::{self, Limit};
@@ -345,15 +346,12 @@ impl Key {
                     Err(format!("{label} must be an absolute path."))
                 }
             }
-            Self::GatewayProxy => {
-                if text.is_empty() {
-                    return Ok(String::new());
-                }
-                let url = Url::parse(text).map_err(|e| {
-                    format!("{label} is not a web address ({e}); type it like http://proxy.bank.example:3128, or leave it empty for a direct connection.")
-                })?;
-                optional(check_proxy_url(&url)).map(|_| url.to_string())
-            }
+            // Empty stays empty (unset: direct); the words and an address
+            // take their normal form.
+            Self::GatewayProxy if text.is_empty() => Ok(String::new()),
+            Self::GatewayProxy => ProxyChoice::parse(text)
+                .map(|c| c.setting())
+                .map_err(|m| format!("{label} {}", sentence_tail(&m))),
             Self::BranchStore => {
                 if text.is_empty() {
                     return Ok(String::new());
@@ -444,6 +442,13 @@ fn countries(raw: &Value) -> Result<Vec<String>, String> {
         }
     }
     Ok(out)
+}
+
+/// A check's message that names its subject ("the gateway proxy must …")
+/// or starts with the verb ("must be …"), after the setting's label.
+fn sentence_tail(m: &str) -> String {
+    let tail = m.strip_prefix("the gateway proxy ").unwrap_or(m);
+    format!("{}.", tail.trim_end_matches('.'))
 }
 
 /// Messages from the gateway checks start lower-case, mid-sentence.

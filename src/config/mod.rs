@@ -124,9 +124,9 @@ pub struct RealGateway {
     pub request_timeout: Duration,
     /// IT may provide the token in a file instead of the credential store.
     pub token_file: Option<std::path::PathBuf>,
-    /// IT's proxy for the gateway (`gateway_proxy`); `None`: direct. Never
-    /// from the environment.
-    pub proxy: Option<Url>,
+    /// IT's proxy for the gateway (`gateway_proxy`): none (direct),
+    /// `system` or an address.
+    pub proxy: crate::gateway::proxy::ProxyChoice,
     /// IT's CA bundle (`ca_bundle_file`): only its roots are trusted; `None`:
     /// the OS's. Never from the environment.
     pub ca_bundle_file: Option<std::path::PathBuf>,
@@ -317,7 +317,8 @@ impl Checked<'_> {
         let token_file = path(Key::AuthTokenFile);
         let ca_bundle_file = path(Key::CaBundleFile);
         // A set proxy passed its check, so it parses.
-        let proxy = Url::parse(self.text(Key::GatewayProxy)).ok();
+        let proxy = crate::gateway::proxy::ProxyChoice::parse(self.text(Key::GatewayProxy))
+            .unwrap_or_default();
         match Url::parse(&url) {
             Ok(base_url) => GatewayChoice::Real(RealGateway {
                 kind,
