@@ -17,8 +17,8 @@ fn every_numeric_setting_accepts_its_bounds_and_refuses_one_beyond() {
         .collect();
     assert_eq!(
         numeric.len(),
-        8,
-        "seven S1–S9 limits and the request timeout"
+        10,
+        "seven S1–S9 limits, the request timeout and the log files' size and count"
     );
     for key in numeric {
         let (min, max, unit) = key.bounds().unwrap();
@@ -361,6 +361,9 @@ fn s19_it_only_keys_come_from_the_policy_file_alone() {
             "branch_store",
             "branch_key_file",
             "branch_password_file",
+            "log_level",
+            "log_file_size_mb",
+            "log_files_kept",
         ]
     );
     // A value in settings.json (the desk user's to edit) is ignored; IT's

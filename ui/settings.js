@@ -14,7 +14,7 @@ const FIELDS = [
   { key: "sender", group: "gateway", label: "Sender", real: true, hint: "A number such as +15550001111, or a short name" },
   { key: "request_timeout_seconds", group: "gateway", label: "Request timeout", real: true },
   { key: "auth_token_file", group: "gateway", label: "Token file", real: true, itOnly: true, hint: "Set by IT in the policy file to read the token from a file; empty means the credential store" },
-  { key: "gateway_proxy", group: "gateway", label: "Gateway proxy", real: true, itOnly: true, hint: "Set by IT in the policy file; empty means a direct connection. Proxy variables in the environment are never used" },
+  { key: "gateway_proxy", group: "gateway", label: "Gateway proxy", real: true, itOnly: true, hint: "Set by IT in the policy file: none (or empty) for a direct connection, system for the OS's proxy settings, or the proxy's address" },
   { key: "ca_bundle_file", group: "gateway", label: "CA bundle file", real: true, itOnly: true, hint: "Set by IT in the policy file: only these certificates are trusted; empty means the system's. SSL_CERT_FILE is never used" },
   { key: "default_country", group: "countries", label: "Default country", hint: "Two-letter code, e.g. GB" },
   { key: "allowed_countries", group: "countries", label: "Allowed destination countries", hint: "Codes separated by commas; empty means the default country only" },
@@ -44,6 +44,9 @@ const FIELDS = [
   { key: "branch_store", group: "desk", label: "Branch store", itOnly: true, hint: "Set by IT in the policy file: the branch's shared PostgreSQL; empty means this desk counts alone" },
   { key: "branch_key_file", group: "desk", label: "Branch key file", itOnly: true, hint: "Set by IT in the policy file: the key every desk of the branch names numbers with" },
   { key: "branch_password_file", group: "desk", label: "Branch store password file", itOnly: true, hint: "Set by IT in the policy file" },
+  { key: "log_level", group: "desk", label: "Log level", itOnly: true, hint: "Set by IT in the policy file: error, warn, info or debug. No log line holds a code, a token or a full number" },
+  { key: "log_file_size_mb", group: "desk", label: "Log file size", itOnly: true, hint: "Set by IT in the policy file: a new file is started past this size" },
+  { key: "log_files_kept", group: "desk", label: "Log files kept", itOnly: true, hint: "Set by IT in the policy file: the oldest beyond this count is deleted" },
 ];
 
 let languages = [];

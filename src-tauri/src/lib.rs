@@ -30,6 +30,7 @@ mod demo;
 pub mod error;
 pub mod events;
 pub mod gateway_setup;
+pub mod logging;
 pub mod os_account;
 mod pending_store;
 mod reconfigure;
@@ -63,6 +64,10 @@ pub struct Launch {
     /// Where the machine's IT policy file is looked for: the system
     /// locations in the app, a test's own folder in tests.
     pub policy_locations: Vec<PathBuf>,
+    /// The folder the log files are written to (`run` starts logging before
+    /// the app is built); `None`: stderr only (tests, or a folder that
+    /// could not be written). Kept as `Shell::log_dir`.
+    pub log_dir: Option<PathBuf>,
 }
 
 impl Launch {
@@ -71,6 +76,7 @@ impl Launch {
             gateway: None,
             env: Box::new(|k| std::env::var(k).ok()),
             policy_locations: it_policy::system_locations(),
+            log_dir: None,
         }
     }
 
@@ -200,7 +206,8 @@ fn setup<R: Runtime>(
     config
         .notes
         .extend(launch.data_dir_override(&config.policy).1);
-    let (shell, resolved) = state::assemble(app, &data_dir, folder_lock, config);
+    let (mut shell, resolved) = state::assemble(app, &data_dir, folder_lock, config);
+    shell.log_dir = launch.log_dir.clone();
     app.manage(shell);
     let handle = app.handle().clone();
     match launch.gateway {
@@ -341,12 +348,24 @@ pub fn on_run_event<R: Runtime>(app: &AppHandle<R>, event: &RunEvent) {
     }
 }
 
+/// Locks the data folder `context` names, or exits naming the folder and
+/// why (S20). `None` where the folder is Tauri's to resolve; setup locks it.
+fn lock_or_exit<R: Runtime>(context: &Context<R>) -> Option<DataFolderLock> {
+    match data_folder(context).map(|dir| DataFolderLock::acquire(&dir)) {
+        Some(Ok(lock)) => Some(lock),
+        Some(Err(e)) => {
+            eprintln!("Countersign could not start: {e}");
+            std::process::exit(1);
+        }
+        None => None,
+    }
+}
+
 /// The desktop entry point.
 pub fn run() {
     PROCESS_START.get_or_init(std::time::Instant::now);
-    init_logging();
     let mut context = tauri::generate_context!();
-    let launch = Launch::from_process_env();
+    let mut launch = Launch::from_process_env();
     let policy = launch.discover_policy();
     let (mut data_dir, _note) = launch.data_dir_override(&policy);
     // Under a system policy the data folder is where the OS says, not where
@@ -357,15 +376,15 @@ pub fn run() {
     }
     apply_data_dir_override(&mut context, data_dir.map(absolute_data_dir));
     // S20: before the window system is touched and before anything in the
-    // folder is read, so a second copy on a folder in use changes nothing.
-    let folder_lock = match data_folder(&context).map(|dir| DataFolderLock::acquire(&dir)) {
-        Some(Ok(lock)) => Some(lock),
-        Some(Err(e)) => {
-            eprintln!("Countersign could not start: {e}");
-            std::process::exit(1);
-        }
-        None => None,
-    };
+    // folder (its log files included) is written, so a second copy on a
+    // folder in use changes nothing.
+    let folder_lock = lock_or_exit(&context);
+    // The log folder follows the data folder's override (so a test's or a
+    // portable desk's logs stay in its folder), else the OS's log folder.
+    launch.log_dir = logging::init(
+        logging::log_folder(&context).as_deref(),
+        &countersign::logfile::LogSettings::from_policy(&policy),
+    );
     match build_app(webview_tuning::builder(), context, launch, folder_lock) {
         Ok(app) => app.run(|app, event| on_run_event(app, &event)),
         Err(e) => {
@@ -373,14 +392,4 @@ pub fn run() {
             std::process::exit(1);
         }
     }
-}
-
-fn init_logging() {
-    use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_env("COUNTERSIGN_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }

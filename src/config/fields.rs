@@ -52,11 +52,22 @@ pub enum Key {
     BranchStore,
     BranchKeyFile,
     BranchPasswordFile,
+    LogLevel,
+    LogFileSizeMb,
+    LogFilesKept,
 }
 
 /// The request timeout's bounds: long enough for a slow network, short
 /// enough that staff are not left waiting in front of a customer.
 const TIMEOUT_SECONDS: (u32, u32, u32) = (1, 60, 15);
+/// One log file's size before the next is started, in MB: large enough
+/// for weeks of a desk's info lines, small enough to mail to IT.
+pub const LOG_FILE_SIZE_MB: (u32, u32, u32) = (1, 100, 5);
+/// Log files kept, the one being written included: 5 MB × 10 is at most
+/// 50 MB on the desk.
+pub const LOG_FILES_KEPT: (u32, u32, u32) = (1, 50, 10);
+/// What the log files record, least first.
+pub const LOG_LEVELS: [&str; 4] = ["error", "warn", "info", "debug"];
 const MAX_NAME_CHARS: usize = 64;
 
 impl serde::Serialize for Key {
@@ -66,7 +77,7 @@ impl serde::Serialize for Key {
 }
 
 impl Key {
-    pub const ALL: [Key; 36] = [
+    pub const ALL: [Key; 39] = [
         Self::Gateway,
         Self::BaseUrl,
         Self::AccountSid,
@@ -103,6 +114,9 @@ impl Key {
         Self::BranchStore,
         Self::BranchKeyFile,
         Self::BranchPasswordFile,
+        Self::LogLevel,
+        Self::LogFileSizeMb,
+        Self::LogFilesKept,
     ];
 
     /// The name in `settings.json`, the policy file and IPC.
@@ -137,6 +151,9 @@ impl Key {
             Self::BranchStore => "branch_store",
             Self::BranchKeyFile => "branch_key_file",
             Self::BranchPasswordFile => "branch_password_file",
+            Self::LogLevel => "log_level",
+            Self::LogFileSizeMb => "log_file_size_mb",
+            Self::LogFilesKept => "log_files_kept",
             limit => limit.limit().map_or("", |l| l.field),
         }
     }
@@ -184,6 +201,9 @@ impl Key {
             Self::BranchStore => "The branch store",
             Self::BranchKeyFile => "The branch key file",
             Self::BranchPasswordFile => "The branch store password file",
+            Self::LogLevel => "The log level",
+            Self::LogFileSizeMb => "The log file size",
+            Self::LogFilesKept => "The log files kept",
         }
     }
 
@@ -191,7 +211,8 @@ impl Key {
     /// the settings screen (or written into `settings.json`) is never used,
     /// because each of these decides where secrets go or come from, what
     /// the environment may change (S19), or what the SMS warns the customer
-    /// (S15: IT may reword it, staff may not).
+    /// (S15: IT may reword it, staff may not), or what the desk keeps in
+    /// its log files (read before the settings file is, at start).
     pub fn it_only(self) -> bool {
         matches!(
             self,
@@ -208,6 +229,9 @@ impl Key {
                 | Self::BranchStore
                 | Self::BranchKeyFile
                 | Self::BranchPasswordFile
+                | Self::LogLevel
+                | Self::LogFileSizeMb
+                | Self::LogFilesKept
         )
     }
 
@@ -254,6 +278,8 @@ impl Key {
     pub fn bounds(self) -> Option<(u32, u32, &'static str)> {
         match self {
             Self::RequestTimeoutSeconds => Some((TIMEOUT_SECONDS.0, TIMEOUT_SECONDS.1, "seconds")),
+            Self::LogFileSizeMb => Some((LOG_FILE_SIZE_MB.0, LOG_FILE_SIZE_MB.1, "MB")),
+            Self::LogFilesKept => Some((LOG_FILES_KEPT.0, LOG_FILES_KEPT.1, "files")),
             k => k.limit().map(|l| (l.min, l.max, l.unit)),
         }
     }
@@ -264,6 +290,9 @@ impl Key {
         match self {
             Self::Gateway => json!("demo"),
             Self::RequestTimeoutSeconds => json!(TIMEOUT_SECONDS.2),
+            Self::LogFileSizeMb => json!(LOG_FILE_SIZE_MB.2),
+            Self::LogFilesKept => json!(LOG_FILES_KEPT.2),
+            Self::LogLevel => json!("info"),
             Self::DefaultCountry => json!("GB"),
             Self::AllowedCountries => json!([]),
             Self::Brand => json!("Countersign"),
@@ -352,6 +381,11 @@ impl Key {
             Self::GatewayProxy => ProxyChoice::parse(text)
                 .map(|c| c.setting())
                 .map_err(|m| format!("{label} {}", sentence_tail(&m))),
+            Self::LogLevel => LOG_LEVELS
+                .iter()
+                .find(|l| l.eq_ignore_ascii_case(text))
+                .map(|l| (*l).to_owned())
+                .ok_or_else(|| format!("{label} must be error, warn, info or debug.")),
             Self::BranchStore => {
                 if text.is_empty() {
                     return Ok(String::new());

@@ -105,6 +105,7 @@ pub fn try_open(
         gateway,
         env: Box::new(move |k| vars.get(k).cloned()),
         policy_locations: system_policy,
+        log_dir: None,
     };
     countersign_desk::run_app(mock_builder(), context, launch)
 }
