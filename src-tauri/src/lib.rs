@@ -29,6 +29,7 @@ mod delivery;
 mod demo;
 pub mod error;
 pub mod events;
+mod folder_move;
 pub mod gateway_setup;
 pub mod logging;
 pub mod os_account;
@@ -105,17 +106,25 @@ impl Launch {
 }
 
 /// The data folder the app will use, worked out as Tauri does
-/// (`app_data_dir`) but before any app is built, so that `run` can lock it
-/// before the window system is touched. `None` where it cannot tell; setup
-/// then locks the folder Tauri reports. Setup checks the two agree.
+/// (`app_local_data_dir`) but before any app is built, so that `run` can
+/// lock it before the window system is touched. `None` where it cannot
+/// tell; setup then locks the folder Tauri reports. Setup checks the two
+/// agree.
+///
+/// The local, not the roaming, app-data folder: on Windows pending codes
+/// and the audit trail must not travel with a roaming profile (elsewhere
+/// the two are the same folder). `folder_move` brings an older desk's
+/// roaming folder over.
 pub fn data_folder<R: Runtime>(context: &Context<R>) -> Option<PathBuf> {
     let normal = |p: &Path| p.components().collect::<PathBuf>();
     match &context.config().app.app_directories_override {
-        None => dirs::data_dir().map(|d| d.join(&context.config().identifier)),
+        None => dirs::data_local_dir().map(|d| d.join(&context.config().identifier)),
         Some(AppDirectoriesOverride::Root(root)) if root.is_absolute() => Some(normal(root)),
-        Some(AppDirectoriesOverride::Directories(dirs)) => {
-            dirs.data.as_deref().filter(|d| d.is_absolute()).map(normal)
-        }
+        Some(AppDirectoriesOverride::Directories(dirs)) => dirs
+            .local_data
+            .as_deref()
+            .filter(|d| d.is_absolute())
+            .map(normal),
         // Relative or `$VARIABLE/...` paths: Tauri's to resolve.
         Some(_) => None,
     }
@@ -192,7 +201,7 @@ fn setup<R: Runtime>(
     launch: Launch,
     folder_lock: Option<DataFolderLock>,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let data_dir = app.path().app_data_dir()?;
+    let data_dir = app.path().app_local_data_dir()?;
     // Before anything in the folder is read (S20). The lock `run` took is
     // kept if it is on this very folder; otherwise it is taken here.
     let folder_lock = match folder_lock {
@@ -368,6 +377,7 @@ pub fn run() {
     let mut launch = Launch::from_process_env();
     let policy = launch.discover_policy();
     let (mut data_dir, _note) = launch.data_dir_override(&policy);
+    let os_chosen = data_dir.is_none();
     // Under a system policy the data folder is where the OS says, not where
     // XDG_DATA_HOME or HOME (the user's to set) would put it: an empty
     // folder would start every count from zero (S19).
@@ -378,13 +388,23 @@ pub fn run() {
     // S20: before the window system is touched and before anything in the
     // folder (its log files included) is written, so a second copy on a
     // folder in use changes nothing.
-    let folder_lock = lock_or_exit(&context);
+    let mut folder_lock = lock_or_exit(&context);
     // The log folder follows the data folder's override (so a test's or a
     // portable desk's logs stay in its folder), else the OS's log folder.
     launch.log_dir = logging::init(
         logging::log_folder(&context).as_deref(),
         &countersign::logfile::LogSettings::from_policy(&policy),
     );
+    // Windows: an earlier version's roaming folder moves in under the lock;
+    // if it cannot, that folder stays in use and is locked instead.
+    if let Some(old) = os_chosen
+        .then(|| folder_move::from_roaming(&context))
+        .flatten()
+    {
+        apply_data_dir_override(&mut context, Some(old));
+        drop(folder_lock);
+        folder_lock = lock_or_exit(&context);
+    }
     match build_app(webview_tuning::builder(), context, launch, folder_lock) {
         Ok(app) => app.run(|app, event| on_run_event(app, &event)),
         Err(e) => {

@@ -160,7 +160,7 @@ fn s20_the_folder_run_locks_is_the_one_tauri_uses() {
         let expected = countersign_desk::data_folder(&context);
         // Built without `run_app`: nothing is opened or made.
         let app = mock_builder().build(context).unwrap();
-        (expected, app.path().app_data_dir().unwrap())
+        (expected, app.path().app_local_data_dir().unwrap())
     };
     let root = dir.path().join("portable").join(".").join("desk");
     let (expected, actual) = resolved(Some(AppDirectoriesOverride::Root(root)));
