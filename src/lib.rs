@@ -23,6 +23,7 @@ pub mod journal;
 pub mod keys;
 pub mod language;
 pub mod limits;
+pub mod logfile;
 pub mod persist;
 pub mod phone;
 pub mod policy;

@@ -5,6 +5,7 @@ use std::io::Write;
 
 use countersign::config::it_policy::{self, PolicyFileError};
 use countersign::config::{DeskConfig, GatewayChoice, GatewayKind, Key, Layers};
+use countersign::gateway::proxy::ProxyChoice;
 use countersign::language::Language;
 use serde_json::{json, Value};
 
@@ -16,8 +17,8 @@ fn every_numeric_setting_accepts_its_bounds_and_refuses_one_beyond() {
         .collect();
     assert_eq!(
         numeric.len(),
-        8,
-        "seven S1–S9 limits and the request timeout"
+        10,
+        "seven S1–S9 limits, the request timeout and the log files' size and count"
     );
     for key in numeric {
         let (min, max, unit) = key.bounds().unwrap();
@@ -361,6 +362,9 @@ fn s19_it_only_keys_come_from_the_policy_file_alone() {
             "branch_store",
             "branch_key_file",
             "branch_password_file",
+            "log_level",
+            "log_file_size_mb",
+            "log_files_kept",
         ]
     );
     // A value in settings.json (the desk user's to edit) is ignored; IT's
@@ -468,8 +472,8 @@ fn s19_the_new_it_keys_say_what_is_wrong_and_default_to_off() {
         panic!("{:?}", config.gateway)
     };
     assert_eq!(
-        g.proxy.as_ref().map(url::Url::as_str),
-        Some("http://proxy.bank.example:3128/")
+        g.proxy,
+        ProxyChoice::Url(url::Url::parse("http://proxy.bank.example:3128/").unwrap())
     );
     assert_eq!(
         g.ca_bundle_file.as_deref(),
@@ -484,7 +488,7 @@ fn s19_the_new_it_keys_say_what_is_wrong_and_default_to_off() {
     let GatewayChoice::Real(g) = plain.gateway else {
         panic!()
     };
-    assert_eq!((g.proxy, g.ca_bundle_file), (None, None));
+    assert_eq!((g.proxy, g.ca_bundle_file), (ProxyChoice::None, None));
 }
 
 #[test]

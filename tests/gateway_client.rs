@@ -508,7 +508,7 @@ fn a_proxy_or_ca_bundle_that_cannot_be_used_is_refused() {
     let fresh = base();
     assert_eq!(
         (fresh.proxy.clone(), fresh.ca_bundle_file.clone()),
-        (None, None)
+        (countersign::gateway::proxy::ProxyRoute::Direct, None)
     );
     for bad in [
         "socks5://127.0.0.1:1080",

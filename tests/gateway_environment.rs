@@ -18,6 +18,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use countersign::gateway::proxy::ProxyRoute;
 use countersign::gateway::restcomm::{RestcommClient, RestcommSettings, RetryPolicy};
 use countersign::gateway::{Gateway, GatewayError};
 use gateway_support::raw::{accepted, RawServer, TestPki, TunnelProxy};
@@ -160,6 +161,43 @@ fn child_sends_without_the_environment_proxy() {
         assert_eq!(gateway.requests().len(), 2);
         // The tunnel carried TLS: the proxy saw no token and no body.
         assert!(!connects[0].contains("123456"));
+    });
+}
+
+/// Demo mode's client never takes a proxy, even where IT chose `system`
+/// (which on Linux reads these very variables): its emulator is on
+/// loopback, where a proxy could only misroute the codes.
+#[test]
+fn s19_a_system_proxy_never_routes_demo_traffic() {
+    let trap = TcpListener::bind("127.0.0.1:0").unwrap();
+    trap.set_nonblocking(true).unwrap();
+    let proxy = format!("http://127.0.0.1:{}", trap.local_addr().unwrap().port());
+    let vars: Vec<(&str, String)> = PROXY_VARS.iter().map(|v| (*v, proxy.clone())).collect();
+    run_child("child_sends_demo_traffic_directly_under_system", &vars);
+    let mut knocks = 0;
+    while trap.accept().is_ok() {
+        knocks += 1;
+    }
+    assert_eq!(
+        knocks, 0,
+        "the demo traffic went to the environment's proxy"
+    );
+}
+
+#[test]
+#[ignore = "run by s19_a_system_proxy_never_routes_demo_traffic, in a child process"]
+fn child_sends_demo_traffic_directly_under_system() {
+    if !is_child() {
+        return;
+    }
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let em = emulator().await;
+        let s = settings_for(&em).with_proxy_route(ProxyRoute::Os);
+        quick_client(s)
+            .send(&sms(TO, "Your code is 123456"))
+            .await
+            .expect("sent directly to the emulator");
+        assert_eq!(em.inbox().len(), 1);
     });
 }
 

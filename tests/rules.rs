@@ -749,7 +749,7 @@ fn s9_landline_refused() {
     let allowed = AllowedCountries::only(gb());
     assert_eq!(
         PhoneNumber::parse("020 7946 0000", gb(), &allowed),
-        Err(PhoneError::CannotReceiveSms("landline"))
+        Err(PhoneError::CannotReceiveSms("line.fixed_line"))
     );
 }
 
@@ -757,8 +757,8 @@ fn s9_landline_refused() {
 fn s9_numbers_that_cannot_take_sms_are_refused() {
     let allowed = AllowedCountries::only(gb());
     for (number, kind) in [
-        ("0800 123 4567", "freephone"),
-        ("0909 879 0000", "premium-rate"),
+        ("0800 123 4567", "line.toll_free"),
+        ("0909 879 0000", "line.premium_rate"),
     ] {
         assert_eq!(
             PhoneNumber::parse(number, gb(), &allowed),

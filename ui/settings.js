@@ -47,6 +47,9 @@ const FIELDS = [
   { key: "branch_store", group: "desk", itOnly: true },
   { key: "branch_key_file", group: "desk", itOnly: true },
   { key: "branch_password_file", group: "desk", itOnly: true },
+  { key: "log_level", group: "desk", itOnly: true },
+  { key: "log_file_size_mb", group: "desk", itOnly: true },
+  { key: "log_files_kept", group: "desk", itOnly: true },
 ];
 
 let languages = [];
@@ -236,7 +239,7 @@ async function onSave(event) {
     return;
   }
   if (!answer.saved) {
-    for (const e of answer.errors) showError(e.key, render(e.message));
+    for (const e of answer.errors) showError(e.key, render(e.text || e.message));
     result.dataset.ok = "false";
     result.textContent = t("ui.nothing_saved", { count: answer.errors.length }, answer.errors.length);
     const first = answer.errors[0] && inputs.get(answer.errors[0].key);

@@ -3,7 +3,7 @@
 //! The facts and the text staff copy are the core's (`support`); this
 //! gathers them from the running shell.
 
-use tauri::{AppHandle, Manager, Runtime, State};
+use tauri::{AppHandle, Runtime, State};
 
 use countersign::support::SupportFacts;
 
@@ -38,11 +38,10 @@ pub fn facts<R: Runtime>(app: &AppHandle<R>, shell: &Shell) -> IpcResult<Support
         build: BUILD.to_owned(),
         os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
         data_folder: shell.data_dir.display().to_string(),
-        log_folder: app
-            .path()
-            .app_log_dir()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|_| "unknown".to_owned()),
+        log_folder: shell.log_dir.as_ref().map_or_else(
+            || "none: logs go to the console only".to_owned(),
+            |p| p.display().to_string(),
+        ),
         policy,
         gateway_mode: shell
             .mode()

@@ -11,6 +11,7 @@ use countersign::config::{
     DeskConfig, FieldError, GatewayChoice, Key, Layers, RealGateway, Values,
 };
 use countersign::facts::{FactsStore, GatewayBinding};
+use countersign::gateway::proxy::ProxyEnvironment;
 use countersign::secrets::{CredentialStore, SecretName};
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
@@ -31,6 +32,8 @@ pub struct ConfigState {
     pub notes: Vec<String>,
     /// The desk's sealed facts; `None` until the desk key is open.
     pub facts: Option<FactsStore>,
+    /// What `gateway_proxy = "system"` is decided against, read at start.
+    pub proxy_env: ProxyEnvironment,
 }
 
 /// Why a key cannot be edited on the settings screen.

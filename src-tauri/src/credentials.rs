@@ -21,6 +21,51 @@ pub struct OsCredentials {
     folder_tag: String,
 }
 
+/// The entry's name in the store: the secret's, then a tag of the data
+/// folder's path (so moving the folder means renaming its entries:
+/// `folder_move`).
+pub fn entry_account(name: SecretName, data_dir: &Path) -> String {
+    format!("{}@{}", name.account(), folder_tag(data_dir))
+}
+
+fn folder_tag(data_dir: &Path) -> String {
+    hex::encode(&Sha256::digest(data_dir.to_string_lossy().as_bytes())[..6])
+}
+
+/// Entries of the store by name, for moving them with the data folder;
+/// tests use a map.
+pub trait Entries {
+    fn get(&self, account: &str) -> Result<Option<SecretString>, String>;
+    fn set(&self, account: &str, value: &SecretString) -> Result<(), String>;
+    fn delete(&self, account: &str) -> Result<(), String>;
+}
+
+/// The OS credential store's entries under the desk's service.
+pub struct OsEntries;
+
+impl Entries for OsEntries {
+    fn get(&self, account: &str) -> Result<Option<SecretString>, String> {
+        let entry = keyring::Entry::new(SERVICE, account).map_err(|e| e.to_string())?;
+        match entry.get_password() {
+            Ok(p) => Ok(Some(SecretString::from(p))),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+    fn set(&self, account: &str, value: &SecretString) -> Result<(), String> {
+        keyring::Entry::new(SERVICE, account)
+            .and_then(|e| e.set_password(value.expose_secret()))
+            .map_err(|e| e.to_string())
+    }
+    fn delete(&self, account: &str) -> Result<(), String> {
+        let entry = keyring::Entry::new(SERVICE, account).map_err(|e| e.to_string())?;
+        match entry.delete_credential() {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
 impl OsCredentials {
     fn entry(&self, name: SecretName) -> Result<keyring::Entry, SecretError> {
         keyring::Entry::new(SERVICE, &format!("{}@{}", name.account(), self.folder_tag))
@@ -30,7 +75,7 @@ impl OsCredentials {
     /// The store answers (with or without an entry): it can be used.
     fn probe(data_dir: &Path) -> Result<Self, String> {
         let store = Self {
-            folder_tag: hex::encode(&Sha256::digest(data_dir.to_string_lossy().as_bytes())[..6]),
+            folder_tag: folder_tag(data_dir),
         };
         match store
             .entry(SecretName::DigestKey)

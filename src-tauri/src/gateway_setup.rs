@@ -11,6 +11,7 @@ use secrecy::SecretString;
 
 use countersign::config::{GatewayKind, RealGateway};
 use countersign::gateway::emulator::{self, EmulatorConfig, EmulatorHandle, DEMO_ACCOUNT_SID};
+use countersign::gateway::proxy::{self, ProxyEnvironment, ProxyPlatform};
 use countersign::gateway::restcomm::{Flavour, RestcommClient, RestcommSettings};
 use countersign::gateway::GatewayMode;
 
@@ -25,8 +26,14 @@ pub struct GatewaySetup {
 const DEMO_SENDER: &str = "Countersign";
 
 /// The real gateway's client. Nothing is sent to check it: the settings
-/// screen's "Send a test SMS" does that, on purpose.
-pub fn real(gateway: &RealGateway, token: SecretString) -> Result<GatewaySetup, String> {
+/// screen's "Send a test SMS" does that, on purpose. `proxy_env` is what
+/// `gateway_proxy = "system"` is decided against (S19).
+pub fn real(
+    gateway: &RealGateway,
+    token: SecretString,
+    proxy_env: &ProxyEnvironment,
+) -> Result<GatewaySetup, String> {
+    let route = proxy::route(&gateway.proxy, proxy_env, ProxyPlatform::CURRENT)?;
     let (mode, flavour) = match gateway.kind {
         GatewayKind::Twilio => (GatewayMode::Twilio, Flavour::TwilioCompatible),
         _ => (GatewayMode::Restcomm, Flavour::Restcomm),
@@ -35,7 +42,7 @@ pub fn real(gateway: &RealGateway, token: SecretString) -> Result<GatewaySetup, 
         RestcommSettings::new(gateway.account_sid.clone(), token, gateway.sender.clone())
             .with_base_url(gateway.base_url.clone())
             .with_flavour(flavour)
-            .with_proxy(gateway.proxy.clone())
+            .with_proxy_route(route)
             .with_ca_bundle(gateway.ca_bundle_file.clone());
     settings.request_timeout = gateway.request_timeout;
     settings.validate().map_err(|e| e.to_string())?;
@@ -58,7 +65,8 @@ pub fn real(gateway: &RealGateway, token: SecretString) -> Result<GatewaySetup, 
 }
 
 /// Starts the embedded emulator on an ephemeral loopback port and points the
-/// real client at it.
+/// real client at it, directly: no proxy, whatever IT or the environment
+/// says (the client reaches any `http://` gateway directly).
 pub async fn demo() -> Result<GatewaySetup, String> {
     let config = EmulatorConfig::demo();
     let token = config.accounts[0].token.clone();

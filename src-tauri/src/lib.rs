@@ -15,6 +15,7 @@ use countersign::config::environment;
 use countersign::config::it_policy::{self, Discovered};
 use countersign::config::Key;
 use countersign::folder_lock::DataFolderLock;
+use countersign::gateway::proxy::ProxyEnvironment;
 use tauri::utils::config::AppDirectoriesOverride;
 use tauri::{App, AppHandle, Builder, Context, Emitter, Manager, RunEvent, Runtime};
 
@@ -29,7 +30,9 @@ mod delivery;
 mod demo;
 pub mod error;
 pub mod events;
+mod folder_move;
 pub mod gateway_setup;
+pub mod logging;
 pub mod os_account;
 mod pending_store;
 mod reconfigure;
@@ -66,6 +69,10 @@ pub struct Launch {
     /// The computer's locale (`fr_FR.UTF-8`, `de-CH`…), which the desk's
     /// language follows unless staff or IT chose one; tests pass their own.
     pub os_locale: Option<String>,
+    /// The folder the log files are written to (`run` starts logging before
+    /// the app is built); `None`: stderr only (tests, or a folder that
+    /// could not be written). Kept as `Shell::log_dir`.
+    pub log_dir: Option<PathBuf>,
 }
 
 impl Launch {
@@ -75,6 +82,7 @@ impl Launch {
             env: Box::new(|k| std::env::var(k).ok()),
             policy_locations: it_policy::system_locations(),
             os_locale: sys_locale::get_locale(),
+            log_dir: None,
         }
     }
 
@@ -103,17 +111,25 @@ impl Launch {
 }
 
 /// The data folder the app will use, worked out as Tauri does
-/// (`app_data_dir`) but before any app is built, so that `run` can lock it
-/// before the window system is touched. `None` where it cannot tell; setup
-/// then locks the folder Tauri reports. Setup checks the two agree.
+/// (`app_local_data_dir`) but before any app is built, so that `run` can
+/// lock it before the window system is touched. `None` where it cannot
+/// tell; setup then locks the folder Tauri reports. Setup checks the two
+/// agree.
+///
+/// The local, not the roaming, app-data folder: on Windows pending codes
+/// and the audit trail must not travel with a roaming profile (elsewhere
+/// the two are the same folder). `folder_move` brings an older desk's
+/// roaming folder over.
 pub fn data_folder<R: Runtime>(context: &Context<R>) -> Option<PathBuf> {
     let normal = |p: &Path| p.components().collect::<PathBuf>();
     match &context.config().app.app_directories_override {
-        None => dirs::data_dir().map(|d| d.join(&context.config().identifier)),
+        None => dirs::data_local_dir().map(|d| d.join(&context.config().identifier)),
         Some(AppDirectoriesOverride::Root(root)) if root.is_absolute() => Some(normal(root)),
-        Some(AppDirectoriesOverride::Directories(dirs)) => {
-            dirs.data.as_deref().filter(|d| d.is_absolute()).map(normal)
-        }
+        Some(AppDirectoriesOverride::Directories(dirs)) => dirs
+            .local_data
+            .as_deref()
+            .filter(|d| d.is_absolute())
+            .map(normal),
         // Relative or `$VARIABLE/...` paths: Tauri's to resolve.
         Some(_) => None,
     }
@@ -192,7 +208,7 @@ fn setup<R: Runtime>(
     launch: Launch,
     folder_lock: Option<DataFolderLock>,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let data_dir = app.path().app_data_dir()?;
+    let data_dir = app.path().app_local_data_dir()?;
     // Before anything in the folder is read (S20). The lock `run` took is
     // kept if it is on this very folder; otherwise it is taken here.
     let folder_lock = match folder_lock {
@@ -208,6 +224,7 @@ fn setup<R: Runtime>(
         .extend(launch.data_dir_override(&config.policy).1);
     let (mut shell, resolved) = state::assemble(app, &data_dir, folder_lock, config);
     shell.os_locale = launch.os_locale.clone();
+    shell.log_dir = launch.log_dir.clone();
     app.manage(shell);
     let handle = app.handle().clone();
     match launch.gateway {
@@ -254,7 +271,9 @@ fn load_config(
     notes.extend(note);
     let (credentials, problem) = credentials::choose(data_dir, wanted.as_deref());
     problems.extend(problem);
+    let proxy_env = ProxyEnvironment::read(policy.system, env);
     config_state::ConfigState {
+        proxy_env,
         policy,
         env_problem: (!problems.is_empty()).then(|| problems.join(" ")),
         env: env_gateway,
@@ -346,14 +365,27 @@ pub fn on_run_event<R: Runtime>(app: &AppHandle<R>, event: &RunEvent) {
     }
 }
 
+/// Locks the data folder `context` names, or exits naming the folder and
+/// why (S20). `None` where the folder is Tauri's to resolve; setup locks it.
+fn lock_or_exit<R: Runtime>(context: &Context<R>) -> Option<DataFolderLock> {
+    match data_folder(context).map(|dir| DataFolderLock::acquire(&dir)) {
+        Some(Ok(lock)) => Some(lock),
+        Some(Err(e)) => {
+            eprintln!("Countersign could not start: {e}");
+            std::process::exit(1);
+        }
+        None => None,
+    }
+}
+
 /// The desktop entry point.
 pub fn run() {
     PROCESS_START.get_or_init(std::time::Instant::now);
-    init_logging();
     let mut context = tauri::generate_context!();
-    let launch = Launch::from_process_env();
+    let mut launch = Launch::from_process_env();
     let policy = launch.discover_policy();
     let (mut data_dir, _note) = launch.data_dir_override(&policy);
+    let os_chosen = data_dir.is_none();
     // Under a system policy the data folder is where the OS says, not where
     // XDG_DATA_HOME or HOME (the user's to set) would put it: an empty
     // folder would start every count from zero (S19).
@@ -362,15 +394,25 @@ pub fn run() {
     }
     apply_data_dir_override(&mut context, data_dir.map(absolute_data_dir));
     // S20: before the window system is touched and before anything in the
-    // folder is read, so a second copy on a folder in use changes nothing.
-    let folder_lock = match data_folder(&context).map(|dir| DataFolderLock::acquire(&dir)) {
-        Some(Ok(lock)) => Some(lock),
-        Some(Err(e)) => {
-            eprintln!("Countersign could not start: {e}");
-            std::process::exit(1);
-        }
-        None => None,
-    };
+    // folder (its log files included) is written, so a second copy on a
+    // folder in use changes nothing.
+    let mut folder_lock = lock_or_exit(&context);
+    // The log folder follows the data folder's override (so a test's or a
+    // portable desk's logs stay in its folder), else the OS's log folder.
+    launch.log_dir = logging::init(
+        logging::log_folder(&context).as_deref(),
+        &countersign::logfile::LogSettings::from_policy(&policy),
+    );
+    // Windows: an earlier version's roaming folder moves in under the lock;
+    // if it cannot, that folder stays in use and is locked instead.
+    if let Some(old) = os_chosen
+        .then(|| folder_move::from_roaming(&context))
+        .flatten()
+    {
+        apply_data_dir_override(&mut context, Some(old));
+        drop(folder_lock);
+        folder_lock = lock_or_exit(&context);
+    }
     // Only the real window has a size and place to keep: the tests' mock
     // runtime has neither.
     let builder =
@@ -382,14 +424,4 @@ pub fn run() {
             std::process::exit(1);
         }
     }
-}
-
-fn init_logging() {
-    use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_env("COUNTERSIGN_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }

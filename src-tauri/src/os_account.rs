@@ -16,6 +16,13 @@ pub fn pinned_data_dir(identifier: &str) -> Option<std::path::PathBuf> {
     imp::data_root().map(|root| root.join(identifier))
 }
 
+/// Windows: where desks before the local folder kept their data
+/// (`folder_move`), from the known-folder API.
+#[cfg(windows)]
+pub fn roaming_data_dir(identifier: &str) -> Option<std::path::PathBuf> {
+    imp::roaming_root().map(|root| root.join(identifier))
+}
+
 /// Kept to one printable line: it goes into records and the screen.
 fn clean(name: &str) -> String {
     name.chars().filter(|c| !c.is_control()).take(64).collect()
@@ -87,9 +94,15 @@ mod imp {
 mod imp {
     use windows_sys::Win32::System::WindowsProgramming::GetUserNameW;
 
-    /// The roaming app-data known folder (Tauri's default), from the
-    /// known-folder API rather than the `APPDATA` variable.
+    /// The local app-data known folder (the data folder's parent, see
+    /// `data_folder`), from the known-folder API rather than the
+    /// `LOCALAPPDATA` variable.
     pub fn data_root() -> Option<std::path::PathBuf> {
+        known_folders::get_known_folder_path(known_folders::KnownFolder::LocalAppData)
+    }
+
+    /// Where desks before the move to the local folder kept their data.
+    pub fn roaming_root() -> Option<std::path::PathBuf> {
         known_folders::get_known_folder_path(known_folders::KnownFolder::RoamingAppData)
     }
 

@@ -25,7 +25,7 @@ pub async fn build_gateway(shell: &Shell, resolved: &Result<DeskConfig, String>)
         GatewayChoice::Demo => gateway_setup::demo().await.map(Arc::new),
         GatewayChoice::Real(real) => {
             let token = snapshot.token(real)?;
-            let setup = gateway_setup::real(real, token)?;
+            let setup = gateway_setup::real(real, token, &snapshot.proxy_env)?;
             // From now on, losing the settings must not drop this desk to
             // demo mode silently. (A gateway from the environment is a
             // script's or a test's, where IT left room for it: it does not

@@ -59,6 +59,9 @@ pub struct Shell {
     pub session: Session,
     pub warnings: Mutex<Vec<String>>,
     pub data_dir: PathBuf,
+    /// The folder the desk's log files are written to; `None` when it logs
+    /// to stderr only (tests, or a log folder that could not be written).
+    pub log_dir: Option<PathBuf>,
     /// Delivery polling tasks, stopped when their verification ends.
     pub trackers: Mutex<HashMap<VerificationId, JoinHandle<()>>>,
     /// The key the audit chain is verified with (S22).
@@ -363,6 +366,7 @@ pub fn assemble<R: Runtime, M: tauri::Manager<R>>(
         session: Session::new(DEFAULT_LOCK_AFTER),
         warnings: Mutex::new(warnings),
         data_dir: data_dir.to_owned(),
+        log_dir: None,
         trackers: Mutex::new(HashMap::new()),
         audit_key: audit_key.ok(),
         branch,

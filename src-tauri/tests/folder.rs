@@ -160,7 +160,7 @@ fn s20_the_folder_run_locks_is_the_one_tauri_uses() {
         let expected = countersign_desk::data_folder(&context);
         // Built without `run_app`: nothing is opened or made.
         let app = mock_builder().build(context).unwrap();
-        (expected, app.path().app_data_dir().unwrap())
+        (expected, app.path().app_local_data_dir().unwrap())
     };
     let root = dir.path().join("portable").join(".").join("desk");
     let (expected, actual) = resolved(Some(AppDirectoriesOverride::Root(root)));
@@ -168,6 +168,31 @@ fn s20_the_folder_run_locks_is_the_one_tauri_uses() {
     let (expected, actual) = resolved(None);
     assert_eq!(expected, Some(actual));
     assert!(!dir.path().join("portable").exists());
+}
+
+/// The log folder `run` opens before the app is built is the one Tauri's
+/// `app_log_dir` names: with a root override (tests, portable desks, a
+/// system policy's pinned folder) its `logs` folder, else the OS's.
+#[test]
+fn the_log_folder_run_opens_is_the_one_tauri_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let resolved = |over: Option<AppDirectoriesOverride>| {
+        let mut context = tauri::generate_context!();
+        context.config_mut().app.app_directories_override = over;
+        let expected = countersign_desk::logging::log_folder(&context);
+        let app = mock_builder().build(context).unwrap();
+        (expected, app.path().app_log_dir().unwrap())
+    };
+    let root = dir.path().join("portable").join(".").join("desk");
+    let (expected, actual) = resolved(Some(AppDirectoriesOverride::Root(root.clone())));
+    assert_eq!(expected, Some(actual));
+    assert_eq!(
+        expected,
+        Some(dir.path().join("portable").join("desk").join("logs"))
+    );
+    let (expected, actual) = resolved(None);
+    assert_eq!(expected, Some(actual));
+    assert!(!dir.path().join("portable").exists(), "nothing is made");
 }
 
 /// The real app, started on a folder another process holds: it exits with

@@ -170,6 +170,7 @@ fn s19_countersign_data_dir_does_not_move_the_data_under_a_system_policy() {
         env: Box::new(|k| (k == "COUNTERSIGN_DATA_DIR").then(|| "/tmp/empty-desk".to_owned())),
         policy_locations: locations,
         os_locale: None,
+        log_dir: None,
     };
     // No machine policy: a portable or test desk may move its data.
     let l = launch(system.clone());

@@ -23,7 +23,7 @@ fn a_full_verification_with_the_code_from_the_emulator_inbox() {
     assert_eq!(started["verification"]["maskedNumber"], "+44 •••• 456");
     let outcome = desk.check(&id_of(&started), &desk.latest_code()).unwrap();
     assert_eq!(outcome["outcome"], "approved");
-    assert_eq!(outcome["title"], "Verified");
+    assert_eq!(outcome["title"]["key"], "outcome.title.verified");
     assert_eq!(desk.call("list_pending", json!({})).unwrap(), json!([]));
     drop(desk.app);
 }

@@ -6,7 +6,8 @@
 use serde_json::{json, Value};
 use url::Url;
 
-use crate::gateway::restcomm::{check_account_sid, check_base_url, check_proxy_url, check_sender};
+use crate::gateway::proxy::ProxyChoice;
+use crate::gateway::restcomm::{check_account_sid, check_base_url, check_sender};
 use crate::i18n::Text;
 use crate::language::Language;
 use crate::phone::Region;
@@ -53,11 +54,22 @@ pub enum Key {
     BranchKeyFile,
     BranchPasswordFile,
     UiLanguage,
+    LogLevel,
+    LogFileSizeMb,
+    LogFilesKept,
 }
 
 /// The request timeout's bounds: long enough for a slow network, short
 /// enough that staff are not left waiting in front of a customer.
 const TIMEOUT_SECONDS: (u32, u32, u32) = (1, 60, 15);
+/// One log file's size before the next is started, in MB: large enough
+/// for weeks of a desk's info lines, small enough to mail to IT.
+pub const LOG_FILE_SIZE_MB: (u32, u32, u32) = (1, 100, 5);
+/// Log files kept, the one being written included: 5 MB × 10 is at most
+/// 50 MB on the desk.
+pub const LOG_FILES_KEPT: (u32, u32, u32) = (1, 50, 10);
+/// What the log files record, least first.
+pub const LOG_LEVELS: [&str; 4] = ["error", "warn", "info", "debug"];
 const MAX_NAME_CHARS: usize = 64;
 
 /// `ui_language`'s value for "follow the computer's language".
@@ -70,7 +82,7 @@ impl serde::Serialize for Key {
 }
 
 impl Key {
-    pub const ALL: [Key; 37] = [
+    pub const ALL: [Key; 40] = [
         Self::Gateway,
         Self::BaseUrl,
         Self::AccountSid,
@@ -108,6 +120,9 @@ impl Key {
         Self::BranchKeyFile,
         Self::BranchPasswordFile,
         Self::UiLanguage,
+        Self::LogLevel,
+        Self::LogFileSizeMb,
+        Self::LogFilesKept,
     ];
 
     /// The name in `settings.json`, the policy file and IPC.
@@ -143,6 +158,9 @@ impl Key {
             Self::BranchKeyFile => "branch_key_file",
             Self::BranchPasswordFile => "branch_password_file",
             Self::UiLanguage => "ui_language",
+            Self::LogLevel => "log_level",
+            Self::LogFileSizeMb => "log_file_size_mb",
+            Self::LogFilesKept => "log_files_kept",
             limit => limit.limit().map_or("", |l| l.field),
         }
     }
@@ -197,6 +215,9 @@ impl Key {
             Self::BranchKeyFile => "The branch key file",
             Self::BranchPasswordFile => "The branch store password file",
             Self::UiLanguage => "The desk language",
+            Self::LogLevel => "The log level",
+            Self::LogFileSizeMb => "The log file size",
+            Self::LogFilesKept => "The log files kept",
         }
     }
 
@@ -204,7 +225,8 @@ impl Key {
     /// the settings screen (or written into `settings.json`) is never used,
     /// because each of these decides where secrets go or come from, what
     /// the environment may change (S19), or what the SMS warns the customer
-    /// (S15: IT may reword it, staff may not).
+    /// (S15: IT may reword it, staff may not), or what the desk keeps in
+    /// its log files (read before the settings file is, at start).
     pub fn it_only(self) -> bool {
         matches!(
             self,
@@ -221,6 +243,9 @@ impl Key {
                 | Self::BranchStore
                 | Self::BranchKeyFile
                 | Self::BranchPasswordFile
+                | Self::LogLevel
+                | Self::LogFileSizeMb
+                | Self::LogFilesKept
         )
     }
 
@@ -267,6 +292,8 @@ impl Key {
     pub fn bounds(self) -> Option<(u32, u32, &'static str)> {
         match self {
             Self::RequestTimeoutSeconds => Some((TIMEOUT_SECONDS.0, TIMEOUT_SECONDS.1, "seconds")),
+            Self::LogFileSizeMb => Some((LOG_FILE_SIZE_MB.0, LOG_FILE_SIZE_MB.1, "MB")),
+            Self::LogFilesKept => Some((LOG_FILES_KEPT.0, LOG_FILES_KEPT.1, "files")),
             k => k.limit().map(|l| (l.min, l.max, l.unit)),
         }
     }
@@ -277,6 +304,9 @@ impl Key {
         match self {
             Self::Gateway => json!("demo"),
             Self::RequestTimeoutSeconds => json!(TIMEOUT_SECONDS.2),
+            Self::LogFileSizeMb => json!(LOG_FILE_SIZE_MB.2),
+            Self::LogFilesKept => json!(LOG_FILES_KEPT.2),
+            Self::LogLevel => json!("info"),
             Self::DefaultCountry => json!("GB"),
             Self::AllowedCountries => json!([]),
             Self::Brand => json!("Countersign"),
@@ -361,14 +391,17 @@ impl Key {
                     Err(said("field.not_absolute"))
                 }
             }
-            Self::GatewayProxy => {
-                if text.is_empty() {
-                    return Ok(String::new());
-                }
-                let url = Url::parse(text)
-                    .map_err(|e| said("field.bad_proxy_url").arg("reason", e.to_string()))?;
-                optional(check_proxy_url(&url)).map(|_| url.to_string())
-            }
+            // Empty stays empty (unset: direct); the words and an address
+            // take their normal form.
+            Self::GatewayProxy if text.is_empty() => Ok(String::new()),
+            Self::GatewayProxy => ProxyChoice::parse(text)
+                .map(|c| c.setting())
+                .map_err(|m| said("field.phrase").arg("problem", Text::plain(sentence_tail(&m)))),
+            Self::LogLevel => LOG_LEVELS
+                .iter()
+                .find(|l| l.eq_ignore_ascii_case(text))
+                .map(|l| (*l).to_owned())
+                .ok_or_else(|| said("field.bad_log_level")),
             Self::BranchStore => {
                 if text.is_empty() {
                     return Ok(String::new());
@@ -463,6 +496,13 @@ fn countries(raw: &Value) -> Result<Vec<String>, Text> {
         }
     }
     Ok(out)
+}
+
+/// A check's message that names its subject ("the gateway proxy must …")
+/// or starts with the verb ("must be …"), after the setting's label.
+fn sentence_tail(m: &str) -> String {
+    let tail = m.strip_prefix("the gateway proxy ").unwrap_or(m);
+    format!("{}.", tail.trim_end_matches('.'))
 }
 
 /// Messages from the gateway checks start lower-case, mid-sentence.

@@ -30,10 +30,23 @@ pub use fields::Key;
 use crate::i18n::Text;
 
 /// A setting that failed its check: which, and why, in words for the screen.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FieldError {
     pub key: Key,
     pub message: Text,
+}
+
+/// `{key, message, text}`: the English for logs and tools, the text for the
+/// screen to render in the desk's language (as IPC errors do).
+impl serde::Serialize for FieldError {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = s.serialize_struct("FieldError", 3)?;
+        out.serialize_field("key", &self.key)?;
+        out.serialize_field("message", &self.message.to_string())?;
+        out.serialize_field("text", &self.message)?;
+        out.end()
+    }
 }
 
 impl std::fmt::Display for FieldError {
@@ -135,9 +148,9 @@ pub struct RealGateway {
     pub request_timeout: Duration,
     /// IT may provide the token in a file instead of the credential store.
     pub token_file: Option<std::path::PathBuf>,
-    /// IT's proxy for the gateway (`gateway_proxy`); `None`: direct. Never
-    /// from the environment.
-    pub proxy: Option<Url>,
+    /// IT's proxy for the gateway (`gateway_proxy`): none (direct),
+    /// `system` or an address.
+    pub proxy: crate::gateway::proxy::ProxyChoice,
     /// IT's CA bundle (`ca_bundle_file`): only its roots are trusted; `None`:
     /// the OS's. Never from the environment.
     pub ca_bundle_file: Option<std::path::PathBuf>,
@@ -328,7 +341,8 @@ impl Checked<'_> {
         let token_file = path(Key::AuthTokenFile);
         let ca_bundle_file = path(Key::CaBundleFile);
         // A set proxy passed its check, so it parses.
-        let proxy = Url::parse(self.text(Key::GatewayProxy)).ok();
+        let proxy = crate::gateway::proxy::ProxyChoice::parse(self.text(Key::GatewayProxy))
+            .unwrap_or_default();
         match Url::parse(&url) {
             Ok(base_url) => GatewayChoice::Real(RealGateway {
                 kind,

@@ -21,6 +21,7 @@ use crate::phone::PhoneNumber;
 
 pub mod emulator;
 pub mod error;
+pub mod proxy;
 pub mod restcomm;
 pub mod tracking;
 pub mod trust;

@@ -12,7 +12,8 @@
 //! S19: the client holds its own. No redirect is followed (a 307/308 would
 //! re-post the body, code included, and the token to wherever it points); no
 //! proxy comes from the environment (`HTTPS_PROXY`, `HTTP_PROXY`,
-//! `ALL_PROXY`): only IT's `gateway_proxy`; the trust roots are IT's
+//! `ALL_PROXY`) unless IT's `gateway_proxy` is `system` ([`super::proxy`]);
+//! the trust roots are IT's
 //! `ca_bundle_file` or the OS's, never `SSL_CERT_FILE`/`SSL_CERT_DIR`
 //! ([`super::trust`]); and `http://` is accepted only for a gateway on
 //! loopback (the demo emulator), so a token never crosses a network in clear.
@@ -26,6 +27,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tracing::debug;
 use url::Url;
 
+use super::proxy::{effective_route, ProxyRoute};
 use super::{
     DeliveryReport, DeliveryStatus, Gateway, GatewayError, MessageError, MessageSid, OutboundSms,
     SendReceipt,
@@ -83,9 +85,10 @@ pub struct RestcommSettings {
     pub flavour: Flavour,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
-    /// IT's proxy (`gateway_proxy`) for an `https://` gateway; `None` is a
-    /// direct connection. Never taken from the environment.
-    pub proxy: Option<Url>,
+    /// How an `https://` gateway is reached (IT's `gateway_proxy`, decided
+    /// by [`super::proxy::route`]); a loopback `http://` one is always
+    /// reached directly.
+    pub proxy: ProxyRoute,
     /// IT's CA bundle (`ca_bundle_file`): when set, only its certificates
     /// are trusted; `None` is the OS's roots. Never taken from the environment.
     pub ca_bundle_file: Option<PathBuf>,
@@ -107,14 +110,22 @@ impl RestcommSettings {
             flavour: Flavour::Restcomm,
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(15),
-            proxy: None,
+            proxy: ProxyRoute::Direct,
             ca_bundle_file: None,
         }
     }
 
     /// Same settings through IT's proxy (`None`: direct).
-    pub fn with_proxy(mut self, proxy: Option<Url>) -> Self {
-        self.proxy = proxy;
+    pub fn with_proxy(self, proxy: Option<Url>) -> Self {
+        self.with_proxy_route(proxy.map_or(ProxyRoute::Direct, |url| ProxyRoute::Via {
+            url,
+            no_proxy: None,
+        }))
+    }
+
+    /// Same settings, reaching the gateway by `route`.
+    pub fn with_proxy_route(mut self, route: ProxyRoute) -> Self {
+        self.proxy = route;
         self
     }
 
@@ -158,8 +169,8 @@ impl RestcommSettings {
         if self.connect_timeout.is_zero() || self.request_timeout.is_zero() {
             return bad("the timeouts must be longer than zero");
         }
-        if let Some(proxy) = &self.proxy {
-            check_proxy_url(proxy).or_else(bad)?;
+        if let ProxyRoute::Via { url, .. } = &self.proxy {
+            check_proxy_url(url).or_else(bad)?;
         }
         if let Some(path) = &self.ca_bundle_file {
             if !path.is_absolute() {
@@ -258,7 +269,7 @@ impl fmt::Debug for RestcommSettings {
             .field("flavour", &self.flavour)
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
-            .field("proxy", &self.proxy.as_ref().map(Url::as_str))
+            .field("proxy", &self.proxy)
             .field("ca_bundle_file", &self.ca_bundle_file)
             .finish()
     }
@@ -300,8 +311,9 @@ impl fmt::Debug for RestcommClient {
 
 impl RestcommClient {
     /// Validates the settings and builds the HTTP client. Nothing in it comes
-    /// from the environment (S19): no redirect is followed, the only proxy
-    /// is IT's, the trust roots are IT's CA bundle or the OS's.
+    /// from the environment (S19): no redirect is followed, the proxy is as
+    /// IT chose ([`super::proxy`]), the trust roots are IT's CA bundle or the
+    /// OS's.
     pub fn new(settings: RestcommSettings) -> Result<Self, GatewayError> {
         settings.validate()?;
         let misconfigured = |m: String| GatewayError::Misconfigured(m);
@@ -310,20 +322,26 @@ impl RestcommClient {
             .timeout(settings.request_timeout)
             .user_agent(concat!("countersign/", env!("CARGO_PKG_VERSION")))
             // A 307/308 would re-post the body (the code) and the token.
-            .redirect(reqwest::redirect::Policy::none())
+            .redirect(reqwest::redirect::Policy::none());
+        builder = match effective_route(&settings.base_url, &settings.proxy) {
             // HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and the OS's proxy are ignored.
-            .no_proxy();
+            ProxyRoute::Direct => builder.no_proxy(),
+            ProxyRoute::Via { url, no_proxy } => {
+                let proxy = reqwest::Proxy::all(url.as_str())
+                    .map_err(|_| {
+                        misconfigured("the gateway proxy is not a usable address".to_owned())
+                    })?
+                    .no_proxy(no_proxy.as_deref().and_then(reqwest::NoProxy::from_string));
+                builder.no_proxy().proxy(proxy)
+            }
+            // reqwest's own lookup: left on only here.
+            ProxyRoute::Os => builder,
+        };
         if settings.base_url.scheme() == "https" {
             builder = builder.use_preconfigured_tls(
                 super::trust::client_config(settings.ca_bundle_file.as_deref())
                     .map_err(misconfigured)?,
             );
-            if let Some(proxy) = &settings.proxy {
-                let proxy = reqwest::Proxy::all(proxy.as_str()).map_err(|_| {
-                    misconfigured("the gateway proxy is not a usable address".to_owned())
-                })?;
-                builder = builder.proxy(proxy);
-            }
         } else {
             // Plain HTTP is loopback only (validated): no proxy can reach it,
             // and no certificate is trusted should anything ask for TLS.

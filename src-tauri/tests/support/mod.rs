@@ -108,6 +108,7 @@ pub fn try_open(
         env: Box::new(move |k| vars.get(k).cloned()),
         policy_locations: system_policy,
         os_locale,
+        log_dir: None,
     };
     countersign_desk::run_app(mock_builder(), context, launch)
 }
