@@ -21,8 +21,8 @@
 //!
 //! The layout: `chain.rs` (formats, hashes, the scan of one file), `log.rs`
 //! (the writer), [`trail`] (months, the anchor, the trail-wide check),
-//! `key.rs` (the audit key); here, the events and the activity screen's
-//! queries.
+//! `key.rs` (the audit key), [`export`] (CSV); here, the events and the
+//! activity screen's queries.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
@@ -34,12 +34,14 @@ use crate::clock::Timestamp;
 
 mod chain;
 mod copy;
+pub mod export;
 mod key;
 mod log;
 pub mod trail;
 
 pub use chain::{verify_chain, AuditRecord, ChainForm, ChainReport};
 pub use copy::verify_copy;
+pub use export::{to_csv, CsvWriter};
 pub use key::AuditKey;
 pub use log::{AnchorSink, AuditLog};
 pub use trail::{verify_trail_keyed, TrailAnchor, TrailBreak, TrailReport};
@@ -253,52 +255,4 @@ pub fn recent(path: &Path, since: Timestamp) -> io::Result<Vec<AuditRecord>> {
     }
     out.reverse();
     Ok(out)
-}
-
-/// The records as CSV for export, with a header row. Fields are quoted so a
-/// reference with a comma or a leading `=` (spreadsheet formula) stays text.
-pub fn to_csv(records: &[AuditRecord]) -> String {
-    let mut out = String::from(
-        "seq,time,event,operator,staff_id,branch,workstation,verification,masked_number,number_id,reference,outcome,gateway_sid,delivery,detail,hash,gateway_mode,os_account\n",
-    );
-    for r in records {
-        let e = &r.event;
-        let fields = [
-            Some(r.seq.to_string()),
-            Some(r.time.clone()),
-            Some(e.name()),
-            e.operator.clone(),
-            e.staff_id.clone(),
-            e.branch.clone(),
-            e.workstation.clone(),
-            e.verification.clone(),
-            e.masked_number.clone(),
-            e.number_id.clone(),
-            e.reference.clone(),
-            e.outcome.clone(),
-            e.gateway_sid.clone(),
-            e.delivery.clone(),
-            e.detail.clone(),
-            Some(r.hash.clone()),
-            // Added later, at the end, so readers by position keep working.
-            e.gateway_mode.clone(),
-            e.os_account.clone(),
-        ];
-        let row: Vec<String> = fields
-            .iter()
-            .map(|f| csv_field(f.as_deref().unwrap_or("")))
-            .collect();
-        out.push_str(&row.join(","));
-        out.push('\n');
-    }
-    out
-}
-
-fn csv_field(value: &str) -> String {
-    let guarded = if value.starts_with(['=', '+', '-', '@']) {
-        format!("'{value}")
-    } else {
-        value.to_owned()
-    };
-    format!("\"{}\"", guarded.replace('"', "\"\""))
 }
