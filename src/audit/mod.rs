@@ -21,8 +21,8 @@
 //!
 //! The layout: `chain.rs` (formats, hashes, the scan of one file), `log.rs`
 //! (the writer), [`trail`] (months, the anchor, the trail-wide check),
-//! `key.rs` (the audit key), [`export`] (CSV); here, the events and the
-//! activity screen's queries.
+//! `key.rs` (the audit key), [`scan`] (paging and streaming the matches),
+//! [`export`] (CSV); here, the events and the activity screen's filter.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
@@ -37,6 +37,7 @@ mod copy;
 pub mod export;
 mod key;
 mod log;
+pub mod scan;
 pub mod trail;
 
 pub use chain::{verify_chain, AuditRecord, ChainForm, ChainReport};
@@ -177,8 +178,12 @@ pub struct Station {
 /// What the activity screen may ask for. Empty fields match everything.
 #[derive(Clone, Debug, Default)]
 pub struct Filter {
+    /// The first instant shown (the start of the operator's local "from"
+    /// day).
     pub from: Option<Timestamp>,
-    pub to: Option<Timestamp>,
+    /// The first instant no longer shown (the start of the local day after
+    /// the "to" day): exclusive, so a day of 23 or 25 hours is whole.
+    pub before: Option<Timestamp>,
     pub operator: Option<String>,
     pub outcome: Option<String>,
     pub number_id: Option<String>,
@@ -187,7 +192,7 @@ pub struct Filter {
 impl Filter {
     pub fn matches(&self, e: &AuditEvent) -> bool {
         self.from.is_none_or(|f| e.at >= f)
-            && self.to.is_none_or(|t| e.at <= t)
+            && self.before.is_none_or(|t| e.at < t)
             && self.operator.as_ref().is_none_or(|o| {
                 e.operator
                     .as_deref()
