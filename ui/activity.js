@@ -1,10 +1,22 @@
-// The activity screen: the audit trail as Rust reads it, newest first, with
-// filters, "Verify log" and CSV export. Rust matches a typed number by its
-// keyed digest; nothing here stores or compares numbers.
+// The activity screen: the audit trail as Rust reads it, newest first, a page
+// at a time, with filters, "Verify log" and CSV export. Rust matches a typed
+// number by its keyed digest; nothing here stores or compares numbers.
 import * as api from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 const timeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+const count = new Intl.NumberFormat();
+
+// This screen's own sentences, in one place for the translated catalogues.
+const TEXT = {
+  page: (first, last, total) => `${count.format(first)}–${count.format(last)} of ${count.format(total)}`,
+  partial: "(newest branch records only)",
+  exporting: (done, total) => `Exporting: ${count.format(done)} of ${count.format(total)} records`,
+};
+
+const PAGE_ROWS = 100;
+let offset = 0;
+let total = 0;
 
 // Display names for event slugs; the slugs themselves come from Rust.
 const EVENT_NAMES = {
@@ -20,10 +32,21 @@ const EVENT_NAMES = {
 // This desk's name in its branch, or null outside branch mode.
 let branchDesk = null;
 
+// The start of a local calendar day ("YYYY-MM-DD" from a date field), plus
+// `days`, as milliseconds since the epoch; null when the field is empty.
+// Date's local constructor knows the time zone's rules, so a DST day is 23
+// or 25 hours long and times are filtered by the day the list shows them in.
+function dayStart(value, days = 0) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+  if (!m) return null;
+  const t = new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]) + days).getTime();
+  return Number.isFinite(t) ? t : null;
+}
+
 function filter() {
   return {
-    from: $("filter-from").value,
-    to: $("filter-to").value,
+    from: dayStart($("filter-from").value),
+    before: dayStart($("filter-to").value, 1),
     operator: $("filter-operator").value,
     outcome: $("filter-outcome").value,
     phone: $("filter-phone").value,
@@ -36,6 +59,20 @@ function filter() {
 export function applyStatus(status) {
   branchDesk = (status && status.branchDesk) || null;
   for (const el of document.querySelectorAll(".branch-only")) el.hidden = !branchDesk;
+}
+
+function renderPage(page) {
+  total = page.total;
+  render(page.rows);
+  const info = $("activity-page-info");
+  info.textContent = page.total > 0
+    ? [TEXT.page(page.offset + 1, page.offset + page.rows.length, page.total), page.partial ? TEXT.partial : ""]
+        .filter(Boolean)
+        .join(" ")
+    : "";
+  info.dataset.total = String(page.total);
+  $("activity-page-prev").disabled = page.offset === 0;
+  $("activity-page-next").disabled = page.offset + page.rows.length >= page.total;
 }
 
 function render(rows) {
@@ -65,10 +102,22 @@ function render(rows) {
 
 export async function refresh() {
   try {
-    render(await api.auditQuery(filter()));
+    let page = await api.auditQuery(filter(), { offset, limit: PAGE_ROWS });
+    // Fewer records than before (a narrower filter): show the last page.
+    if (page.rows.length === 0 && page.total > 0) {
+      offset = Math.floor((page.total - 1) / PAGE_ROWS) * PAGE_ROWS;
+      page = await api.auditQuery(filter(), { offset, limit: PAGE_ROWS });
+    }
+    offset = page.offset;
+    renderPage(page);
   } catch {
     /* the error area says why */
   }
+}
+
+function turn(by) {
+  offset = Math.max(0, Math.min(offset + by, Math.max(0, total - 1)));
+  refresh();
 }
 
 async function verify() {
@@ -82,20 +131,40 @@ async function verify() {
   }
 }
 
+function showProgress({ done, total: of }) {
+  const bar = $("activity-export-progress");
+  bar.hidden = false;
+  bar.max = Math.max(1, of);
+  bar.value = done;
+  bar.dataset.done = String(done);
+  bar.dataset.total = String(of);
+  bar.textContent = TEXT.exporting(done, of);
+  bar.setAttribute("aria-valuetext", TEXT.exporting(done, of));
+}
+
 async function exportCsv() {
+  const button = $("audit-export");
+  button.disabled = true;
   try {
     const message = await api.auditExport(filter());
     if (message) api.announce(message);
   } catch {
     /* shown in the error area */
+  } finally {
+    button.disabled = false;
+    $("activity-export-progress").hidden = true;
   }
 }
 
 export function init() {
   $("activity-filter").addEventListener("submit", (e) => {
     e.preventDefault();
+    offset = 0;
     refresh();
   });
+  $("activity-page-prev").addEventListener("click", () => turn(-PAGE_ROWS));
+  $("activity-page-next").addEventListener("click", () => turn(PAGE_ROWS));
+  api.listen("audit-export-progress", showProgress);
   $("audit-verify").addEventListener("click", verify);
   $("audit-export").addEventListener("click", exportCsv);
   $("audit-key-export").addEventListener("click", async () => {
