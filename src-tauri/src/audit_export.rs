@@ -35,8 +35,24 @@ pub enum Source {
     /// This desk's trail, every month kept.
     Desk(Filter),
     /// The branch's records the branch scope found, newest first, with
-    /// each record's desk.
-    Branch(Vec<(AuditRecord, String)>),
+    /// each record's desk, and whether the search stopped at the branch's
+    /// newest records (older matches may exist).
+    Branch {
+        records: Vec<(AuditRecord, String)>,
+        partial: bool,
+    },
+}
+
+impl Source {
+    /// What the operator is told besides the count and the file.
+    fn caveat(&self) -> &'static str {
+        match self {
+            Source::Branch { partial: true, .. } => {
+                " Only the branch's newest records were searched; older ones may match too."
+            }
+            _ => "",
+        }
+    }
 }
 
 pub async fn prepare(shell: &Shell, mut filter: FilterInput) -> IpcResult<Source> {
@@ -44,8 +60,8 @@ pub async fn prepare(shell: &Shell, mut filter: FilterInput) -> IpcResult<Source
     match filter.take_scope()? {
         Scope::Desk => Ok(Source::Desk(filter.parse(shell)?)),
         Scope::Branch => {
-            let (records, _partial) = crate::branch_setup::branch_records(shell, filter).await?;
-            Ok(Source::Branch(records))
+            let (records, partial) = crate::branch_setup::branch_records(shell, filter).await?;
+            Ok(Source::Branch { records, partial })
         }
     }
 }
@@ -89,7 +105,7 @@ fn write_blocking<R: Runtime>(
             progress(done, total);
             Ok::<(), std::io::Error>(())
         })?,
-        Source::Branch(records) => {
+        Source::Branch { records, .. } => {
             let total = records.len() as u64;
             // Oldest first, as this desk's own export.
             for (record, desk) in records.iter().rev() {
@@ -117,9 +133,10 @@ pub async fn audit_export<R: Runtime>(
     else {
         return Ok(None);
     };
+    let caveat = source.caveat();
     let rows = write(&app, &shell, source, &path).await?;
     Ok(Some(format!(
-        "{rows} records exported to {}",
+        "{rows} records exported to {}.{caveat}",
         path.display()
     )))
 }
