@@ -432,6 +432,80 @@ impl StagedWrite {
     }
 }
 
+/// A file written piece by piece beside its target and put in place only
+/// when complete: [`StagedWrite`] for output too big to hold in memory (an
+/// audit export). Readers see the old file or the whole new one, never a
+/// part; dropped without [`StagedFile::commit`], the temp file is removed.
+pub struct StagedFile {
+    out: Option<io::BufWriter<File>>,
+    temp: PathBuf,
+    target: PathBuf,
+}
+
+impl StagedFile {
+    pub fn create(target: &Path) -> io::Result<Self> {
+        let dir = target
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let temp = dir.join(format!(
+            "{}{}-{}",
+            temp_prefix(target),
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        // Owner-only, as StagedWrite: an export holds digests and names.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(&temp)?;
+        Ok(Self {
+            out: Some(io::BufWriter::with_capacity(64 * 1024, file)),
+            temp,
+            target: target.to_owned(),
+        })
+    }
+
+    /// Flushes, fsyncs, renames into place and fsyncs the directory: the
+    /// file is durable once this returns.
+    pub fn commit(mut self) -> io::Result<()> {
+        let out = self
+            .out
+            .take()
+            .ok_or_else(|| io::Error::other("staged file already committed"))?;
+        let file = out.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&self.temp, &self.target)?;
+        sync_dir(&self.target)
+    }
+
+    fn out(&mut self) -> io::Result<&mut io::BufWriter<File>> {
+        self.out
+            .as_mut()
+            .ok_or_else(|| io::Error::other("staged file already committed"))
+    }
+}
+
+impl Write for StagedFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.out()?.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out()?.flush()
+    }
+}
+
+impl Drop for StagedFile {
+    fn drop(&mut self) {
+        // Not committed, or the rename failed: nothing of it is kept. After a
+        // commit the temp name is gone and this does nothing.
+        let _ = fs::remove_file(&self.temp);
+    }
+}
+
 pub fn atomic_write(target: &Path, bytes: &[u8]) -> io::Result<()> {
     StagedWrite::stage(target, bytes)?.commit()
 }

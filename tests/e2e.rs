@@ -425,6 +425,47 @@ async fn activity_shows_the_trail_verifies_it_and_lock_clears_the_desk() {
             "{expected} missing: {events}"
         );
     }
+    // One page holds them all: the count is the rows shown, and there is
+    // no page to turn to either way.
+    let pager = wait_js(
+        &app,
+        "the page info",
+        r#"const info = document.querySelector('[data-testid="activity-page-info"]');
+           return [info.dataset.total, info.textContent,
+                   document.querySelector('[data-testid="activity-page-prev"]').disabled,
+                   document.querySelector('[data-testid="activity-page-next"]').disabled,
+                   String(document.querySelectorAll('[data-testid="audit-row"]').length)];"#,
+        |v| v[0] == v[4],
+    )
+    .await;
+    let rows = pager[4].as_str().unwrap();
+    assert!(
+        pager[1].as_str().unwrap().ends_with(&format!("of {rows}")),
+        "{pager}"
+    );
+    assert_eq!(
+        (&pager[2], &pager[3]),
+        (&true.into(), &true.into()),
+        "{pager}"
+    );
+    // Tomorrow as a local day finds nothing; today finds today's records.
+    for (day, found) in [(1, false), (0, true)] {
+        let count = wait_js(
+            &app,
+            "the day's records",
+            &format!(
+                r#"const d = new Date(); d.setDate(d.getDate() + {day});
+                   const day = [d.getFullYear(), String(d.getMonth() + 1).padStart(2, "0"),
+                                String(d.getDate()).padStart(2, "0")].join("-");
+                   for (const id of ["filter-from", "filter-to"]) document.getElementById(id).value = day;
+                   document.querySelector('[data-testid="audit-apply"]').click();
+                   return document.querySelectorAll('[data-testid="audit-row"]').length;"#
+            ),
+            |v| (v.as_u64().unwrap_or(0) > 0) == found,
+        )
+        .await;
+        assert_eq!(count.as_u64().unwrap() > 0, found, "day +{day}: {count}");
+    }
     app.click("audit-verify").await;
     wait_js(
         &app,

@@ -105,7 +105,7 @@ export const setOperator = (name) => call("set_operator", { name }, { userAction
 
 export const signIn = (staffId, name) => call("sign_in", { staffId, name }, { userAction: true });
 export const lockDesk = () => call("lock_desk", {}, { userAction: true });
-export const auditQuery = (filter) => call("audit_query", { filter }, { userAction: true });
+export const auditQuery = (filter, page) => call("audit_query", { filter, page }, { userAction: true });
 export const auditVerify = () => call("audit_verify", {}, { userAction: true });
 export const auditExport = (filter) => call("audit_export", { filter }, { userAction: true });
 export const auditKeyExport = () => call("audit_key_export", {}, { userAction: true });

@@ -15,7 +15,8 @@ const cards = new Map();
 const ended = new Set();
 let cardSeq = 0;
 
-const timeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+// Dates in the desk's language, asked when shown: the catalogue arrives after load.
+const timeFormat = () => new Intl.DateTimeFormat(lang(), { dateStyle: "medium", timeStyle: "medium" });
 
 export function init(status) {
   applyStatus(status);
@@ -276,7 +277,7 @@ function showResult(r) {
   const time = $("result-time");
   const at = new Date(r.at);
   time.dateTime = at.toISOString();
-  time.textContent = timeFormat.format(at);
+  time.textContent = timeFormat().format(at);
 
   const tries = $("result-tries");
   const value = $("result-tries-value");

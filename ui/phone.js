@@ -1,13 +1,13 @@
 // The demo phone: the only place an SMS body (and so a code) is ever shown,
 // and only in demo mode, where the "gateway" is the emulator inside the app.
 import * as api from "./api.js";
-import { t } from "./i18n.js";
+import { lang, t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const seen = new Set();
 let enabled = false;
 
-const clockFormat = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
+const clockFormat = () => new Intl.DateTimeFormat(lang(), { hour: "numeric", minute: "2-digit" });
 
 export async function init(demo) {
   enabled = demo;
@@ -23,7 +23,7 @@ export async function init(demo) {
 }
 
 function updateClock() {
-  $("device-clock").textContent = clockFormat.format(new Date());
+  $("device-clock").textContent = clockFormat().format(new Date());
 }
 
 // The inbox load and live events can overlap, so the same message may arrive
@@ -36,7 +36,7 @@ export function append(sms) {
 
   const li = $("tpl-sms").content.firstElementChild.cloneNode(true);
   li.dataset.at = String(sms.at);
-  li.querySelector(".sms-meta").textContent = t("ui.sms_to", { number: sms.to, time: clockFormat.format(new Date(sms.at)) });
+  li.querySelector(".sms-meta").textContent = t("ui.sms_to", { number: sms.to, time: clockFormat().format(new Date(sms.at)) });
   li.querySelector('[data-testid="demo-sms"]').textContent = sms.body;
 
   const thread = $("sms-thread");

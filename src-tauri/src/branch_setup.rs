@@ -20,7 +20,7 @@ use tauri::{AppHandle, Manager, Runtime};
 
 use countersign::audit::AuditRecord;
 
-use crate::activity::{AuditRow, FilterInput, MAX_ROWS};
+use crate::audit_list::FilterInput;
 use crate::config_state::ConfigState;
 use crate::error::{IpcError, IpcResult};
 use crate::state::{Engine, Shell, AUDIT_FILE};
@@ -205,9 +205,16 @@ fn read_small(path: &str) -> Result<String, String> {
     Ok(text)
 }
 
-/// Records the branch holds, newest first, filtered as the Activity screen
-/// asks; at most [`MAX_ROWS`] shown, from the newest [`BRANCH_SCAN`] read.
-pub async fn branch_rows(shell: &Shell, mut filter: FilterInput) -> IpcResult<Vec<AuditRow>> {
+/// Records the branch holds that match the filter, newest first, each with
+/// the desk whose record it is, and whether the search stopped at the
+/// newest [`BRANCH_SCAN`] (older matches may exist). The branch's store is
+/// read once per call and filtered here: the filter's digest and text
+/// fields are not columns there, so paging in SQL would page the unfiltered
+/// records.
+pub async fn branch_records(
+    shell: &Shell,
+    mut filter: FilterInput,
+) -> IpcResult<(Vec<(AuditRecord, String)>, bool)> {
     shell.session.require_operator()?;
     let Some(mut ledger) = shell.branch.clone() else {
         return Err(IpcError::text(
@@ -239,14 +246,13 @@ pub async fn branch_rows(shell: &Shell, mut filter: FilterInput) -> IpcResult<Ve
                 Text::new("branch.records_unreachable"),
             )
         })?;
-    Ok(lines
+    let partial = lines.len() >= BRANCH_SCAN;
+    let matches = lines
         .into_iter()
         .filter_map(|(desk, line)| {
             let record = serde_json::from_str::<AuditRecord>(&line).ok()?;
-            filter
-                .matches(&record.event)
-                .then(|| AuditRow::from_desk(record, desk))
+            filter.matches(&record.event).then_some((record, desk))
         })
-        .take(MAX_ROWS)
-        .collect())
+        .collect();
+    Ok((matches, partial))
 }

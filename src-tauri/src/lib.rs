@@ -20,7 +20,9 @@ use tauri::utils::config::AppDirectoriesOverride;
 use tauri::{App, AppHandle, Builder, Context, Emitter, Manager, RunEvent, Runtime};
 
 pub mod about;
-mod activity;
+pub mod activity;
+pub mod audit_export;
+pub mod audit_list;
 mod branch_setup;
 pub mod commands;
 pub mod config_state;
@@ -172,9 +174,9 @@ fn build_app<R: Runtime>(
             activity::sign_in,
             activity::lock_desk,
             activity::still_here,
-            activity::audit_query,
+            audit_list::audit_query,
             activity::audit_verify,
-            activity::audit_export,
+            audit_export::audit_export,
             activity::audit_key_export,
             commands::app_status,
             commands::start_verification,

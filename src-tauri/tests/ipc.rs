@@ -317,7 +317,8 @@ fn the_activity_screen_finds_a_customer_by_typed_number_and_verifies_the_log() {
             "audit_query",
             json!({"filter": {"phone": "+44 7400 123455"}}),
         )
-        .unwrap();
+        .unwrap()["rows"]
+        .clone();
     let events: Vec<&str> = rows
         .as_array()
         .unwrap()
@@ -339,7 +340,8 @@ fn the_activity_screen_finds_a_customer_by_typed_number_and_verifies_the_log() {
     let approved = desk
         .call("audit_query", json!({"filter": {"outcome": "approved"}}))
         .unwrap();
-    assert_eq!(approved.as_array().unwrap().len(), 1);
+    assert_eq!(approved["rows"].as_array().unwrap().len(), 1);
+    assert_eq!(approved["total"], 1);
     let verdict = desk.call("audit_verify", json!({})).unwrap();
     assert_eq!(verdict["intact"], true);
     assert!(verdict["message"]

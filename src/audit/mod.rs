@@ -21,8 +21,8 @@
 //!
 //! The layout: `chain.rs` (formats, hashes, the scan of one file), `log.rs`
 //! (the writer), [`trail`] (months, the anchor, the trail-wide check),
-//! `key.rs` (the audit key); here, the events and the activity screen's
-//! queries.
+//! `key.rs` (the audit key), [`scan`] (paging and streaming the matches),
+//! [`export`] (CSV); here, the events and the activity screen's filter.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
@@ -34,12 +34,15 @@ use crate::clock::Timestamp;
 
 mod chain;
 mod copy;
+pub mod export;
 mod key;
 mod log;
+pub mod scan;
 pub mod trail;
 
 pub use chain::{verify_chain, AuditRecord, ChainForm, ChainReport};
 pub use copy::verify_copy;
+pub use export::{to_csv, CsvWriter};
 pub use key::AuditKey;
 pub use log::{AnchorSink, AuditLog};
 pub use trail::{verify_trail_keyed, TrailAnchor, TrailBreak, TrailReport};
@@ -76,6 +79,42 @@ pub enum EventKind {
     /// Branch mode: the local trail no longer matches the copy the branch
     /// already holds (rewritten or cut after its records were forwarded).
     BranchTrailMismatch,
+}
+
+impl EventKind {
+    /// Every kind, for the catalogue test: each has its label
+    /// (`event.<name>`) there, the one place the screens take it from.
+    pub const ALL: [EventKind; 21] = [
+        Self::Started,
+        Self::Sent,
+        Self::NotSent,
+        Self::Resent,
+        Self::DeliveryStatus,
+        Self::CheckFailed,
+        Self::Approved,
+        Self::Locked,
+        Self::Expired,
+        Self::Cancelled,
+        Self::NumberBlocked,
+        Self::StoreQuarantined,
+        Self::AppStarted,
+        Self::AppStopped,
+        Self::SettingsChanged,
+        Self::OperatorSignedIn,
+        Self::OperatorLocked,
+        Self::TestSmsSent,
+        Self::ChainKeyed,
+        Self::AuditKeyExported,
+        Self::BranchTrailMismatch,
+    ];
+
+    /// The name records carry (`check_failed`).
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
 }
 
 /// One audited event. Every field is safe to show to an auditor.
@@ -175,8 +214,12 @@ pub struct Station {
 /// What the activity screen may ask for. Empty fields match everything.
 #[derive(Clone, Debug, Default)]
 pub struct Filter {
+    /// The first instant shown (the start of the operator's local "from"
+    /// day).
     pub from: Option<Timestamp>,
-    pub to: Option<Timestamp>,
+    /// The first instant no longer shown (the start of the local day after
+    /// the "to" day): exclusive, so a day of 23 or 25 hours is whole.
+    pub before: Option<Timestamp>,
     pub operator: Option<String>,
     pub outcome: Option<String>,
     pub number_id: Option<String>,
@@ -185,7 +228,7 @@ pub struct Filter {
 impl Filter {
     pub fn matches(&self, e: &AuditEvent) -> bool {
         self.from.is_none_or(|f| e.at >= f)
-            && self.to.is_none_or(|t| e.at <= t)
+            && self.before.is_none_or(|t| e.at < t)
             && self.operator.as_ref().is_none_or(|o| {
                 e.operator
                     .as_deref()
@@ -253,52 +296,4 @@ pub fn recent(path: &Path, since: Timestamp) -> io::Result<Vec<AuditRecord>> {
     }
     out.reverse();
     Ok(out)
-}
-
-/// The records as CSV for export, with a header row. Fields are quoted so a
-/// reference with a comma or a leading `=` (spreadsheet formula) stays text.
-pub fn to_csv(records: &[AuditRecord]) -> String {
-    let mut out = String::from(
-        "seq,time,event,operator,staff_id,branch,workstation,verification,masked_number,number_id,reference,outcome,gateway_sid,delivery,detail,hash,gateway_mode,os_account\n",
-    );
-    for r in records {
-        let e = &r.event;
-        let fields = [
-            Some(r.seq.to_string()),
-            Some(r.time.clone()),
-            Some(e.name()),
-            e.operator.clone(),
-            e.staff_id.clone(),
-            e.branch.clone(),
-            e.workstation.clone(),
-            e.verification.clone(),
-            e.masked_number.clone(),
-            e.number_id.clone(),
-            e.reference.clone(),
-            e.outcome.clone(),
-            e.gateway_sid.clone(),
-            e.delivery.clone(),
-            e.detail.clone(),
-            Some(r.hash.clone()),
-            // Added later, at the end, so readers by position keep working.
-            e.gateway_mode.clone(),
-            e.os_account.clone(),
-        ];
-        let row: Vec<String> = fields
-            .iter()
-            .map(|f| csv_field(f.as_deref().unwrap_or("")))
-            .collect();
-        out.push_str(&row.join(","));
-        out.push('\n');
-    }
-    out
-}
-
-fn csv_field(value: &str) -> String {
-    let guarded = if value.starts_with(['=', '+', '-', '@']) {
-        format!("'{value}")
-    } else {
-        value.to_owned()
-    };
-    format!("\"{}\"", guarded.replace('"', "\"\""))
 }

@@ -11,6 +11,7 @@
 //! and where the keyed chain starts) somewhere deleting files does not
 //! reach, and [`verify_trail_keyed`] holds the trail to it (S22).
 
+use crate::i18n::Text;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -162,6 +163,31 @@ impl TrailReport {
 
     /// What "Verify log" and the command-line verifier say: file names,
     /// record numbers and counts, never a hash or a key.
+    /// The verdict for staff, in any language.
+    pub fn text(&self) -> Text {
+        if let Some(b) = &self.broken {
+            return Text::new("audit.broken")
+                .arg("file", b.file.to_string())
+                .arg("seq", b.seq)
+                .arg("reason", b.reason.to_string());
+        }
+        let legacy = match self.unkeyed {
+            0 => Text::new("empty"),
+            n => Text::new("audit.before_keyed").arg("count", n),
+        };
+        Text::new("audit.intact")
+            .arg(
+                "months",
+                Text::new("audit.months").count("count", self.months),
+            )
+            .arg(
+                "records",
+                Text::new("audit.records").count("count", self.records),
+            )
+            .arg("legacy", legacy)
+    }
+
+    /// English, for IT's command-line tools.
     pub fn describe(&self) -> String {
         if let Some(b) = &self.broken {
             return format!("Broken in {} at record {}: {}", b.file, b.seq, b.reason);

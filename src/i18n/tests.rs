@@ -109,3 +109,16 @@ fn every_unit_a_limit_shows_has_a_word() {
         }
     }
 }
+
+#[test]
+fn every_audit_event_has_its_label() {
+    for language in Language::ALL {
+        for kind in crate::audit::EventKind::ALL {
+            let key = format!("event.{}", kind.name());
+            assert!(
+                catalogue(language).contains_key(key.as_str()),
+                "{language:?} lacks {key}"
+            );
+        }
+    }
+}
