@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates docs/screenshots/*.png (1280x800) from the running desk app in
+# Regenerates docs/screenshots/*.png (1280x650, the window's default) from the running desk app in
 # demo mode: desk-pending, result-verified, result-not-verified,
 # result-locked, settings, activity. Same requirements as scripts/e2e.sh.
 set -euo pipefail

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use countersign::gateway::emulator::{self, EmulatorAccount, EmulatorConfig, Progression};
-use e2e_support::{key, wrong_code, Desk};
+use e2e_support::{key, wait_js, wrong_code, Desk};
 use fantoccini::key::Key;
 
 const CUSTOMER_A: &str = "07400 123456";
@@ -299,12 +299,8 @@ async fn s23_a_failed_delivery_ends_not_sent_and_offers_a_new_send() {
 }
 
 async fn send_without_card(app: &e2e_support::App, number: &str, purpose: &str) {
-    app.find("phone").await.clear().await.expect("clear phone");
-    app.find("purpose")
-        .await
-        .clear()
-        .await
-        .expect("clear purpose");
+    app.clear("phone").await;
+    app.clear("purpose").await;
     app.type_into("phone", number).await;
     app.type_into("purpose", purpose).await;
     app.click("send").await;
@@ -363,12 +359,8 @@ async fn refused_numbers_send_nothing() {
         previous = error;
     }
     // A good number afterwards is sent, and is the only SMS on the phone.
-    app.find("phone").await.clear().await.expect("clear phone");
-    app.find("purpose")
-        .await
-        .clear()
-        .await
-        .expect("clear purpose");
+    app.clear("phone").await;
+    app.clear("purpose").await;
     let id = app.send(CUSTOMER_A, "Control").await;
     app.code_from_phone("Control", 1).await;
     let s = app.snapshot().await.expect("snapshot");
@@ -376,29 +368,6 @@ async fn refused_numbers_send_nothing() {
     assert!(s.error.is_empty(), "the error was cleared: {s:#?}");
     assert!(s.card(&id).is_some());
     app.close().await;
-}
-
-/// Regenerates `docs/screenshots/*.png` (1280×800). Run by
-/// `scripts/screenshots.sh`; ignored in the ordinary suite.
-/// Polls a script in the window until `ok` accepts its answer.
-async fn wait_js(
-    app: &e2e_support::App,
-    what: &str,
-    js: &str,
-    ok: impl Fn(&serde_json::Value) -> bool,
-) -> serde_json::Value {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let v = app.execute(js).await;
-        if ok(&v) {
-            return v;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}; last: {v}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test]
@@ -496,6 +465,9 @@ async fn activity_shows_the_trail_verifies_it_and_lock_clears_the_desk() {
     app.close().await;
 }
 
+/// Regenerates `docs/screenshots/*.png` at 1280×650, the window's default
+/// (what a 1366×768 screen with a taskbar leaves). Run by
+/// `scripts/screenshots.sh`; ignored in the ordinary suite.
 #[tokio::test]
 #[ignore = "writes docs/screenshots; run scripts/screenshots.sh"]
 async fn screenshots() {
@@ -523,7 +495,7 @@ async fn screenshots() {
             app.screenshot(&path).await;
             let png = std::fs::read(&path).expect("png");
             assert_eq!(&png[1..4], b"PNG", "{name} is a PNG");
-            assert_eq!(size(&png), (1280, 800), "{name} is 1280x800");
+            assert_eq!(size(&png), (1280, 650), "{name} is 1280x650");
         }
     };
 

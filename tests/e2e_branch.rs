@@ -48,7 +48,7 @@ async fn wait_for_branch_record(cluster: &TestCluster, desk: &str, event: &str) 
 }
 
 async fn send_refused(app: &e2e_support::App, number: &str, message: &str) -> String {
-    app.find("phone").await.clear().await.expect("clear phone");
+    app.clear("phone").await;
     app.type_into("phone", number).await;
     app.click("send").await;
     app.wait(&format!("the refusal for {number}"), |s| {

@@ -105,11 +105,7 @@ async fn it_configures_restcomm_on_the_settings_screen_and_a_verification_comple
     app.find("setting-gateway").await;
 
     // Checked as typed: a code length out of bounds is named beside its field.
-    app.find("setting-code_length")
-        .await
-        .clear()
-        .await
-        .expect("clear");
+    app.clear("setting-code_length").await;
     app.type_into("setting-code_length", "12").await;
     let message = wait_for_js(
         &app,
@@ -129,11 +125,7 @@ async fn it_configures_restcomm_on_the_settings_screen_and_a_verification_comple
     )
     .await;
     assert!(result.starts_with("Nothing was saved"), "{result}");
-    app.find("setting-code_length")
-        .await
-        .clear()
-        .await
-        .expect("clear");
+    app.clear("setting-code_length").await;
     app.type_into("setting-code_length", "6").await;
 
     // The gateway, as IT would type it.

@@ -337,6 +337,11 @@ impl Desk {
         // Owner-only files in the test's data folder, never the keyring of
         // whoever runs the tests.
         cmd.env("COUNTERSIGN_CREDENTIALS", "file");
+        // The desk speaks the computer's language: English here, whatever
+        // the locale of whoever runs the tests, unless a test asks.
+        cmd.env("LANG", "C.UTF-8")
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES");
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
@@ -678,6 +683,19 @@ impl App {
             .await;
     }
 
+    /// Empties a field. WebKitWebDriver refuses to clear a field outside
+    /// the window (it does not scroll first, as typing does), and in a
+    /// 650-pixel window many are below the fold.
+    pub async fn clear(&self, testid: &str) {
+        self.execute(&format!(
+            r#"document.querySelector('[data-testid="{testid}"]').scrollIntoView({{ block: "center" }});"#
+        ))
+        .await;
+        let el = self.find(testid).await;
+        self.retry(&format!("clearing {testid}"), || el.clear())
+            .await;
+    }
+
     pub async fn type_into(&self, testid: &str, text: &str) {
         let el = self.find(testid).await;
         self.retry(&format!("typing into {testid}"), || el.send_keys(text))
@@ -777,6 +795,25 @@ settled.then(() => requestAnimationFrame(() => requestAnimationFrame(() => done(
         std::fs::write(path, png).expect("screenshot written");
     }
 
+    /// Sizes the window (outer size; under the harness's Xvfb there is no
+    /// window manager, so no frame) and waits until the page has it.
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.retry("resizing the window", || {
+            self.client().set_window_size(width, height)
+        })
+        .await;
+        let js =
+            format!("return window.innerWidth === {width} && window.innerHeight === {height};");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.execute(&js).await != Value::Bool(true) {
+            assert!(
+                Instant::now() < deadline,
+                "the window did not take {width}x{height}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub async fn execute(&self, js: &str) -> Value {
         self.retry("running a script", || self.client().execute(js, vec![]))
             .await
@@ -805,4 +842,20 @@ fn tail(text: &str, lines: usize) -> String {
 /// Keys for `send_keys`.
 pub fn key(k: fantoccini::key::Key) -> String {
     char::from(k).to_string()
+}
+
+/// Polls a script in the window until `ok` accepts its answer.
+pub async fn wait_js(app: &App, what: &str, js: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let v = app.execute(js).await;
+        if ok(&v) {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; last: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
