@@ -34,6 +34,7 @@
 //! rebuilt from the audit trail, the verifications it may have held are
 //! ended, and a [`SetAside`] report says so for the screen and the trail.
 
+use crate::i18n::Text;
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions as FsOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -363,7 +364,31 @@ pub struct SetAside {
 }
 
 impl SetAside {
-    /// For the desk's warning banner (`data-testid="warning"`).
+    /// For the desk's warning banner (`data-testid="warning"`): what was
+    /// set aside, where it went, what it cost, and what staff should do.
+    /// The reason and the paths are IT's details and stay as written.
+    pub fn text(&self) -> Text {
+        let moved: Vec<String> = self
+            .quarantined
+            .iter()
+            .map(|q| q.moved_to.display().to_string())
+            .collect();
+        let moved = if moved.is_empty() {
+            Text::new("empty")
+        } else {
+            Text::new("warning.moved_to").arg("files", moved.join(" + "))
+        };
+        let ended = match self.ended.len() {
+            0 => Text::new("empty"),
+            n => Text::new("warning.ended").count("count", n as u64),
+        };
+        Text::new("warning.set_aside")
+            .arg("reason", self.reason.to_string())
+            .arg("moved", moved)
+            .arg("ended", ended)
+    }
+
+    /// The same in English, for logs.
     pub fn message(&self) -> String {
         let moved: Vec<String> = self
             .quarantined

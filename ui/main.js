@@ -4,7 +4,7 @@ import * as about from "./about.js";
 import * as activity from "./activity.js";
 import * as api from "./api.js";
 import * as desk from "./desk.js";
-import { t, translatePage, use as useCatalogue } from "./i18n.js";
+import { render, t, translatePage, use as useCatalogue } from "./i18n.js";
 import * as phone from "./phone.js";
 import * as settings from "./settings.js";
 
@@ -87,7 +87,7 @@ function applyStatus(status) {
   $("settings-gateway").textContent = status.gatewayLabel;
   document.querySelector('[data-testid="demo-banner"]').hidden = status.mode !== "demo";
   showOperator(status.operator && status.operator.name);
-  showWarnings(status.warnings || []);
+  showWarnings(status.warningTexts || status.warnings || []);
 }
 
 // Problems found at start (a file set aside, a damaged trail, a refused
@@ -95,7 +95,7 @@ function applyStatus(status) {
 function showWarnings(warnings) {
   const items = () => warnings.map((text) => {
     const li = document.createElement("li");
-    li.textContent = text;
+    li.textContent = render(text);
     return li;
   });
   $("warning-list").replaceChildren(...items());

@@ -53,6 +53,11 @@ pub fn facts<R: Runtime>(app: &AppHandle<R>, shell: &Shell) -> IpcResult<Support
             .as_ref()
             .map(|b| countersign::branch::BranchLedger::desk(b).to_string()),
         ui_language: shell.ui_language().code().to_owned(),
-        warnings: shell.warnings.lock().map(|w| w.clone()).unwrap_or_default(),
+        // English for IT, whatever the screen's language.
+        warnings: shell
+            .warnings
+            .lock()
+            .map(|w| w.iter().map(ToString::to_string).collect())
+            .unwrap_or_default(),
     })
 }

@@ -39,11 +39,7 @@ const FORWARD_EVERY: Duration = Duration::from_secs(5);
 /// when the branch store cannot be used or reached now. Returns the
 /// ledger the shell keeps for the branch's audit trail (forwarding, and
 /// Activity across the branch).
-pub fn join(
-    config: &ConfigState,
-    desk: &mut Engine,
-    warnings: &mut Vec<String>,
-) -> Option<PgLedger> {
+pub fn join(config: &ConfigState, desk: &mut Engine, warnings: &mut Vec<Text>) -> Option<PgLedger> {
     let Ok(policy) = &config.policy.policy else {
         return None;
     };
@@ -73,16 +69,16 @@ pub fn join(
             tracing::info!(desk = %desk_name, "joined the branch store");
             if let Err(e) = ledger.probe() {
                 tracing::warn!(error = %e, "branch store unreachable at start");
-                warnings.push(format!(
+                warnings.push(Text::plain(format!(
                     "The branch store cannot be reached ({e}). No code can be sent until it is back; codes already sent can still be checked."
-                ));
+                )));
             }
             Some(ledger)
         }
         Err((desk_name, reason)) => {
-            warnings.push(format!(
+            warnings.push(Text::plain(format!(
                 "Branch mode is set by IT but cannot be used: {reason}. No code can be sent until IT fixes it."
-            ));
+            )));
             desk.join_branch(Branch::unusable(desk_name, reason));
             None
         }

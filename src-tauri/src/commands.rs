@@ -66,7 +66,10 @@ pub struct AppStatus {
     default_country: String,
     allowed_countries: Vec<String>,
     code_length: u8,
+    /// English, for tools and logs; `warning_texts` are what the screen
+    /// renders in the desk's language.
     warnings: Vec<String>,
+    warning_texts: Vec<Text>,
     /// In branch mode, this desk's name in the branch (its database role).
     branch_desk: Option<String>,
     /// The language the screens are in (`ui_text` hands over its words).
@@ -114,6 +117,7 @@ pub fn app_status(shell: State<'_, Shell>) -> IpcResult<AppStatus> {
     let default_language = shell
         .with_desk(|d| Ok(d.templates().default_language()))
         .unwrap_or_default();
+    let warning_texts = shell.warnings.lock().map(|w| w.clone()).unwrap_or_default();
     Ok(AppStatus {
         mode: shell.mode(),
         gateway_label: shell.gateway_label(),
@@ -130,7 +134,8 @@ pub fn app_status(shell: State<'_, Shell>) -> IpcResult<AppStatus> {
         default_country: policy_country,
         allowed_countries: allowed,
         code_length,
-        warnings: shell.warnings.lock().map(|w| w.clone()).unwrap_or_default(),
+        warnings: warning_texts.iter().map(ToString::to_string).collect(),
+        warning_texts,
         branch_desk: shell
             .branch
             .as_ref()

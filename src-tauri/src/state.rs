@@ -57,7 +57,8 @@ pub struct Shell {
     pub prefill: Mutex<Operator>,
     pub settings_file: Option<SettingsFile>,
     pub session: Session,
-    pub warnings: Mutex<Vec<String>>,
+    /// What was found at start (and since), for the banner and Settings.
+    pub warnings: Mutex<Vec<Text>>,
     pub data_dir: PathBuf,
     /// The folder the desk's log files are written to; `None` when it logs
     /// to stderr only (tests, or a log folder that could not be written).
@@ -254,7 +255,7 @@ impl Shell {
     pub fn warn(&self, message: String) {
         tracing::warn!(%message, "shown to the operator");
         if let Ok(mut w) = self.warnings.lock() {
-            w.push(message);
+            w.push(Text::plain(message));
         }
     }
 }
@@ -293,32 +294,36 @@ pub fn assemble<R: Runtime, M: tauri::Manager<R>>(
     folder_lock: DataFolderLock,
     mut config: ConfigState,
 ) -> (Shell, Result<DeskConfig, String>) {
-    let mut warnings = Vec::new();
+    // Most are IT's details in English (`Text::plain`); what staff must
+    // act on has its own words.
+    let mut warnings: Vec<Text> = Vec::new();
     let (settings_file, prefill) = match SettingsFile::open(manager, data_dir) {
         Ok((file, loaded)) => {
-            warnings.extend(loaded.warnings);
+            warnings.extend(loaded.warnings.into_iter().map(Text::plain));
             config.saved = loaded.saved;
             (Some(file), loaded.operator)
         }
         Err(e) => {
-            warnings.push(e);
+            warnings.push(Text::plain(e));
             (None, default_operator())
         }
     };
-    warnings.extend(config.notes.iter().cloned());
+    warnings.extend(config.notes.iter().cloned().map(Text::plain));
     let key = open_key(data_dir, &config);
     if let Ok(key) = &key {
         match open_facts(&config, key, data_dir) {
             Ok((facts, problem)) => {
-                warnings.extend(problem);
+                warnings.extend(problem.map(Text::plain));
                 config.facts = Some(facts);
             }
-            Err(e) => warnings.push(e),
+            Err(e) => warnings.push(Text::plain(e)),
         }
     }
     let resolved = resolve_for_start(&config);
     if let Err(e) = &resolved {
-        warnings.push(format!("{e} No SMS can be sent until it is fixed."));
+        warnings.push(Text::plain(format!(
+            "{e} No SMS can be sent until it is fixed."
+        )));
     }
     // Without a usable configuration the desk still opens, with the built-in
     // limits and templates, so pending codes can be checked; nothing is sent.
@@ -351,7 +356,7 @@ pub fn assemble<R: Runtime, M: tauri::Manager<R>>(
             (Ok(Mutex::new(Some(engine))), Some(compactor))
         }
         Err(reason) => {
-            warnings.push(reason.clone());
+            warnings.push(Text::plain(reason.clone()));
             (Err(reason), None)
         }
     };
@@ -435,14 +440,14 @@ fn open_facts(
 
 /// What the start record says besides "started": the policy in force and
 /// anything the environment asked for and did not get (S19).
-fn start_detail(config: &ConfigState, warnings: &[String]) -> String {
+fn start_detail(config: &ConfigState, warnings: &[Text]) -> String {
     let mut parts = vec![format!("IT policy: {}", config.policy.describe())];
     parts.extend(config.notes.iter().cloned());
     parts.extend(
         warnings
             .iter()
-            .filter(|w| w.starts_with("The desk's sealed record"))
-            .cloned(),
+            .map(Text::to_string)
+            .filter(|w| w.starts_with("The desk's sealed record")),
     );
     parts.join("; ")
 }
@@ -476,10 +481,10 @@ fn open_desk<R: Runtime, M: tauri::Manager<R>>(
     desk_config: DeskConfig,
     station: Station,
     start_detail: &str,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Text>,
 ) -> Result<(Engine, Compactor), String> {
     let audit = crate::trail::open(&data_dir.join(AUDIT_FILE), audit_key, facts, station)?;
-    warnings.extend(audit.damage().map(str::to_owned));
+    warnings.extend(audit.damage().map(Text::plain));
     // What was found wrong with the trail goes into the trail itself, so
     // it outlives the screen and the next start's fresh anchor.
     let start_detail = match audit.damage() {
@@ -507,7 +512,7 @@ fn open_desk<R: Runtime, M: tauri::Manager<R>>(
                 tracing::error!(error = %err, "a set-aside record could not be audited");
             }
         }
-        warnings.push(report.message());
+        warnings.push(report.text());
     }
     if let Some(facts) = facts {
         facts

@@ -128,3 +128,27 @@ fn rust_messages_arrive_as_keys_with_their_english() {
         assert_eq!(outcome["title"]["key"], "outcome.title.not_verified");
     }
 }
+
+#[test]
+fn a_file_set_aside_at_start_is_told_in_the_desks_language() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = b"{\"format\":\"countersign/pending\",\"version\":1,\"verif";
+    std::fs::write(dir.path().join("pending.json"), garbage).unwrap();
+    let gateway = tauri::async_runtime::block_on(countersign_desk::gateway_setup::demo()).unwrap();
+    let desk = open_with(dir.path(), Some(gateway), &[("LANG", "de_DE.UTF-8")]);
+    let status = desk.call("app_status", json!({})).unwrap();
+    let told = &status["warningTexts"][0];
+    assert_eq!(told["key"], "warning.set_aside", "{status}");
+    assert_eq!(told["args"]["moved"]["key"], "warning.moved_to", "{told}");
+    // The English stays beside it, for tools and logs.
+    assert!(status["warnings"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("The pending list was set aside"));
+    let (language, messages) = catalogue(&desk);
+    assert_eq!(language, "de");
+    assert!(messages["warning.set_aside"]
+        .as_str()
+        .unwrap()
+        .starts_with("Die Liste der offenen Codes wurde beiseitegelegt"));
+}

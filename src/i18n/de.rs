@@ -456,4 +456,10 @@ pub(super) const MESSAGES: &[(&str, &str)] = &[
     ("ui.older", "Ältere"),
     ("ui.export_progress", "Exportfortschritt"),
     ("ui.pages_of_records", "Seiten mit Einträgen"),
+    // ---- found at start ----
+    ("warning.set_aside", "Die Liste der offenen Codes wurde beiseitegelegt: {reason}.{moved}{ended} Die Sende- und Fehlversuchsgrenzen wurden aus dem Audit-Protokoll wiederhergestellt. Informieren Sie die IT."),
+    ("warning.moved_to", " Sie wurde unverändert nach {files} verschoben."),
+    ("warning.ended.one", " {count} offene Verifizierung wurde beendet und muss neu gestartet werden."),
+    ("warning.ended.other", " {count} offene Verifizierungen wurden beendet und müssen neu gestartet werden."),
+    ("ui.warning_advice", "Sie können weiter Kunden bedienen. Informieren Sie die IT und geben Sie ihr die Support-Informationen aus „Info“."),
 ];

@@ -456,4 +456,10 @@ pub(super) const MESSAGES: &[(&str, &str)] = &[
     ("ui.older", "Older"),
     ("ui.export_progress", "Export progress"),
     ("ui.pages_of_records", "Pages of records"),
+    // ---- found at start ----
+    ("warning.set_aside", "The pending list was set aside: {reason}.{moved}{ended} The send and wrong-code limits were rebuilt from the audit trail. Tell IT."),
+    ("warning.moved_to", " It was moved aside, unchanged, to {files}."),
+    ("warning.ended.one", " {count} pending verification was ended and must be started again."),
+    ("warning.ended.other", " {count} pending verifications were ended and must be started again."),
+    ("ui.warning_advice", "You can go on serving customers. Tell IT, and give them the support information from About."),
 ];

@@ -456,4 +456,10 @@ pub(super) const MESSAGES: &[(&str, &str)] = &[
     ("ui.older", "Más antiguos"),
     ("ui.export_progress", "Progreso de la exportación"),
     ("ui.pages_of_records", "Páginas de registros"),
+    // ---- found at start ----
+    ("warning.set_aside", "La lista de códigos pendientes se apartó: {reason}.{moved}{ended} Los límites de envíos y de códigos incorrectos se reconstruyeron a partir del registro de auditoría. Avise a TI."),
+    ("warning.moved_to", " Se movió, sin cambios, a {files}."),
+    ("warning.ended.one", " {count} verificación pendiente se cerró y debe iniciarse de nuevo."),
+    ("warning.ended.other", " {count} verificaciones pendientes se cerraron y deben iniciarse de nuevo."),
+    ("ui.warning_advice", "Puede seguir atendiendo a los clientes. Avise a TI y entrégueles la información de «Acerca de»."),
 ];

@@ -456,4 +456,10 @@ pub(super) const MESSAGES: &[(&str, &str)] = &[
     ("ui.older", "Plus anciens"),
     ("ui.export_progress", "Progression de l'export"),
     ("ui.pages_of_records", "Pages d'enregistrements"),
+    // ---- found at start ----
+    ("warning.set_aside", "La liste des codes en attente a été mise de côté : {reason}.{moved}{ended} Les limites d'envoi et de codes erronés ont été reconstituées depuis le journal d'audit. Prévenez le service informatique."),
+    ("warning.moved_to", " Elle a été déplacée, sans modification, vers {files}."),
+    ("warning.ended.one", " {count} vérification en attente a été close et doit être recommencée."),
+    ("warning.ended.other", " {count} vérifications en attente ont été closes et doivent être recommencées."),
+    ("ui.warning_advice", "Vous pouvez continuer à servir les clients. Prévenez le service informatique et transmettez-lui les informations de « À propos »."),
 ];
