@@ -45,6 +45,11 @@ for (const el of controls) {
     problems.push(`${name(el)} is covered by ${name(hit)}`);
   }
 }
+// Every keyed word on screen has its text (a template left untranslated
+// shows as empty labels and blank buttons).
+for (const el of document.querySelectorAll("[data-i18n]")) {
+  if (el.getClientRects().length > 0 && !el.textContent.trim()) problems.push(`${name(el)} (${el.dataset.i18n}) is empty`);
+}
 document.activeElement.blur();
 window.scrollTo(0, 0);
 return { controls: controls.length, problems };
@@ -127,6 +132,11 @@ async fn a_verification_runs_in_french_from_the_computers_locale() {
         })
         .await;
     assert!(card.resend_text.starts_with("Renvoyer"), "{card:?}");
+    // The card comes from a template, translated with the page.
+    let check = app
+        .execute(r#"return document.querySelector('[data-testid="check"]').textContent;"#)
+        .await;
+    assert_eq!(check, "Vérifier");
     let code = app.code_from_phone("Retrait", 1).await;
     app.check(&id, &code).await;
     let result = app

@@ -49,9 +49,11 @@ export function t(key, args = {}, count) {
 
 // Static words in the HTML carry their key: data-i18n (text),
 // data-i18n-title, data-i18n-placeholder, data-i18n-aria-label.
+// Templates (cards, audit rows) are translated once, so every clone is.
 export function translatePage(root = document) {
   for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
   for (const [attr, data] of [["title", "i18nTitle"], ["placeholder", "i18nPlaceholder"], ["aria-label", "i18nAriaLabel"]]) {
     for (const el of root.querySelectorAll(`[data-i18n-${attr}]`)) el.setAttribute(attr, t(el.dataset[data]));
   }
+  for (const template of root.querySelectorAll("template")) translatePage(template.content);
 }
