@@ -294,12 +294,7 @@ fn s15_warning_cannot_be_emptied() {
     let warnings = BTreeMap::from([(Language::En, String::new())]);
     assert_eq!(
         MessageTemplates::new("Bank", Language::En, &BTreeMap::new(), &warnings),
-        Err((
-            Language::En,
-            TemplateError::BadWarning(
-                "cannot be empty: S15 asks every SMS to warn the customer to read the code only to the staff member serving them"
-            )
-        ))
+        Err((Language::En, TemplateError::BadWarning("sms.warning.empty")))
     );
 }
 
