@@ -58,6 +58,18 @@ pub trait Clock: Send + Sync {
     fn now(&self) -> Timestamp;
 }
 
+/// A shared clock is a clock: the shell holds one `Arc<dyn Clock>` (the
+/// system's in the app, a test's [`ManualClock`] in its IPC tests) and
+/// hands the same one to the engine and to everything else that stamps.
+impl<C: Clock + ?Sized> Clock for Arc<C> {
+    fn now(&self) -> Timestamp {
+        (**self).now()
+    }
+}
+
+/// The clock a long-lived owner shares with the engine it holds.
+pub type SharedClock = Arc<dyn Clock>;
+
 /// The operating system's wall clock.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SystemClock;

@@ -4,7 +4,7 @@
 //! the CSV export `audit_export`.
 
 use countersign::audit::{self, AuditEvent, EventKind};
-use countersign::clock::{Clock, SystemClock};
+use countersign::clock::Clock;
 use countersign::i18n::Text;
 use countersign::verification::Operator;
 use serde::Serialize;
@@ -34,7 +34,7 @@ pub fn sign_in(shell: State<'_, Shell>, staff_id: String, name: String) -> IpcRe
         *prefill = operator.clone();
     }
     shell.session.sign_in(operator.clone());
-    let mut e = AuditEvent::new(SystemClock.now(), EventKind::OperatorSignedIn);
+    let mut e = AuditEvent::new(shell.clock.now(), EventKind::OperatorSignedIn);
     e.operator = Some(operator.name.clone());
     e.staff_id = operator.staff_id.clone();
     e.os_account = crate::os_account::os_account();
@@ -66,7 +66,7 @@ pub fn lock<R: Runtime>(app: &AppHandle<R>, shell: &Shell, why: &str) {
 /// Audits a sign-out (Lock or inactivity) under the operator who was
 /// signed in, and tells the window to clear itself.
 pub fn record_lock<R: Runtime>(app: &AppHandle<R>, shell: &Shell, operator: Operator, why: &str) {
-    let mut e = AuditEvent::new(SystemClock.now(), EventKind::OperatorLocked);
+    let mut e = AuditEvent::new(shell.clock.now(), EventKind::OperatorLocked);
     e.operator = Some(operator.name);
     e.staff_id = operator.staff_id;
     e.detail = Some(why.to_owned());
@@ -120,7 +120,7 @@ pub async fn audit_key_export<R: Runtime>(
             Text::new("audit.key_not_exported").arg("reason", e.to_string()),
         )
     })?;
-    let mut e = AuditEvent::new(SystemClock.now(), EventKind::AuditKeyExported);
+    let mut e = AuditEvent::new(shell.clock.now(), EventKind::AuditKeyExported);
     e.operator = Some(operator.name);
     e.staff_id = operator.staff_id;
     e.os_account = crate::os_account::os_account();

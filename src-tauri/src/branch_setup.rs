@@ -11,7 +11,7 @@ use countersign::audit::{AuditEvent, EventKind};
 use countersign::branch::forward::{forward_trail, ForwardError};
 use countersign::branch::postgres::{LedgerClock, LedgerConfig, PgLedger};
 use countersign::branch::{Branch, BranchKey, DeskName};
-use countersign::clock::{Clock, SystemClock};
+use countersign::clock::Clock;
 use countersign::config::Key;
 use countersign::keys::DigestKey;
 use secrecy::SecretString;
@@ -123,7 +123,7 @@ pub fn spawn_forwarding<R: Runtime>(app: AppHandle<R>) {
                         "The audit trail on this desk does not match the branch: {e}. Tell IT."
                     );
                     let mut event =
-                        AuditEvent::new(SystemClock.now(), EventKind::BranchTrailMismatch);
+                        AuditEvent::new(shell.clock.now(), EventKind::BranchTrailMismatch);
                     event.detail = Some(e.to_string());
                     shell.audit(event);
                     shell.warn(message);

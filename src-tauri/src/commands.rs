@@ -2,7 +2,7 @@
 //! types, asks the core, and translates the answer; none decides anything.
 
 use countersign::audit::{AuditEvent, EventKind};
-use countersign::clock::{Clock, SystemClock};
+use countersign::clock::Clock;
 use countersign::desk::{Outcome, SendRecorded, Started};
 use countersign::gateway::Gateway;
 use countersign::i18n::Text;
@@ -355,7 +355,7 @@ pub fn set_operator(shell: State<'_, Shell>, name: String) -> IpcResult<Operator
         *prefill = operator.clone();
     }
     shell.session.sign_in(operator.clone());
-    let mut e = AuditEvent::new(SystemClock.now(), EventKind::SettingsChanged);
+    let mut e = AuditEvent::new(shell.clock.now(), EventKind::SettingsChanged);
     e.operator = Some(operator.name.clone());
     e.staff_id = operator.staff_id.clone();
     e.detail = Some("changed: operatorName".to_owned());

@@ -4,7 +4,7 @@
 //! nothing and is audited by key name, never by secret value.
 
 use countersign::audit::{AuditEvent, EventKind};
-use countersign::clock::{Clock, SystemClock};
+use countersign::clock::Clock;
 use countersign::config::{DeskConfig, FieldError, GatewayChoice, Key, Values};
 use countersign::facts::GatewayBinding;
 use countersign::i18n::Text;
@@ -313,7 +313,7 @@ pub async fn settings_save<R: Runtime>(
         store_token(&config, token, &resolved)?;
     }
     let demo_chosen = choose_demo_explicitly(&config, &changes, &resolved)?;
-    let mut e = AuditEvent::new(SystemClock.now(), EventKind::SettingsChanged);
+    let mut e = AuditEvent::new(shell.clock.now(), EventKind::SettingsChanged);
     e.operator = Some(operator.name);
     e.staff_id = operator.staff_id;
     let mut names: Vec<&str> = changed.iter().map(|k| k.name()).collect();

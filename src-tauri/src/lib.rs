@@ -9,8 +9,10 @@
 //! the background tasks and lets go of the folder.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
+use countersign::clock::{SharedClock, SystemClock};
 use countersign::config::environment;
 use countersign::config::it_policy::{self, Discovered};
 use countersign::config::Key;
@@ -75,6 +77,10 @@ pub struct Launch {
     /// the app is built); `None`: stderr only (tests, or a folder that
     /// could not be written). Kept as `Shell::log_dir`.
     pub log_dir: Option<PathBuf>,
+    /// The time the desk's rules read: the system's in the app; an IPC test
+    /// passes a clock it moves itself, to force expiry and pacing without
+    /// sleeping.
+    pub clock: SharedClock,
 }
 
 impl Launch {
@@ -85,6 +91,7 @@ impl Launch {
             policy_locations: it_policy::system_locations(),
             os_locale: sys_locale::get_locale(),
             log_dir: None,
+            clock: Arc::new(SystemClock),
         }
     }
 
@@ -224,7 +231,8 @@ fn setup<R: Runtime>(
     config
         .notes
         .extend(launch.data_dir_override(&config.policy).1);
-    let (mut shell, resolved) = state::assemble(app, &data_dir, folder_lock, config);
+    let (mut shell, resolved) =
+        state::assemble(app, &data_dir, folder_lock, config, launch.clock.clone());
     shell.os_locale = launch.os_locale.clone();
     shell.log_dir = launch.log_dir.clone();
     app.manage(shell);
@@ -313,14 +321,8 @@ fn spawn_expiry_sweep<R: Runtime>(app: AppHandle<R>) {
                     compacting.state::<Shell>().compact_pending();
                 })
                 .await;
-                let shell = app.state::<Shell>();
-                match shell.with_desk(|d| Ok(d.purge()?)) {
-                    Ok(outcomes) => {
-                        for outcome in outcomes {
-                            delivery::stop(&app, &outcome.id);
-                            let _ = app.emit(events::VERIFICATION_ENDED, &outcome);
-                        }
-                    }
+                match sweep_expired(&app) {
+                    Ok(_) => {}
                     Err(e) if e.kind == "desk_unavailable" => break,
                     Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
                 }
@@ -328,6 +330,18 @@ fn spawn_expiry_sweep<R: Runtime>(app: AppHandle<R>) {
         }
     });
     app.state::<Shell>().keep_task(task);
+}
+
+/// One pass of the expiry sweep: ends what has expired by the shell's
+/// clock, stops its delivery tracking and tells the window; how many
+/// ended. Public so the race tests can run the sweep at a chosen moment.
+pub fn sweep_expired<R: Runtime>(app: &AppHandle<R>) -> error::IpcResult<usize> {
+    let outcomes = app.state::<Shell>().with_desk(|d| Ok(d.purge()?))?;
+    for outcome in &outcomes {
+        delivery::stop(app, &outcome.id);
+        let _ = app.emit(events::VERIFICATION_ENDED, outcome);
+    }
+    Ok(outcomes.len())
 }
 
 /// Signs the operator out after the lock interval without activity.
@@ -360,7 +374,7 @@ pub fn on_run_event<R: Runtime>(app: &AppHandle<R>, event: &RunEvent) {
             return;
         };
         shell.audit(countersign::audit::AuditEvent::new(
-            countersign::clock::Clock::now(&countersign::clock::SystemClock),
+            countersign::clock::Clock::now(&shell.clock),
             countersign::audit::EventKind::AppStopped,
         ));
         shell.shutdown();

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use countersign::audit::{AuditEvent, AuditKey, AuditLog, EventKind, Station};
-use countersign::clock::{Clock, SystemClock};
+use countersign::clock::{Clock, SharedClock};
 use countersign::config::{DeskConfig, GatewayChoice, Layers};
 use countersign::desk::{Desk, Parts, Sending};
 use countersign::facts::{FactsRead, FactsStore};
@@ -34,7 +34,7 @@ use crate::session::{Session, DEFAULT_LOCK_AFTER};
 use crate::settings::{default_operator, default_workstation, SettingsFile};
 use countersign::gateway::GatewayMode;
 
-pub type Engine = Desk<PluginPendingStore, AuditLog, SystemClock, OsRng>;
+pub type Engine = Desk<PluginPendingStore, AuditLog, SharedClock, OsRng>;
 
 pub const PENDING_FILE: &str = "pending.json";
 pub const AUDIT_FILE: &str = "audit.jsonl";
@@ -60,6 +60,9 @@ pub struct Shell {
     /// What was found at start (and since), for the banner and Settings.
     pub warnings: Mutex<Vec<Text>>,
     pub data_dir: PathBuf,
+    /// The time every record and rule is stamped with: the system's in the
+    /// app, a test's own clock in the IPC tests (`Launch::clock`).
+    pub clock: SharedClock,
     /// The folder the desk's log files are written to; `None` when it logs
     /// to stderr only (tests, or a log folder that could not be written).
     pub log_dir: Option<PathBuf>,
@@ -293,6 +296,7 @@ pub fn assemble<R: Runtime, M: tauri::Manager<R>>(
     data_dir: &Path,
     folder_lock: DataFolderLock,
     mut config: ConfigState,
+    clock: SharedClock,
 ) -> (Shell, Result<DeskConfig, String>) {
     // Most are IT's details in English (`Text::plain`); what staff must
     // act on has its own words.
@@ -340,6 +344,7 @@ pub fn assemble<R: Runtime, M: tauri::Manager<R>>(
             open_desk(
                 manager,
                 data_dir,
+                clock.clone(),
                 key,
                 audit_key,
                 config.facts.as_ref(),
@@ -371,6 +376,7 @@ pub fn assemble<R: Runtime, M: tauri::Manager<R>>(
         session: Session::new(DEFAULT_LOCK_AFTER),
         warnings: Mutex::new(warnings),
         data_dir: data_dir.to_owned(),
+        clock,
         log_dir: None,
         trackers: Mutex::new(HashMap::new()),
         audit_key: audit_key.ok(),
@@ -475,6 +481,7 @@ pub fn resolve_for_start(config: &ConfigState) -> Result<DeskConfig, String> {
 fn open_desk<R: Runtime, M: tauri::Manager<R>>(
     manager: &M,
     data_dir: &Path,
+    clock: SharedClock,
     key: DigestKey,
     audit_key: AuditKey,
     facts: Option<&FactsStore>,
@@ -492,7 +499,7 @@ fn open_desk<R: Runtime, M: tauri::Manager<R>>(
         None => start_detail.to_owned(),
     };
     let pending_path = data_dir.join(PENDING_FILE);
-    let now = SystemClock.now();
+    let now = clock.now();
     // S21: the sealed snapshot and journal, checked against the trail's last
     // hour; what does not hold is set aside and the S4/S5/S8 windows are
     // rebuilt from the trail. A version-1 file is taken over only while the
@@ -526,7 +533,7 @@ fn open_desk<R: Runtime, M: tauri::Manager<R>>(
         key,
         store: PluginPendingStore::new(opened.store),
         audit,
-        clock: SystemClock,
+        clock,
         rng: OsRng,
     };
     // Sealed entries open with this key; one that does not is damage the

@@ -171,6 +171,7 @@ fn s19_countersign_data_dir_does_not_move_the_data_under_a_system_policy() {
         policy_locations: locations,
         os_locale: None,
         log_dir: None,
+        clock: std::sync::Arc::new(countersign::clock::SystemClock),
     };
     // No machine policy: a portable or test desk may move its data.
     let l = launch(system.clone());

@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use countersign::clock::SharedClock;
+use countersign::gateway::emulator::Faults;
 use countersign_desk::state::Shell;
 use countersign_desk::{gateway_setup, Launch};
 use serde_json::{json, Value};
@@ -57,7 +59,10 @@ pub fn open_on_machine(
     env: &[(&str, &str)],
     system_policy: Vec<std::path::PathBuf>,
 ) -> Desk {
-    let app = try_open(data_dir, gateway, env, system_policy).expect("app builds");
+    signed_in(try_open(data_dir, gateway, env, system_policy).expect("app builds"))
+}
+
+fn signed_in(app: App<MockRuntime>) -> Desk {
     let window = match app.get_webview_window("main") {
         Some(w) => w,
         None => tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
@@ -80,6 +85,36 @@ pub fn try_open(
     gateway: Option<gateway_setup::GatewaySetup>,
     env: &[(&str, &str)],
     system_policy: Vec<std::path::PathBuf>,
+) -> tauri::Result<App<MockRuntime>> {
+    try_open_at(
+        data_dir,
+        gateway,
+        env,
+        system_policy,
+        std::sync::Arc::new(countersign::clock::SystemClock),
+    )
+}
+
+/// Opens the desk on demo mode's emulator with the test's own clock, and
+/// signs in; the emulator's knobs stay with the test (a held send).
+pub fn open_at(data_dir: &Path, clock: SharedClock) -> (Desk, std::sync::Arc<Faults>) {
+    let gateway =
+        tauri::async_runtime::block_on(gateway_setup::demo()).expect("demo gateway starts");
+    let faults = gateway
+        .emulator
+        .as_ref()
+        .expect("demo mode runs the emulator")
+        .shared_faults();
+    let app = try_open_at(data_dir, Some(gateway), &[], Vec::new(), clock).expect("app builds");
+    (signed_in(app), faults)
+}
+
+fn try_open_at(
+    data_dir: &Path,
+    gateway: Option<gateway_setup::GatewaySetup>,
+    env: &[(&str, &str)],
+    system_policy: Vec<std::path::PathBuf>,
+    clock: SharedClock,
 ) -> tauri::Result<App<MockRuntime>> {
     let mut context = tauri::generate_context!();
     countersign_desk::apply_data_dir_override(&mut context, Some(data_dir.to_owned()));
@@ -109,25 +144,40 @@ pub fn try_open(
         policy_locations: system_policy,
         os_locale,
         log_dir: None,
+        clock,
     };
     countersign_desk::run_app(mock_builder(), context, launch)
 }
 
+/// One IPC call on `window`, from any thread: the race tests make calls
+/// from two at once.
+pub fn call(window: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
+    get_ipc_response(
+        window,
+        InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: "tauri://localhost".parse().expect("url"),
+            body: InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        },
+    )
+    .map(|body| body.deserialize::<Value>().expect("json answer"))
+}
+
+/// The code in an SMS text: its first run of six or more digits.
+pub fn code_in_sms(text: &str) -> String {
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() >= 6)
+        .expect("a code in the SMS")
+        .to_owned()
+}
+
 impl Desk {
     pub fn call(&self, cmd: &str, args: Value) -> Result<Value, Value> {
-        get_ipc_response(
-            &self.window,
-            InvokeRequest {
-                cmd: cmd.into(),
-                callback: CallbackFn(0),
-                error: CallbackFn(1),
-                url: "tauri://localhost".parse().expect("url"),
-                body: InvokeBody::Json(args),
-                headers: Default::default(),
-                invoke_key: INVOKE_KEY.to_string(),
-            },
-        )
-        .map(|body| body.deserialize::<Value>().expect("json answer"))
+        call(&self.window, cmd, args)
     }
 
     /// Starts a verification that may be refused; the answer either way.
@@ -152,10 +202,7 @@ impl Desk {
             .and_then(|a| a.last())
             .and_then(|m| m["body"].as_str())
             .expect("an SMS");
-        body.split(|c: char| !c.is_ascii_digit())
-            .find(|w| w.len() >= 6)
-            .expect("a code in the SMS")
-            .to_owned()
+        code_in_sms(body)
     }
 
     /// The audit rows the Activity screen shows on its first page, newest

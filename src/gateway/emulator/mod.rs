@@ -27,7 +27,7 @@ mod render;
 
 use api::api;
 pub use config::*;
-pub use faults::Faults;
+pub use faults::{Faults, HeldSend};
 
 use std::collections::VecDeque;
 use std::io;
@@ -133,7 +133,7 @@ struct App {
     unreachable: Vec<UnreachableRange>,
     store: Mutex<Vec<Stored>>,
     inbox_tx: broadcast::Sender<InboxMessage>,
-    faults: Faults,
+    faults: Arc<Faults>,
     requests: Mutex<Vec<CapturedRequest>>,
 }
 
@@ -179,6 +179,12 @@ impl EmulatorHandle {
 
     pub fn faults(&self) -> &Faults {
         &self.app.faults
+    }
+
+    /// The knobs, for a test that hands the handle itself to the desk it
+    /// drives (the desk keeps the emulator running; the test keeps these).
+    pub fn shared_faults(&self) -> Arc<Faults> {
+        self.app.faults.clone()
     }
 
     /// Every request received so far, in order.
@@ -232,7 +238,7 @@ pub async fn start(config: EmulatorConfig) -> io::Result<EmulatorHandle> {
         unreachable: config.unreachable,
         store: Mutex::new(Vec::new()),
         inbox_tx,
-        faults: Faults::default(),
+        faults: Arc::default(),
         requests: Mutex::new(Vec::new()),
     });
     let router = Router::new()
@@ -306,6 +312,15 @@ async fn gate(State(app): State<Arc<App>>, req: Request, next: Next) -> Response
             .collect(),
         body: String::from_utf8_lossy(&bytes).into_owned(),
     });
+    let held = (parts.method == Method::POST)
+        .then(|| app.faults.lock().held_sends.pop_front())
+        .flatten();
+    if let Some(slot) = held {
+        let _ = slot
+            .arrived
+            .send(String::from_utf8_lossy(&bytes).into_owned());
+        let _ = slot.release.await;
+    }
     let (delay, drop, malformed, cut, canned) = {
         let mut f = app.faults.lock();
         let delay = f.delays.pop_front();
