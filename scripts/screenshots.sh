@@ -7,5 +7,5 @@ cd "$(dirname "$0")/.."
 
 export PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"
 cargo build -p countersign-desk
-cargo test -p countersign --test e2e -- --test-threads=1 --ignored --exact screenshots
+cargo test -p countersign-e2e --test e2e -- --test-threads=1 --ignored --exact screenshots
 ls -l docs/screenshots/

@@ -3,22 +3,31 @@
 # gateway against the emulator over loopback HTTP; the shell through IPC;
 # and the end-to-end suite in the real window (which starts its own Xvfb,
 # tauri-driver and WebKitWebDriver). Missing pieces are errors, not skips.
+#
+# The end-to-end suite drives `COUNTERSIGN_APP_BIN` when it is set (CI sets
+# it to the release binary that goes into the .deb, built once by
+# scripts/package.sh), else the debug app this script builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"
-# One build for everything: `cargo test` also builds the app binary that the
-# end-to-end suite drives (a separate `cargo build` would compile Tauri a
-# second time, without the dev-dependency features the tests unify in).
 # Every UI module parses as the ES module the window loads: one clash of
 # names (an import and a function both called `render`) stops the whole
 # page before anything shows, which the end-to-end suite only reports as
 # a time-out.
 for module in ui/*.js; do node --input-type=module --check < "$module"; done
+# One build for everything: `cargo test` also builds the app binary that the
+# end-to-end suite drives (a separate `cargo build` would compile Tauri a
+# second time, without the dev-dependency features the tests unify in).
 cargo test --workspace --all-targets --no-run
-cargo test --workspace --lib --bins --tests -- --test-threads=2
+# Everything that needs no window, then the core's doctests (S11's
+# compile_fail guard is one).
+cargo test --workspace --exclude countersign-e2e --lib --bins --tests -- --test-threads=2
+cargo test -p countersign --doc
 # The criterion benches once each, as a smoke test (criterion's own
 # command line takes no libtest flags such as --test-threads).
 cargo test -p countersign --bench desk
 # The OS credential store, for real: a private D-Bus session with
 # gnome-keyring (these tests are ignored in a plain run, which has none).
 scripts/keyring-session.sh cargo test -p countersign-desk --test keychain -- --ignored
+echo "test: the end-to-end suite drives ${COUNTERSIGN_APP_BIN:-the debug build (target/debug/countersign)}"
+cargo test -p countersign-e2e --tests -- --test-threads=2

@@ -7,8 +7,11 @@
 //!
 //! Every wait is a polling condition with a generous upper bound; nothing
 //! asserts on elapsed time.
-
-#![allow(dead_code)] // each test binary uses a different part of the harness
+//!
+//! A workspace member of its own, so that the core's and the shell's tests
+//! build and run on a machine without a window (Windows and macOS CI), and
+//! so that the suite can drive any build of the app: the debug binary by
+//! default, the shipped release binary in CI (`COUNTERSIGN_APP_BIN`).
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -34,15 +37,39 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 // ---- what the tests need installed ----------------------------------------
 
+/// The repository's root folder (this crate is `e2e/` in it).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("e2e/ sits in the repository")
+        .to_owned()
+}
+
 /// The app binary: `COUNTERSIGN_APP_BIN`, else `<target>/debug/countersign`.
 pub fn app_binary() -> PathBuf {
-    if let Some(bin) = std::env::var_os("COUNTERSIGN_APP_BIN") {
+    workspace_binary("COUNTERSIGN_APP_BIN", "countersign")
+}
+
+/// The stand-alone `restcomm-emulator`: `COUNTERSIGN_EMULATOR_BIN`, else
+/// `<target>/debug/restcomm-emulator` (`cargo test --workspace` builds it).
+pub fn emulator_binary() -> PathBuf {
+    let bin = workspace_binary("COUNTERSIGN_EMULATOR_BIN", "restcomm-emulator");
+    assert!(
+        bin.is_file(),
+        "{} is missing: build the workspace (`cargo test --workspace --no-run`) or set COUNTERSIGN_EMULATOR_BIN",
+        bin.display()
+    );
+    bin
+}
+
+fn workspace_binary(variable: &str, name: &str) -> PathBuf {
+    if let Some(bin) = std::env::var_os(variable) {
         return absolute(PathBuf::from(bin));
     }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-    absolute(target.join("debug").join("countersign"))
+        .unwrap_or_else(|| repo_root().join("target"));
+    absolute(target.join("debug").join(name))
 }
 
 fn absolute(p: PathBuf) -> PathBuf {

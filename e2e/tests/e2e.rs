@@ -6,20 +6,17 @@
 //! The tests run one at a time (the harness holds a process-wide lock); run
 //! them with `--test-threads=1` anyway so their output stays in order.
 
-mod e2e_support;
-
-use std::path::Path;
 use std::time::Duration;
 
 use countersign::gateway::emulator::{self, EmulatorAccount, EmulatorConfig, Progression};
-use e2e_support::{key, wait_js, wrong_code, Desk};
+use countersign_e2e::{key, wait_js, wrong_code, Desk};
 use fantoccini::key::Key;
 
 const CUSTOMER_A: &str = "07400 123456";
 const CUSTOMER_B: &str = "07400 123457";
 
 /// Waits for the result panel to show `outcome` while the card is gone.
-async fn ended_with(app: &e2e_support::App, id: &str, outcome: &str) -> String {
+async fn ended_with(app: &countersign_e2e::App, id: &str, outcome: &str) -> String {
     app.wait(&format!("result {outcome} and card {id} gone"), |s| {
         (s.outcome() == Some(outcome) && s.card(id).is_none()).then(|| {
             s.result
@@ -298,7 +295,7 @@ async fn s23_a_failed_delivery_ends_not_sent_and_offers_a_new_send() {
     app.close().await;
 }
 
-async fn send_without_card(app: &e2e_support::App, number: &str, purpose: &str) {
+async fn send_without_card(app: &countersign_e2e::App, number: &str, purpose: &str) {
     app.clear("phone").await;
     app.clear("purpose").await;
     app.type_into("phone", number).await;
@@ -471,7 +468,7 @@ async fn activity_shows_the_trail_verifies_it_and_lock_clears_the_desk() {
 #[tokio::test]
 #[ignore = "writes docs/screenshots; run scripts/screenshots.sh"]
 async fn screenshots() {
-    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+    let out = countersign_e2e::repo_root().join("docs/screenshots");
     std::fs::create_dir_all(&out).expect("docs/screenshots");
     // An IT policy file, so the settings screen shows locked fields.
     let policy_dir = tempfile::tempdir().expect("policy dir");

@@ -7,13 +7,13 @@
 //! A's claims and counts live in the database, not in its window, so they
 //! hold while desk B works.
 
-mod e2e_support;
+#[path = "../../tests/pg_support/mod.rs"]
 mod pg_support;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use e2e_support::{wrong_code, Desk};
+use countersign_e2e::{wrong_code, Desk};
 use pg_support::{connect, TestCluster};
 
 const BLOCKED: &str = "07400 200001";
@@ -47,7 +47,7 @@ async fn wait_for_branch_record(cluster: &TestCluster, desk: &str, event: &str) 
     panic!("desk {desk}'s {event} record never reached the branch");
 }
 
-async fn send_refused(app: &e2e_support::App, number: &str, message: &str) -> String {
+async fn send_refused(app: &countersign_e2e::App, number: &str, message: &str) -> String {
     app.clear("phone").await;
     app.type_into("phone", number).await;
     app.click("send").await;

@@ -4,11 +4,11 @@
 //! panel shows the desk's facts and copies support information with no
 //! secret in it. See `tests/e2e.rs` for the harness.
 
-mod e2e_support;
+#[path = "../../tests/log_support/mod.rs"]
 mod log_support;
 
 use countersign::gateway::emulator::{self, EmulatorAccount, EmulatorConfig, Progression};
-use e2e_support::{code_in, wait_js, App, Desk};
+use countersign_e2e::{code_in, wait_js, App, Desk};
 use log_support::{scan, Secrets};
 use serde_json::Value;
 

@@ -4,11 +4,11 @@
 //! IT's `debug` level, no line holds a code, the auth token or the
 //! customer's full number. See `tests/e2e.rs` for the harness.
 
-mod e2e_support;
+#[path = "../../tests/log_support/mod.rs"]
 mod log_support;
 
 use countersign::gateway::emulator::{self, EmulatorAccount, EmulatorConfig, Progression};
-use e2e_support::{code_in, wrong_code, Desk};
+use countersign_e2e::{code_in, wrong_code, Desk};
 use log_support::{line_count, scan, Secrets};
 
 const SID: &str = "ACe2e0000000000000000000000000077";

@@ -3,14 +3,12 @@
 //! verification completes through it; a bad value is refused beside its
 //! field and nothing is saved.
 
-mod e2e_support;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use e2e_support::Desk;
+use countersign_e2e::Desk;
 
 const SID: &str = "ACe2e0000000000000000000000000002";
 const TOKEN: &str = "e2e-settings-token-5c1d";
@@ -25,7 +23,7 @@ struct EmulatorProcess {
 
 impl EmulatorProcess {
     fn start() -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_restcomm-emulator"))
+        let mut child = Command::new(countersign_e2e::emulator_binary())
             .args(["--port", "0", "--account", SID, "--token", TOKEN])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -76,14 +74,14 @@ impl Drop for EmulatorProcess {
     }
 }
 
-async fn setting_error(app: &e2e_support::App, key: &str) -> String {
+async fn setting_error(app: &countersign_e2e::App, key: &str) -> String {
     let js = format!(
         "return document.querySelector('[data-testid=\"setting-error-{key}\"]')?.textContent || '';"
     );
     app.execute(&js).await.as_str().unwrap_or("").to_owned()
 }
 
-async fn wait_for_js(app: &e2e_support::App, what: &str, js: &str) -> String {
+async fn wait_for_js(app: &countersign_e2e::App, what: &str, js: &str) -> String {
     for _ in 0..100 {
         let v = app.execute(js).await;
         if let Some(s) = v.as_str().filter(|s| !s.is_empty()) {
@@ -128,11 +126,26 @@ async fn it_configures_restcomm_on_the_settings_screen_and_a_verification_comple
     app.clear("setting-code_length").await;
     app.type_into("setting-code_length", "6").await;
 
-    // The gateway, as IT would type it.
-    app.execute(
-        "const g = document.querySelector('[data-testid=\"setting-gateway\"]'); g.value = 'restcomm'; g.dispatchEvent(new Event('change')); return '';",
+    // The gateway, chosen as IT would from the keyboard: the list is on
+    // screen and usable, and typing the start of "Restcomm" on it picks
+    // that entry (no script sets its value).
+    let gateway = app.find("setting-gateway").await;
+    assert!(
+        gateway.is_displayed().await.expect("visibility"),
+        "the gateway list is visible"
+    );
+    assert!(
+        gateway.is_enabled().await.expect("enabled state"),
+        "the gateway list can be changed"
+    );
+    app.type_into("setting-gateway", "Rest").await;
+    let chosen = wait_for_js(
+        &app,
+        "the keyboard's choice of gateway",
+        "const g = document.querySelector('[data-testid=\"setting-gateway\"]'); return g.value === 'restcomm' && document.activeElement === g ? g.value : '';",
     )
     .await;
+    assert_eq!(chosen, "restcomm");
     app.type_into("setting-base_url", &emulator.base_url).await;
     app.type_into("setting-account_sid", SID).await;
     app.type_into("setting-sender", "+15550001111").await;
@@ -173,7 +186,7 @@ async fn it_configures_restcomm_on_the_settings_screen_and_a_verification_comple
     let id = app.send("07400 123456", "Settings e2e").await;
     let line = emulator.sms_with("Settings e2e");
     assert!(line.contains("to +447400123456"), "{line}");
-    let code = e2e_support::code_in(&line).expect("a code in the SMS");
+    let code = countersign_e2e::code_in(&line).expect("a code in the SMS");
     app.check(&id, &code).await;
     app.wait("verified", |s| {
         (s.outcome() == Some("approved")).then_some(())
