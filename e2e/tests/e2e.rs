@@ -1,6 +1,6 @@
 //! End-to-end: the built desk app (`cargo build -p countersign-desk`) driven
 //! through tauri-driver and WebKitWebDriver on a private Xvfb display, only by
-//! the window's `data-testid`s. See `tests/e2e_support/mod.rs` for the
+//! the window's `data-testid`s. See `e2e/src/lib.rs` for the
 //! harness and `scripts/e2e.sh` to build and run.
 //!
 //! The tests run one at a time (the harness holds a process-wide lock); run

@@ -2,7 +2,7 @@
 //! the window sizes a branch's screens leave (1280x650 and 1024x640), a
 //! verification runs in French from the computer's locale, and the About
 //! panel shows the desk's facts and copies support information with no
-//! secret in it. See `tests/e2e.rs` for the harness.
+//! secret in it. See `e2e/src/lib.rs` for the harness.
 
 #[path = "../../tests/log_support/mod.rs"]
 mod log_support;

@@ -2,7 +2,7 @@
 //! (`logs` beside the data of a desk whose data folder is overridden, as
 //! here), and after a real run of sends, a wrong code and a right one, at
 //! IT's `debug` level, no line holds a code, the auth token or the
-//! customer's full number. See `tests/e2e.rs` for the harness.
+//! customer's full number. See `e2e/src/lib.rs` for the harness.
 
 #[path = "../../tests/log_support/mod.rs"]
 mod log_support;
