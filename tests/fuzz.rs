@@ -255,7 +255,26 @@ fn fuzz_policy_file() {
     fuzz("policy_file", text, |(body, json)| {
         match it_policy::parse(&body, json) {
             Ok(policy) => {
-                let _ = DeskConfig::resolve(&policy.layers(Default::default()));
+                let layers = policy.layers(Default::default());
+                let set: Vec<Key> = layers
+                    .locked
+                    .keys()
+                    .chain(layers.provisioned.keys())
+                    .copied()
+                    .collect();
+                if let Err(errors) = DeskConfig::resolve(&layers) {
+                    // The defaults alone always resolve: a refusal is of
+                    // something the file set, and names it.
+                    prop_assert!(!set.is_empty(), "defaults refused: {errors:?}");
+                    prop_assert!(!errors.is_empty());
+                    prop_assert!(
+                        errors.iter().any(|e| set.contains(&e.key)),
+                        "{errors:?} names none of {set:?}"
+                    );
+                    for e in &errors {
+                        prop_assert!(!e.message.to_string().is_empty(), "{e:?}");
+                    }
+                }
             }
             Err(e) => {
                 let lines = body.lines().count().max(1);
@@ -663,19 +682,51 @@ fn fuzz_pending_file_parser() {
         match result {
             Ok(mut desk) => {
                 opened.fetch_add(1, Ordering::Relaxed);
-                let _ = desk.list();
-                let _ = desk.tracked_messages();
-                // Every command on every entry the damaged file holds.
-                for v in desk.list() {
-                    let _ = desk.check(&v.id, "000000");
-                    let _ = desk.resend(&v.id);
-                    let _ = desk.get(&v.id);
+                let listed = desk.list();
+                for (id, _) in desk.tracked_messages() {
+                    prop_assert!(
+                        listed.iter().any(|v| v.id == id),
+                        "tracks {id:?}, not listed"
+                    );
                 }
-                let _ = desk.start(
-                    PhoneNumber::parse_any(A, gb()).unwrap(),
-                    Purpose::Unspecified,
-                    Harness::operator(),
-                );
+                // Every command on every entry the damaged file holds gets
+                // one of a desk's everyday answers: never a storage failure
+                // (the memory store cannot fail) nor a refusal to read an
+                // entry `Desk::new` already opened.
+                let everyday = |r: Result<(), DeskError>| match r {
+                    Ok(()) => Ok(()),
+                    Err(e) => {
+                        prop_assert!(
+                            matches!(
+                                e.kind(),
+                                "invalid_code_input"
+                                    | "not_found"
+                                    | "already_ended"
+                                    | "code_expired"
+                                    | "still_sending"
+                                    | "number_blocked"
+                                    | "resend_cooldown"
+                                    | "send_limit"
+                                    | "message_too_long"
+                            ),
+                            "{e:?}"
+                        );
+                        Ok(())
+                    }
+                };
+                for v in listed {
+                    prop_assert!(desk.get(&v.id).is_some(), "listed but not found");
+                    everyday(desk.check(&v.id, "000000").map(drop))?;
+                    everyday(desk.resend(&v.id).map(drop))?;
+                }
+                everyday(
+                    desk.start(
+                        PhoneNumber::parse_any(A, gb()).unwrap(),
+                        Purpose::Unspecified,
+                        Harness::operator(),
+                    )
+                    .map(drop),
+                )?;
                 prop_assert!(desk.purge().is_ok());
             }
             Err((e, _)) => prop_assert!(matches!(e, DeskError::UnreadableEntry(_)), "{:?}", e),
