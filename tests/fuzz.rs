@@ -251,7 +251,25 @@ fn fuzz_policy_file() {
         };
         (body, json)
     });
-    let text = prop_oneof![(any::<String>(), any::<bool>()), document];
+    // One template key with a template of every placeholder: many entries
+    // seldom all parse, and a template that fits alone but not with the
+    // warning in force is the refusal only `resolve` makes.
+    let template_key = proptest::sample::select(vec![
+        "template_en",
+        "template_fr",
+        "template_es",
+        "template_de",
+    ]);
+    let long_template =
+        "\\{brand\\} \\{code\\} \\{minutes\\} \\{reference\\} \\{amount\\} \\{payee\\} [a-z ]{0,40}";
+    let one_template = (
+        prop_oneof![Just("locked"), Just("defaults")],
+        template_key,
+        long_template,
+    )
+        .prop_map(|(section, key, t)| (format!("[{section}]\n{key} = \"{t}\"\n"), false));
+    let text = prop_oneof![(any::<String>(), any::<bool>()), document, one_template];
+    let refused_by_resolve = AtomicU64::new(0);
     fuzz("policy_file", text, |(body, json)| {
         match it_policy::parse(&body, json) {
             Ok(policy) => {
@@ -263,6 +281,7 @@ fn fuzz_policy_file() {
                     .copied()
                     .collect();
                 if let Err(errors) = DeskConfig::resolve(&layers) {
+                    refused_by_resolve.fetch_add(1, Ordering::Relaxed);
                     // The defaults alone always resolve: a refusal is of
                     // something the file set, and names it.
                     prop_assert!(!set.is_empty(), "defaults refused: {errors:?}");
@@ -284,6 +303,10 @@ fn fuzz_policy_file() {
         }
         Ok(())
     });
+    // Refusals by resolve must happen for the checks above to mean anything.
+    let refused = refused_by_resolve.load(Ordering::Relaxed);
+    println!("FUZZ policy_file accepted by the parser but refused by resolve={refused}");
+    assert!(refused > 0, "no policy reached resolve's refusals");
 }
 
 // ---------------------------------------------------------------- Restcomm --
