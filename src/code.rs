@@ -117,8 +117,37 @@ impl fmt::Debug for CodeInput {
 }
 
 /// HMAC-SHA-256 of a code and everything it is bound to. Stored as hex.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Deliberately not `PartialEq` (S11): `==` on byte arrays stops at the first
+/// differing byte, so its time would tell an attacker how much of a guess
+/// matched. A typed code is checked with [`Binding::matches`]; two digests
+/// are compared only with [`subtle::ConstantTimeEq`]:
+///
+/// ```
+/// use countersign::code::CodeDigest;
+/// use subtle::ConstantTimeEq;
+/// fn same(a: &CodeDigest, b: &CodeDigest) -> bool {
+///     a.ct_eq(b).into()
+/// }
+/// ```
+///
+/// and `==` does not compile (`cargo test --doc` fails if `PartialEq` comes
+/// back):
+///
+/// ```compile_fail,E0369
+/// use countersign::code::CodeDigest;
+/// fn same(a: &CodeDigest, b: &CodeDigest) -> bool {
+///     a == b
+/// }
+/// ```
+#[derive(Clone, Serialize, Deserialize)]
 pub struct CodeDigest(#[serde(with = "hex")] [u8; 32]);
+
+impl subtle::ConstantTimeEq for CodeDigest {
+    fn ct_eq(&self, other: &Self) -> subtle::Choice {
+        self.0.ct_eq(&other.0)
+    }
+}
 
 impl fmt::Debug for CodeDigest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -218,7 +218,7 @@ impl Delivery {
 }
 
 /// A pending verification as stored on disk.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VerificationRecord {
     pub id: VerificationId,
@@ -251,6 +251,69 @@ pub struct VerificationRecord {
 fn six_digits() -> u8 {
     6
 }
+
+/// Written out because `CodeDigest` has no `==` (S11): its digest is
+/// compared in constant time. Both sides are destructured in full, so a new
+/// field fails to compile here until it is compared too.
+impl PartialEq for VerificationRecord {
+    fn eq(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq;
+        let Self {
+            id,
+            number_id,
+            sealed_number,
+            region,
+            masked_number,
+            purpose,
+            operator,
+            created_at,
+            code_issued_at,
+            expires_at,
+            digest,
+            failed_attempts,
+            delivery,
+            language,
+            code_length,
+            gateway_mode,
+        } = self;
+        let Self {
+            id: id_b,
+            number_id: number_id_b,
+            sealed_number: sealed_number_b,
+            region: region_b,
+            masked_number: masked_number_b,
+            purpose: purpose_b,
+            operator: operator_b,
+            created_at: created_at_b,
+            code_issued_at: code_issued_at_b,
+            expires_at: expires_at_b,
+            digest: digest_b,
+            failed_attempts: failed_attempts_b,
+            delivery: delivery_b,
+            language: language_b,
+            code_length: code_length_b,
+            gateway_mode: gateway_mode_b,
+        } = other;
+        bool::from(digest.ct_eq(digest_b))
+            && id == id_b
+            && number_id == number_id_b
+            && sealed_number == sealed_number_b
+            && region == region_b
+            && masked_number == masked_number_b
+            && purpose == purpose_b
+            && operator == operator_b
+            && created_at == created_at_b
+            && code_issued_at == code_issued_at_b
+            && expires_at == expires_at_b
+            && failed_attempts == failed_attempts_b
+            && delivery == delivery_b
+            && language == language_b
+            && code_length == code_length_b
+            && gateway_mode == gateway_mode_b
+    }
+}
+
+impl Eq for VerificationRecord {}
 
 /// A pending verification in memory: the record plus its opened number.
 #[derive(Clone, Debug)]

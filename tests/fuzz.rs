@@ -251,11 +251,49 @@ fn fuzz_policy_file() {
         };
         (body, json)
     });
-    let text = prop_oneof![(any::<String>(), any::<bool>()), document];
+    // One template key with a template of every placeholder: many entries
+    // seldom all parse, and a template that fits alone but not with the
+    // warning in force is the refusal only `resolve` makes.
+    let template_key = proptest::sample::select(vec![
+        "template_en",
+        "template_fr",
+        "template_es",
+        "template_de",
+    ]);
+    let long_template =
+        "\\{brand\\} \\{code\\} \\{minutes\\} \\{reference\\} \\{amount\\} \\{payee\\} [a-z ]{0,40}";
+    let one_template = (
+        prop_oneof![Just("locked"), Just("defaults")],
+        template_key,
+        long_template,
+    )
+        .prop_map(|(section, key, t)| (format!("[{section}]\n{key} = \"{t}\"\n"), false));
+    let text = prop_oneof![(any::<String>(), any::<bool>()), document, one_template];
+    let refused_by_resolve = AtomicU64::new(0);
     fuzz("policy_file", text, |(body, json)| {
         match it_policy::parse(&body, json) {
             Ok(policy) => {
-                let _ = DeskConfig::resolve(&policy.layers(Default::default()));
+                let layers = policy.layers(Default::default());
+                let set: Vec<Key> = layers
+                    .locked
+                    .keys()
+                    .chain(layers.provisioned.keys())
+                    .copied()
+                    .collect();
+                if let Err(errors) = DeskConfig::resolve(&layers) {
+                    refused_by_resolve.fetch_add(1, Ordering::Relaxed);
+                    // The defaults alone always resolve: a refusal is of
+                    // something the file set, and names it.
+                    prop_assert!(!set.is_empty(), "defaults refused: {errors:?}");
+                    prop_assert!(!errors.is_empty());
+                    prop_assert!(
+                        errors.iter().any(|e| set.contains(&e.key)),
+                        "{errors:?} names none of {set:?}"
+                    );
+                    for e in &errors {
+                        prop_assert!(!e.message.to_string().is_empty(), "{e:?}");
+                    }
+                }
             }
             Err(e) => {
                 let lines = body.lines().count().max(1);
@@ -265,6 +303,10 @@ fn fuzz_policy_file() {
         }
         Ok(())
     });
+    // Refusals by resolve must happen for the checks above to mean anything.
+    let refused = refused_by_resolve.load(Ordering::Relaxed);
+    println!("FUZZ policy_file accepted by the parser but refused by resolve={refused}");
+    assert!(refused > 0, "no policy reached resolve's refusals");
 }
 
 // ---------------------------------------------------------------- Restcomm --
@@ -663,19 +705,51 @@ fn fuzz_pending_file_parser() {
         match result {
             Ok(mut desk) => {
                 opened.fetch_add(1, Ordering::Relaxed);
-                let _ = desk.list();
-                let _ = desk.tracked_messages();
-                // Every command on every entry the damaged file holds.
-                for v in desk.list() {
-                    let _ = desk.check(&v.id, "000000");
-                    let _ = desk.resend(&v.id);
-                    let _ = desk.get(&v.id);
+                let listed = desk.list();
+                for (id, _) in desk.tracked_messages() {
+                    prop_assert!(
+                        listed.iter().any(|v| v.id == id),
+                        "tracks {id:?}, not listed"
+                    );
                 }
-                let _ = desk.start(
-                    PhoneNumber::parse_any(A, gb()).unwrap(),
-                    Purpose::Unspecified,
-                    Harness::operator(),
-                );
+                // Every command on every entry the damaged file holds gets
+                // one of a desk's everyday answers: never a storage failure
+                // (the memory store cannot fail) nor a refusal to read an
+                // entry `Desk::new` already opened.
+                let everyday = |r: Result<(), DeskError>| match r {
+                    Ok(()) => Ok(()),
+                    Err(e) => {
+                        prop_assert!(
+                            matches!(
+                                e.kind(),
+                                "invalid_code_input"
+                                    | "not_found"
+                                    | "already_ended"
+                                    | "code_expired"
+                                    | "still_sending"
+                                    | "number_blocked"
+                                    | "resend_cooldown"
+                                    | "send_limit"
+                                    | "message_too_long"
+                            ),
+                            "{e:?}"
+                        );
+                        Ok(())
+                    }
+                };
+                for v in listed {
+                    prop_assert!(desk.get(&v.id).is_some(), "listed but not found");
+                    everyday(desk.check(&v.id, "000000").map(drop))?;
+                    everyday(desk.resend(&v.id).map(drop))?;
+                }
+                everyday(
+                    desk.start(
+                        PhoneNumber::parse_any(A, gb()).unwrap(),
+                        Purpose::Unspecified,
+                        Harness::operator(),
+                    )
+                    .map(drop),
+                )?;
                 prop_assert!(desk.purge().is_ok());
             }
             Err((e, _)) => prop_assert!(matches!(e, DeskError::UnreadableEntry(_)), "{:?}", e),

@@ -1,7 +1,9 @@
 //! Gateway faults end to end: every failure row of the Restcomm API (§3:
 //! 400, 401, the three 403s, 5xx) and the transport faults (timeout, refused,
-//! dropped, cut mid-answer, malformed body, TLS, an undefined status), sent
-//! by the real client to the emulator over loopback HTTP, then handed to
+//! dropped, cut mid-answer, malformed body, an undefined status, https to a
+//! server speaking plain HTTP, and a TLS server whose self-signed CA the
+//! client does not trust), sent by the real client to the emulator over
+//! loopback (the last to a TLS server of the test's own), then handed to
 //! `Desk::record_send` the way the shell does.
 //!
 //! For each: a clear operator message (the gateway's own words plus that the
@@ -22,6 +24,7 @@ use countersign::gateway::restcomm::{RestcommClient, RestcommSettings};
 use countersign::gateway::{Gateway, GatewayError};
 use countersign::purpose::Purpose;
 use countersign::verification::Status;
+use gateway_support::raw::{accepted, RawServer, TestPki};
 use gateway_support::*;
 use secrecy::SecretString;
 use support::{Harness, A, A_DIGITS, A_NATIONAL};
@@ -52,7 +55,44 @@ fn with_credentials(em: &emulator::EmulatorHandle, sid: &str, token: &str) -> Re
 
 use countersign::gateway::emulator;
 
-fn rows(em: &emulator::EmulatorHandle) -> Vec<Row> {
+/// Every row, in order: what it must end as and whether it counts toward the
+/// number's send caps. Written out, so a row lost, added or changed fails.
+const EXPECTED: [(&str, &str, bool); 17] = [
+    ("400 refused field", "gateway_rejected", false),
+    ("401 wrong token", "gateway_unauthorized", false),
+    ("403 empty body", "gateway_forbidden", false),
+    ("403 account not active", "gateway_account_inactive", false),
+    ("403 SMS_LIMIT_EXCEEDED", "gateway_limit_exceeded", false),
+    ("500", "gateway_server_error", true),
+    ("502", "gateway_server_error", true),
+    ("503", "gateway_server_error", true),
+    ("undefined status 413", "gateway_unexpected_refusal", false),
+    ("timeout", "gateway_timeout", true),
+    ("connection refused", "gateway_unreachable", false),
+    (
+        "connection dropped before answering",
+        "gateway_connection_dropped",
+        true,
+    ),
+    (
+        "connection cut mid-answer",
+        "gateway_connection_dropped",
+        true,
+    ),
+    ("malformed body", "gateway_unreadable_answer", true),
+    ("https to a plain HTTP server", "gateway_tls", false),
+    (
+        "TLS: certificate from an untrusted CA",
+        "gateway_tls",
+        false,
+    ),
+    ("slow but within the timeout", "accepted", true),
+];
+
+/// `untrusted`: an https URL (named `localhost`, as its certificate is) of a
+/// TLS server whose certificate a throwaway CA signed that the client was
+/// never given.
+fn rows(em: &emulator::EmulatorHandle, untrusted: url::Url) -> Vec<Row> {
     let closed_port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
@@ -171,8 +211,15 @@ fn rows(em: &emulator::EmulatorHandle) -> Vec<Row> {
             "could not be read (not JSON)",
         ),
         row(
-            "TLS handshake fails",
+            "https to a plain HTTP server",
             RestcommClient::new(settings_for(em).with_base_url(tls)).unwrap(),
+            Arm::Nothing,
+            GatewayError::Tls,
+            "certificate problem",
+        ),
+        row(
+            "TLS: certificate from an untrusted CA",
+            RestcommClient::new(settings_for(em).with_base_url(untrusted)).unwrap(),
             Arm::Nothing,
             GatewayError::Tls,
             "certificate problem",
@@ -192,7 +239,10 @@ fn may_have_been_sent(label: &str) -> bool {
         | "connection dropped before answering"
         | "connection cut mid-answer"
         | "malformed body" => true,
-        "connection refused" | "TLS handshake fails" | "undefined status 413" => false,
+        "connection refused"
+        | "https to a plain HTTP server"
+        | "TLS: certificate from an untrusted CA"
+        | "undefined status 413" => false,
         other if other.starts_with("40") => false,
         other => panic!("no S8 expectation written for the row {other}"),
     }
@@ -207,8 +257,11 @@ fn accepted_sends(h: &Harness) -> usize {
 async fn every_gateway_fault_ends_not_sent_with_the_digest_destroyed() {
     let em = emulator().await;
     let mut h = Harness::new();
-    let rows = rows(&em);
-    let count = rows.len();
+    // It would accept a send, were the client to trust it.
+    let untrusted = RawServer::start_tls(TestPki::new("no client trusts").server, accepted).await;
+    let rows = rows(&em, untrusted.url("https", "localhost", "/restcomm"));
+    let inbox_before = em.inbox().len();
+    let mut seen: Vec<(&str, &str, bool)> = Vec::new();
     for row in rows {
         let label = row.label;
         match row.arm {
@@ -280,8 +333,16 @@ async fn every_gateway_fault_ends_not_sent_with_the_digest_destroyed() {
             usize::from(may_have_been_sent(label)),
             "{label}: S8 count"
         );
+        seen.push((label, err.kind(), counted == 1));
     }
-    assert!(count >= 15);
+    // The untrusted server was reached and refused in the handshake: no
+    // request (so no credentials, number or code) went over it.
+    assert!(untrusted.connections() >= 1, "the client never tried it");
+    assert_eq!(
+        untrusted.requests(),
+        Vec::<String>::new(),
+        "sent over TLS it must not trust"
+    );
 
     // A slow gateway that answers within the timeout is a normal send.
     em.faults().delay_next(1, Duration::from_millis(200));
@@ -294,6 +355,10 @@ async fn every_gateway_fault_ends_not_sent_with_the_digest_destroyed() {
     ));
     assert_eq!(accepted_sends(&h), 1, "only the accepted message counts");
     assert_eq!(h.saved().verifications.len(), 1);
+    seen.push(("slow but within the timeout", "accepted", true));
+    // Of every row, only the slow send reached the emulator's inbox.
+    assert_eq!(em.inbox().len(), inbox_before + 1);
+    assert_eq!(seen, EXPECTED);
 }
 
 #[tokio::test]

@@ -111,7 +111,9 @@ pub fn policy_file(data: &[u8]) {
         Ok(policy) => {
             let _ = countersign::config::DeskConfig::resolve(&policy.layers(Default::default()));
         }
-        Err(e) => assert!(e.line.is_none_or(|l| l >= 1 && l <= body.lines().count() + 1)),
+        Err(e) => assert!(e
+            .line
+            .is_none_or(|l| l >= 1 && l <= body.lines().count() + 1)),
     }
 }
 
@@ -153,5 +155,7 @@ pub fn replay(name: &str, target: fn(&[u8])) {
         target(&std::fs::read(&path).unwrap());
         n += 1;
     }
+    // An empty folder would replay nothing and pass.
+    assert!(n > 0, "{}: no corpus inputs", dir.display());
     println!("{name}: {n} corpus inputs replayed, no panic");
 }
