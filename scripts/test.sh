@@ -29,5 +29,8 @@ cargo test -p countersign --bench desk
 # The OS credential store, for real: a private D-Bus session with
 # gnome-keyring (these tests are ignored in a plain run, which has none).
 scripts/keyring-session.sh cargo test -p countersign-desk --test keychain -- --ignored
+# The fuzz crate builds on stable and replays every target's seed corpus
+# (it shares this build's target folder).
+scripts/fuzz-replay.sh
 echo "test: the end-to-end suite drives ${COUNTERSIGN_APP_BIN:-the debug build (target/debug/countersign)}"
 cargo test -p countersign-e2e --tests -- --test-threads=2
