@@ -18,6 +18,9 @@
 //! `nobody` with `setpriv` (no capabilities, no groups), which is the honest
 //! case of a desk account that may not read the file. As a normal user it
 //! simply removes its own read permission.
+// Unreadable files and FIFOs are made with Unix modes and mkfifo; Windows
+// has neither (Windows CI runs the portable selection).
+#![cfg(unix)]
 
 mod support;
 

@@ -5,6 +5,9 @@
 //! Every test starts its own cluster (`pg_support`); the ledger dates
 //! events with the desks' hand-moved clocks (`LedgerClock::Desk`), so the
 //! windows are crossed without sleeping.
+// A throwaway PostgreSQL cluster is started the Unix way (runuser, chown,
+// signals; tests/pg_support); the Windows CI job runs no PostgreSQL.
+#![cfg(unix)]
 
 mod pg_support;
 mod support;

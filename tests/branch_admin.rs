@@ -1,6 +1,9 @@
 //! IT's admin tool (`countersign-branch`) against a real PostgreSQL: the
 //! schema applied once and reported as current after, a desk role made
 //! that can read it, and a password that never reaches the output.
+// A throwaway PostgreSQL cluster is started the Unix way (runuser, chown,
+// signals; tests/pg_support); the Windows CI job runs no PostgreSQL.
+#![cfg(unix)]
 
 mod pg_support;
 

@@ -2,6 +2,9 @@
 //! trail reaches the branch in order, once; records made while the
 //! database is away follow when it returns; a local trail changed or cut
 //! after its records left shows against the branch's copy.
+// A throwaway PostgreSQL cluster is started the Unix way (runuser, chown,
+// signals; tests/pg_support); the Windows CI job runs no PostgreSQL.
+#![cfg(unix)]
 
 mod pg_support;
 

@@ -28,6 +28,9 @@
 //!
 //! Rounds: `CRASH_ROUNDS` (default 20). The next round's child restarts from
 //! whatever the previous kill left, so recovery is exercised every round.
+// The crash is SIGKILL and the proof is the child's signal status: Unix
+// only (Windows CI runs the portable selection, scripts/test-portable.sh).
+#![cfg(unix)]
 
 mod support;
 

@@ -58,6 +58,7 @@ fn without_an_os_store_each_secret_is_an_owner_only_file_apart_from_the_stores()
         )
         .unwrap();
     let token_file = dir.path().join("credentials/gateway-auth-token");
+    assert!(token_file.is_file(), "{} is written", token_file.display());
     #[cfg(unix)]
     {
         assert_eq!(mode(&token_file), 0o600);

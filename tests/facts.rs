@@ -42,6 +42,7 @@ fn facts_survive_a_restart_and_sit_next_to_the_desk_key() {
         })
         .unwrap();
     let file = dir.path().join("keys").join("desk-facts");
+    assert!(file.is_file(), "{} is written", file.display());
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

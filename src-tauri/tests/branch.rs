@@ -2,6 +2,9 @@
 //! own IT policy naming the same branch store, on a real PostgreSQL. What
 //! one desk holds or blocks, the other refuses; a store that is away is
 //! said on screen and stops sends.
+// A throwaway PostgreSQL cluster is started the Unix way (runuser, chown,
+// signals; tests/pg_support); the Windows CI job runs no PostgreSQL.
+#![cfg(unix)]
 
 #[path = "../../tests/pg_support/mod.rs"]
 mod pg_support;
