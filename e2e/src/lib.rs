@@ -296,6 +296,20 @@ impl Desk {
     }
 
     /// `env` reaches the app through tauri-driver.
+    /// A desk in Restcomm mode on `gateway`, set through the environment
+    /// (`COUNTERSIGN_RESTCOMM_*`), with `extra` variables besides.
+    pub fn on_gateway(gateway: &TestGateway, extra: &[(&str, &str)]) -> Desk {
+        let url = gateway.emulator.base_url().to_string();
+        let mut env = vec![
+            ("COUNTERSIGN_RESTCOMM_URL", url.as_str()),
+            ("COUNTERSIGN_RESTCOMM_ACCOUNT_SID", gateway.sid),
+            ("COUNTERSIGN_RESTCOMM_AUTH_TOKEN", gateway.token),
+            ("COUNTERSIGN_RESTCOMM_SENDER", "+447400000001"),
+        ];
+        env.extend_from_slice(extra);
+        Desk::with_env(&env)
+    }
+
     pub fn with_env(env: &[(&str, &str)]) -> Desk {
         let serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
         let need_xvfb = std::env::var_os("COUNTERSIGN_E2E_DISPLAY").is_none();
@@ -864,6 +878,39 @@ impl Drop for App {
 fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// A Restcomm emulator of the test's own in this process, with one
+/// account: a real-mode desk talks to it over loopback HTTP, and the test
+/// reads the SMS it accepted (`emulator.inbox()`).
+pub struct TestGateway {
+    pub emulator: countersign::gateway::emulator::EmulatorHandle,
+    pub sid: &'static str,
+    pub token: &'static str,
+}
+
+impl TestGateway {
+    pub async fn start(sid: &'static str, token: &'static str) -> TestGateway {
+        use countersign::gateway::emulator::{self, EmulatorAccount, EmulatorConfig, Progression};
+        let emulator = emulator::start(EmulatorConfig {
+            port: 0,
+            accounts: vec![EmulatorAccount::new(sid, token)],
+            progression: Progression::default(),
+            unreachable: vec![],
+        })
+        .await
+        .expect("the test's emulator starts");
+        TestGateway {
+            emulator,
+            sid,
+            token,
+        }
+    }
+
+    /// Every SMS the gateway accepted, oldest first.
+    pub fn inbox(&self) -> Vec<countersign::gateway::emulator::InboxMessage> {
+        self.emulator.inbox()
+    }
 }
 
 /// Keys for `send_keys`.

@@ -8,8 +8,7 @@
 
 use std::time::Duration;
 
-use countersign::gateway::emulator::{self, EmulatorAccount, EmulatorConfig, Progression};
-use countersign_e2e::{key, wait_js, wrong_code, Desk};
+use countersign_e2e::{key, wait_js, wrong_code, Desk, TestGateway};
 use fantoccini::key::Key;
 
 const CUSTOMER_A: &str = "07400 123456";
@@ -215,29 +214,15 @@ async fn a_damaged_pending_list_is_shown_on_the_desk() {
 async fn gateway_refusal_and_timeout_close_the_verification() {
     const SID: &str = "ACe2e0000000000000000000000000001";
     const TOKEN: &str = "e2e-token-0123456789";
-    let gateway = emulator::start(EmulatorConfig {
-        port: 0,
-        accounts: vec![EmulatorAccount::new(SID, TOKEN)],
-        progression: Progression::default(),
-        unreachable: vec![],
-    })
-    .await
-    .expect("emulator");
-    let url = gateway.base_url().to_string();
-    let desk = Desk::with_env(&[
-        ("COUNTERSIGN_RESTCOMM_URL", url.as_str()),
-        ("COUNTERSIGN_RESTCOMM_ACCOUNT_SID", SID),
-        ("COUNTERSIGN_RESTCOMM_AUTH_TOKEN", TOKEN),
-        ("COUNTERSIGN_RESTCOMM_SENDER", "+447400000001"),
-        ("COUNTERSIGN_RESTCOMM_TIMEOUT_SECONDS", "1"),
-    ]);
+    let gateway = TestGateway::start(SID, TOKEN).await;
+    let desk = Desk::on_gateway(&gateway, &[("COUNTERSIGN_RESTCOMM_TIMEOUT_SECONDS", "1")]);
     let app = desk.open().await;
     let s = app.snapshot().await.expect("snapshot");
     assert_eq!(s.mode, "restcomm", "real mode: {s:#?}");
     assert!(!s.demo_banner, "no demo banner in real mode");
 
     // 401: the credentials are refused.
-    gateway.faults().answer_next(1, 401, "");
+    gateway.emulator.faults().answer_next(1, 401, "");
     send_without_card(&app, CUSTOMER_A, "Refused").await;
     let error = app
         .wait("the credentials error", |s| {
@@ -250,7 +235,10 @@ async fn gateway_refusal_and_timeout_close_the_verification() {
     assert!(error.contains("refused"), "{error}");
 
     // No answer within COUNTERSIGN_RESTCOMM_TIMEOUT_SECONDS=1.
-    gateway.faults().delay_next(1, Duration::from_secs(5));
+    gateway
+        .emulator
+        .faults()
+        .delay_next(1, Duration::from_secs(5));
     send_without_card(&app, CUSTOMER_B, "Too slow").await;
     app.wait("the timeout error", |s| {
         (s.error.contains("did not answer in time")
@@ -260,7 +248,11 @@ async fn gateway_refusal_and_timeout_close_the_verification() {
     })
     .await;
     assert!(
-        gateway.inbox().iter().all(|m| !m.body.contains("Refused")),
+        gateway
+            .emulator
+            .inbox()
+            .iter()
+            .all(|m| !m.body.contains("Refused")),
         "the refused message was not accepted"
     );
     app.close().await;

@@ -7,8 +7,7 @@
 #[path = "../../tests/log_support/mod.rs"]
 mod log_support;
 
-use countersign::gateway::emulator::{self, EmulatorAccount, EmulatorConfig, Progression};
-use countersign_e2e::{code_in, wait_js, App, Desk};
+use countersign_e2e::{code_in, wait_js, App, Desk, TestGateway};
 use log_support::{scan, Secrets};
 use serde_json::Value;
 
@@ -159,21 +158,8 @@ const TOKEN: &str = "e2e-about-token-7c1f2a9e";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn about_shows_the_desk_and_copies_support_information_without_secrets() {
-    let gateway = emulator::start(EmulatorConfig {
-        port: 0,
-        accounts: vec![EmulatorAccount::new(SID, TOKEN)],
-        progression: Progression::default(),
-        unreachable: vec![],
-    })
-    .await
-    .expect("emulator");
-    let url = gateway.base_url().to_string();
-    let desk = Desk::with_env(&[
-        ("COUNTERSIGN_RESTCOMM_URL", url.as_str()),
-        ("COUNTERSIGN_RESTCOMM_ACCOUNT_SID", SID),
-        ("COUNTERSIGN_RESTCOMM_AUTH_TOKEN", TOKEN),
-        ("COUNTERSIGN_RESTCOMM_SENDER", "+447400000001"),
-    ]);
+    let gateway = TestGateway::start(SID, TOKEN).await;
+    let desk = Desk::on_gateway(&gateway, &[]);
     let app = desk.open().await;
     app.send(CUSTOMER.1, "Loan 12").await;
     let code = gateway

@@ -7,8 +7,7 @@
 #[path = "../../tests/log_support/mod.rs"]
 mod log_support;
 
-use countersign::gateway::emulator::{self, EmulatorAccount, EmulatorConfig, Progression};
-use countersign_e2e::{code_in, wrong_code, Desk};
+use countersign_e2e::{code_in, wrong_code, Desk, TestGateway};
 use log_support::{line_count, scan, Secrets};
 
 const SID: &str = "ACe2e0000000000000000000000000077";
@@ -18,14 +17,7 @@ const OTHER: (&str, &str) = ("+447400123457", "07400 123457");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_of_a_real_run_hold_no_code_token_or_number() {
-    let gateway = emulator::start(EmulatorConfig {
-        port: 0,
-        accounts: vec![EmulatorAccount::new(SID, TOKEN)],
-        progression: Progression::default(),
-        unreachable: vec![],
-    })
-    .await
-    .expect("emulator");
+    let gateway = TestGateway::start(SID, TOKEN).await;
     let policy_dir = tempfile::tempdir().expect("policy dir");
     let policy = policy_dir.path().join("policy.toml");
     std::fs::write(
@@ -33,15 +25,8 @@ async fn logs_of_a_real_run_hold_no_code_token_or_number() {
         "[locked]\nlog_level = \"debug\"\nlog_file_size_mb = 1\nlog_files_kept = 2\n",
     )
     .expect("policy");
-    let url = gateway.base_url().to_string();
     let policy_path = policy.display().to_string();
-    let desk = Desk::with_env(&[
-        ("COUNTERSIGN_RESTCOMM_URL", url.as_str()),
-        ("COUNTERSIGN_RESTCOMM_ACCOUNT_SID", SID),
-        ("COUNTERSIGN_RESTCOMM_AUTH_TOKEN", TOKEN),
-        ("COUNTERSIGN_RESTCOMM_SENDER", "+447400000001"),
-        ("COUNTERSIGN_POLICY", policy_path.as_str()),
-    ]);
+    let desk = Desk::on_gateway(&gateway, &[("COUNTERSIGN_POLICY", policy_path.as_str())]);
     let app = desk.open().await;
 
     let first = app.send(CUSTOMER.1, "Loan 12").await;
