@@ -5,7 +5,7 @@
 #   scripts/test-portable.sh [--no-clippy] [--list]
 #
 # Selected: the core's and the shell's unit tests (--lib), their binaries'
-# tests (--bins), the core's doctests (S11's compile_fail guard is one), and
+# tests (--bins), the core's doctests (none today; run so a new one counts), and
 # every integration test target in tests/*.rs and src-tauri/tests/*.rs except
 # those named below; a new test file is therefore included by default (and
 # fails on the OS it does not fit, rather than being skipped unseen). The
@@ -76,7 +76,7 @@ if [ "$list" = 1 ]; then
 fi
 
 selection=(--workspace --exclude countersign-e2e --lib --bins "${targets[@]}")
-echo "test-portable ($os): ${#targets[@]} arguments; excluded: ${excluded[*]}"
+echo "test-portable ($os): $(( ${#targets[@]} / 2 )) test targets; excluded: ${excluded[*]}${skips[*]:+; skipped: ${skips[*]}}"
 if [ "$clippy" = 1 ]; then
   cargo clippy --locked "${selection[@]}" --benches -- -D warnings
 fi
