@@ -5,7 +5,7 @@
 #   scripts/test-portable.sh [--no-clippy] [--list]
 #
 # Selected: the core's and the shell's unit tests (--lib), their binaries'
-# tests (--bins), the core's doctests (none today; run so a new one counts), and
+# tests (--bins), the core's doctests (S11's compile_fail guard on CodeDigest is one), and
 # every integration test target in tests/*.rs and src-tauri/tests/*.rs except
 # those named below; a new test file is therefore included by default (and
 # fails on the OS it does not fit, rather than being skipped unseen). The
@@ -41,14 +41,14 @@ excluded=(
   branch_audit   # PostgreSQL (tests/pg_support)
   syscall_order  # runs its own binary under strace; asserts x86_64 Linux syscall names
   disk_trouble   # unshare -rm and mount (a tmpfs in a user namespace), /proc/self/status
-  bad_files      # std::os::unix::fs::PermissionsExt used unconditionally, /proc/self/status,
+  bad_files      # #![cfg(unix)] (file modes, FIFOs), and on macOS too: /proc/self/status,
                  # mkfifo and setpriv (util-linux)
 )
 skips=()
 if [ "$os" = windows ]; then
   excluded+=(
-    crash        # std::os::unix::process::ExitStatusExt used unconditionally (does not
-                 # compile on Windows); asserts the child died of signal 9
+    crash        # #![cfg(unix)], so it would compile to nothing: named here to say so
+                 # (the crash is SIGKILL, the proof the child's signal status)
   )
   # One test of a target that otherwise runs: it compares the audit trail's
   # OS account with `id -un`, a Unix tool.
