@@ -19,18 +19,19 @@ for module in ui/*.js; do node --input-type=module --check < "$module"; done
 # end-to-end suite drives (a separate `cargo build` would compile Tauri a
 # second time, without the dev-dependency features the tests unify in).
 cargo test --workspace --all-targets --no-run
-# Everything that needs no window, then the core's doctests (S11's
-# compile_fail guard is one).
-cargo test --workspace --exclude countersign-e2e --lib --bins --tests -- --test-threads=2
-cargo test -p countersign --doc
+# Every step names the whole workspace, as the build above did: naming one
+# package (-p, or --exclude) changes which features cargo unifies and
+# rebuilds the core and the shell (2 min 23 s for --exclude in CI).
+echo "test: the end-to-end suite drives ${COUNTERSIGN_APP_BIN:-the debug build (target/debug/countersign)}"
+cargo test --workspace --lib --bins --tests -- --test-threads=2
+# The doctests (S11's compile_fail guard on CodeDigest is one).
+cargo test --workspace --doc
 # The criterion benches once each, as a smoke test (criterion's own
 # command line takes no libtest flags such as --test-threads).
-cargo test -p countersign --bench desk
+cargo test --workspace --bench desk
 # The OS credential store, for real: a private D-Bus session with
 # gnome-keyring (these tests are ignored in a plain run, which has none).
-scripts/keyring-session.sh cargo test -p countersign-desk --test keychain -- --ignored
+scripts/keyring-session.sh cargo test --workspace --test keychain -- --ignored
 # The fuzz crate builds on stable and replays every target's seed corpus
 # (it shares this build's target folder).
 scripts/fuzz-replay.sh
-echo "test: the end-to-end suite drives ${COUNTERSIGN_APP_BIN:-the debug build (target/debug/countersign)}"
-cargo test -p countersign-e2e --tests -- --test-threads=2
