@@ -23,9 +23,18 @@ use crate::templates::MessageTemplates;
 
 pub mod environment;
 mod fields;
+mod form;
 pub mod it_policy;
+mod save;
+mod saved;
 
 pub use fields::Key;
+pub use form::{Choice, Group, Input};
+pub use save::{
+    gateway_needs_rebuild, parse_token, plan_save, LockedBy, SaveError, SavePlan, SaveRequest,
+    TokenSource, TokenStatus, MAX_TOKEN_BYTES,
+};
+pub use saved::{damage as settings_file_damage, sort_saved};
 
 use crate::i18n::Text;
 
