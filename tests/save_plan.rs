@@ -10,6 +10,8 @@ use countersign::config::{
     GatewayChoice, Group, Input, Key, Layers, LockedBy, SaveError, SavePlan, SaveRequest,
     TokenSource, TokenStatus, Values, MAX_TOKEN_BYTES,
 };
+use countersign::i18n::catalogue;
+use countersign::language::Language;
 use countersign::persist::Corruption;
 use secrecy::ExposeSecret;
 use serde_json::{json, Map, Value};
@@ -428,10 +430,19 @@ fn every_setting_says_where_and_how_the_screen_shows_it() {
     assert_eq!(values_of(Key::Gateway), ["demo", "restcomm", "twilio"]);
     assert_eq!(values_of(Key::DefaultLanguage), ["en", "fr", "es", "de"]);
     assert_eq!(values_of(Key::UiLanguage), ["auto", "en", "fr", "es", "de"]);
-    // Every select's value passes its setting's check.
+    // Every select's value passes its setting's check, and its words are
+    // in every catalogue.
     for key in [Key::Gateway, Key::DefaultLanguage, Key::UiLanguage] {
-        for value in values_of(key) {
-            assert_eq!(key.check(&json!(value)), Ok(json!(value)), "{key:?}");
+        for choice in key.choices().unwrap() {
+            let value = json!(choice.value);
+            assert_eq!(key.check(&value), Ok(value.clone()), "{key:?}");
+            for language in Language::ALL {
+                let words = catalogue(language);
+                assert!(
+                    words.contains_key(&*choice.text.key),
+                    "{language:?} {choice:?}"
+                );
+            }
         }
     }
 }

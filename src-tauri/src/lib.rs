@@ -27,27 +27,24 @@ pub mod audit_export;
 pub mod audit_list;
 mod branch_setup;
 pub mod commands;
-pub mod config_state;
-pub mod configure;
 pub mod credentials;
 mod delivery;
 mod demo;
 pub mod error;
 pub mod events;
 mod folder_move;
-pub mod gateway_setup;
 pub mod logging;
 pub mod os_account;
 mod pending_store;
-mod reconfigure;
 pub mod session;
 pub mod settings;
 pub mod state;
-mod test_sms;
 mod trail;
 mod webview_tuning;
 
 use gateway_setup::GatewaySetup;
+// The path the IPC tests and the shell's state know the gateway by.
+pub use settings::gateway as gateway_setup;
 use state::Shell;
 
 /// Overrides every app directory (our stores and WebKit's own data) with
@@ -196,11 +193,11 @@ fn build_app<R: Runtime>(
             commands::ui_ready,
             commands::ui_text,
             about::about,
-            configure::settings_read,
-            configure::settings_check,
-            configure::settings_save,
-            test_sms::send_test_sms,
-            test_sms::test_sms_status,
+            settings::commands::settings_read,
+            settings::commands::settings_check,
+            settings::commands::settings_save,
+            settings::test_sms::send_test_sms,
+            settings::test_sms::test_sms_status,
         ])
         .build(context)
         .and_then(|mut app| {
@@ -240,10 +237,12 @@ fn setup<R: Runtime>(
     match launch.gateway {
         // A test's gateway, as given.
         Some(g) => {
-            reconfigure::install(&handle.state::<Shell>(), g);
+            settings::apply::install(&handle.state::<Shell>(), g);
             demo::forward_inbox(&handle);
         }
-        None => tauri::async_runtime::block_on(reconfigure::apply(&handle, resolved, false)),
+        None => {
+            tauri::async_runtime::block_on(settings::apply::put_in_force(&handle, resolved, false))
+        }
     }
     resume_tracking(&handle);
     spawn_idle_lock(handle.clone());
@@ -261,7 +260,7 @@ fn load_config(
     data_dir: &std::path::Path,
     env: &dyn Fn(&str) -> Option<String>,
     policy: Discovered,
-) -> config_state::ConfigState {
+) -> settings::ConfigState {
     let mut problems = Vec::new();
     let mut notes = policy.notes();
     let mut env_gateway = environment::gateway_from_env(env).unwrap_or_else(|e| {
@@ -282,7 +281,7 @@ fn load_config(
     let (credentials, problem) = credentials::choose(data_dir, wanted.as_deref());
     problems.extend(problem);
     let proxy_env = ProxyEnvironment::read(policy.system, env);
-    config_state::ConfigState {
+    settings::ConfigState {
         proxy_env,
         policy,
         env_problem: (!problems.is_empty()).then(|| problems.join(" ")),

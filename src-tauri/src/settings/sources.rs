@@ -8,8 +8,9 @@
 use countersign::config::environment::EnvGateway;
 use countersign::config::it_policy::Discovered;
 use countersign::config::{
-    DeskConfig, FieldError, GatewayChoice, Key, Layers, RealGateway, Values,
+    DeskConfig, FieldError, GatewayChoice, Key, Layers, RealGateway, TokenSource, Values,
 };
+pub use countersign::config::{LockedBy, TokenStatus};
 use countersign::facts::{FactsStore, GatewayBinding};
 use countersign::gateway::proxy::ProxyEnvironment;
 use countersign::secrets::{CredentialStore, SecretName};
@@ -36,24 +37,6 @@ pub struct ConfigState {
     pub proxy_env: ProxyEnvironment,
 }
 
-/// Why a key cannot be edited on the settings screen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LockedBy {
-    ItPolicy,
-    Environment,
-}
-
-/// Where the token comes from, for the settings screen (never the value).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TokenStatus {
-    pub set: bool,
-    /// Staff may replace it (not when IT or the environment provides it).
-    pub replaceable: bool,
-    pub source: String,
-}
-
 impl ConfigState {
     pub fn layers(&self) -> Layers {
         let policy = self
@@ -71,17 +54,12 @@ impl ConfigState {
     }
 
     pub fn locked_by(&self, key: Key) -> Option<LockedBy> {
-        if self
-            .env
-            .as_ref()
-            .is_some_and(|e| e.values.contains_key(&key))
-        {
-            return Some(LockedBy::Environment);
-        }
-        match &self.policy.policy {
-            Ok(p) if p.locked.contains_key(&key) => Some(LockedBy::ItPolicy),
-            _ => None,
-        }
+        let env = self.env.as_ref().map(|e| &e.values);
+        LockedBy::of(
+            key,
+            env,
+            self.policy.policy.as_ref().ok().map(|p| &p.locked),
+        )
     }
 
     /// The configuration in force. A broken policy file stops real mode: its
@@ -94,17 +72,21 @@ impl ConfigState {
     /// credential store's. A stored token goes only to the gateway it was
     /// typed for (S19): settings edited on disk cannot redirect it.
     pub fn token(&self, gateway: &RealGateway) -> Result<SecretString, String> {
-        if let Some(env) = &self.env {
-            return Ok(env.token.clone());
-        }
-        if let Some(path) = &gateway.token_file {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                format!(
-                    "The auth token file {} cannot be read ({e}).",
-                    path.display()
-                )
-            })?;
-            return Ok(SecretString::from(text.trim().to_owned()));
+        match (
+            TokenSource::of(self.env.is_some(), gateway.token_file.clone()),
+            &self.env,
+        ) {
+            (TokenSource::Environment, Some(env)) => return Ok(env.token.clone()),
+            (TokenSource::File(path), _) => {
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    format!(
+                        "The auth token file {} cannot be read ({e}).",
+                        path.display()
+                    )
+                })?;
+                return Ok(SecretString::from(text.trim().to_owned()));
+            }
+            _ => {}
         }
         let token = match self.credentials.get(SecretName::AuthToken) {
             Ok(Some(t)) if !t.expose_secret().is_empty() => t,
@@ -138,30 +120,31 @@ impl ConfigState {
     }
 
     pub fn token_status(&self) -> TokenStatus {
-        if self.env.is_some() {
-            return TokenStatus {
-                set: true,
-                replaceable: false,
-                source: "Set by the environment (COUNTERSIGN_RESTCOMM_AUTH_TOKEN)".to_owned(),
-            };
-        }
         let file = self
             .layers()
             .get(Key::AuthTokenFile)
             .and_then(|v| v.as_str())
-            .filter(|p| !p.is_empty())
-            .map(str::to_owned);
-        if let Some(path) = file {
-            return TokenStatus {
-                set: std::path::Path::new(&path).exists(),
-                replaceable: false,
-                source: format!("Read from {path}, as the IT policy says"),
-            };
-        }
+            .map(std::path::PathBuf::from);
+        let source = TokenSource::of(self.env.is_some(), file);
+        let replaceable = source.replaceable();
+        let (set, source) = match source {
+            TokenSource::Environment => (
+                true,
+                "Set by the environment (COUNTERSIGN_RESTCOMM_AUTH_TOKEN)".to_owned(),
+            ),
+            TokenSource::File(path) => (
+                path.exists(),
+                format!("Read from {}, as the IT policy says", path.display()),
+            ),
+            TokenSource::CredentialStore => (
+                matches!(self.credentials.get(SecretName::AuthToken), Ok(Some(t)) if !t.expose_secret().is_empty()),
+                self.credentials.describe(),
+            ),
+        };
         TokenStatus {
-            set: matches!(self.credentials.get(SecretName::AuthToken), Ok(Some(t)) if !t.expose_secret().is_empty()),
-            replaceable: true,
-            source: self.credentials.describe(),
+            set,
+            replaceable,
+            source,
         }
     }
 }
