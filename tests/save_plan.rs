@@ -446,3 +446,17 @@ fn every_setting_says_where_and_how_the_screen_shows_it() {
         }
     }
 }
+
+#[test]
+fn s23_a_desk_set_up_for_a_real_gateway_does_not_drop_to_demo_by_itself() {
+    let demo = DeskConfig::resolve(&Layers::default()).unwrap();
+    let refusal = demo.demo_refusal(true).expect("refused");
+    assert!(refusal.contains("choose demo mode explicitly"), "{refusal}");
+    assert_eq!(demo.demo_refusal(false), None);
+    let real = DeskConfig::resolve(&Layers {
+        saved: real_gateway(),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(real.demo_refusal(true), None);
+}

@@ -17,7 +17,6 @@ use countersign::config::environment;
 use countersign::config::it_policy::{self, Discovered};
 use countersign::config::Key;
 use countersign::folder_lock::DataFolderLock;
-use countersign::gateway::proxy::ProxyEnvironment;
 use tauri::utils::config::AppDirectoriesOverride;
 use tauri::{App, AppHandle, Builder, Context, Emitter, Manager, RunEvent, Runtime};
 
@@ -222,7 +221,7 @@ fn setup<R: Runtime>(
         _ => DataFolderLock::acquire(&data_dir)?,
     };
     let policy = launch.discover_policy();
-    let mut config = load_config(&data_dir, launch.env.as_ref(), policy);
+    let mut config = settings::ConfigState::load(&data_dir, launch.env.as_ref(), policy);
     // Asked again here so the note reaches the screen and the audit trail;
     // `run` has already acted on it.
     config
@@ -249,48 +248,6 @@ fn setup<R: Runtime>(
     branch_setup::spawn_forwarding(handle.clone());
     spawn_expiry_sweep(handle);
     Ok(())
-}
-
-/// The configuration sources: the IT policy in force, the environment's
-/// gateway (where the policy leaves room for it), the credential store
-/// (`COUNTERSIGN_CREDENTIALS`, where the policy allows). Saved settings are
-/// added when the settings file is opened. Every rule is the core's
-/// (`config::environment`); this only reads.
-fn load_config(
-    data_dir: &std::path::Path,
-    env: &dyn Fn(&str) -> Option<String>,
-    policy: Discovered,
-) -> settings::ConfigState {
-    let mut problems = Vec::new();
-    let mut notes = policy.notes();
-    let mut env_gateway = environment::gateway_from_env(env).unwrap_or_else(|e| {
-        problems.push(e);
-        None
-    });
-    // A refused gateway is not stacked at all: its values would show as
-    // "set by the environment" over IT's.
-    if let Some(why) = env_gateway
-        .as_ref()
-        .and_then(|g| environment::env_gateway_refusal(g, &policy))
-    {
-        problems.push(why);
-        env_gateway = None;
-    }
-    let (wanted, note) = environment::credentials_request(env("COUNTERSIGN_CREDENTIALS"), &policy);
-    notes.extend(note);
-    let (credentials, problem) = credentials::choose(data_dir, wanted.as_deref());
-    problems.extend(problem);
-    let proxy_env = ProxyEnvironment::read(policy.system, env);
-    settings::ConfigState {
-        proxy_env,
-        policy,
-        env_problem: (!problems.is_empty()).then(|| problems.join(" ")),
-        env: env_gateway,
-        saved: Default::default(),
-        credentials,
-        notes,
-        facts: None,
-    }
 }
 
 /// After a restart, keep following the delivery of every pending SMS.

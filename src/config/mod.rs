@@ -198,6 +198,16 @@ impl DeskConfig {
         }
     }
 
+    /// Why this configuration may still not send (S23): a desk once set up
+    /// for a real gateway does not drop to demo mode (which shows codes on
+    /// the staff screen) because its settings file went missing or was
+    /// edited; demo mode then needs an explicit, audited choice.
+    pub fn demo_refusal(&self, desk_was_real: bool) -> Option<String> {
+        (desk_was_real && self.gateway == GatewayChoice::Demo).then(|| {
+            "This desk was set up for a real SMS gateway, but its settings now say demo mode (settings.json was deleted, damaged or edited). Nothing is sent. Restore the settings, or choose demo mode explicitly in Settings.".to_owned()
+        })
+    }
+
     /// Checks every value in force, then how they combine. Every problem is
     /// reported, each against the key to fix.
     pub fn resolve(layers: &Layers) -> Result<Self, Vec<FieldError>> {

@@ -218,10 +218,7 @@ fn plan(
         locked_by: &locked_by,
         policy_problem: config.policy.policy.as_ref().err().map(ToString::to_string),
         start_blocked: config.env_problem.is_some(),
-        desk_was_real: config
-            .facts
-            .as_ref()
-            .is_some_and(|f| f.get().real_gateway_configured),
+        desk_was_real: config.desk_was_real(),
         token_status: &config.token_status(),
         changes,
         token,

@@ -5,11 +5,9 @@
 //! values is the core's ([`DeskConfig::resolve`], `config::environment`);
 //! this only stacks the sources and finds the token.
 
-use countersign::config::environment::EnvGateway;
+use countersign::config::environment::{self, EnvGateway};
 use countersign::config::it_policy::Discovered;
-use countersign::config::{
-    DeskConfig, FieldError, GatewayChoice, Key, Layers, RealGateway, TokenSource, Values,
-};
+use countersign::config::{DeskConfig, FieldError, Key, Layers, RealGateway, TokenSource, Values};
 pub use countersign::config::{LockedBy, TokenStatus};
 use countersign::facts::{FactsStore, GatewayBinding};
 use countersign::gateway::proxy::ProxyEnvironment;
@@ -38,6 +36,49 @@ pub struct ConfigState {
 }
 
 impl ConfigState {
+    /// The configuration sources: the IT policy in force, the environment's
+    /// gateway (where the policy leaves room for it), the credential store
+    /// (`COUNTERSIGN_CREDENTIALS`, where the policy allows). Saved settings
+    /// are added when the settings file is opened. Every rule is the core's
+    /// (`config::environment`); this only reads.
+    pub(crate) fn load(
+        data_dir: &std::path::Path,
+        env: &dyn Fn(&str) -> Option<String>,
+        policy: Discovered,
+    ) -> Self {
+        let mut problems = Vec::new();
+        let mut notes = policy.notes();
+        let mut env_gateway = environment::gateway_from_env(env).unwrap_or_else(|e| {
+            problems.push(e);
+            None
+        });
+        // A refused gateway is not stacked at all: its values would show as
+        // "set by the environment" over IT's.
+        if let Some(why) = env_gateway
+            .as_ref()
+            .and_then(|g| environment::env_gateway_refusal(g, &policy))
+        {
+            problems.push(why);
+            env_gateway = None;
+        }
+        let (wanted, note) =
+            environment::credentials_request(env("COUNTERSIGN_CREDENTIALS"), &policy);
+        notes.extend(note);
+        let (credentials, problem) = crate::credentials::choose(data_dir, wanted.as_deref());
+        problems.extend(problem);
+        let proxy_env = ProxyEnvironment::read(policy.system, env);
+        Self {
+            proxy_env,
+            policy,
+            env_problem: (!problems.is_empty()).then(|| problems.join(" ")),
+            env: env_gateway,
+            saved: Default::default(),
+            credentials,
+            notes,
+            facts: None,
+        }
+    }
+
     pub fn layers(&self) -> Layers {
         let policy = self
             .policy
@@ -105,18 +146,17 @@ impl ConfigState {
         Ok(token)
     }
 
-    /// Why a configuration that resolves may still not send: a desk once
-    /// set up for a real gateway does not drop to demo mode (which shows
-    /// codes on the staff screen) because its settings file went missing or
-    /// was edited; demo mode then needs an explicit, audited choice.
+    /// Why a configuration that resolves may still not send: the core's
+    /// rule, on the desk's sealed fact.
     pub fn gateway_refusal(&self, resolved: &DeskConfig) -> Option<String> {
-        let was_real = self
-            .facts
+        resolved.demo_refusal(self.desk_was_real())
+    }
+
+    /// The desk's sealed fact that it was set up for a real gateway.
+    pub fn desk_was_real(&self) -> bool {
+        self.facts
             .as_ref()
-            .is_some_and(|f| f.get().real_gateway_configured);
-        (was_real && resolved.gateway == GatewayChoice::Demo).then(|| {
-            "This desk was set up for a real SMS gateway, but its settings now say demo mode (settings.json was deleted, damaged or edited). Nothing is sent. Restore the settings, or choose demo mode explicitly in Settings.".to_owned()
-        })
+            .is_some_and(|f| f.get().real_gateway_configured)
     }
 
     pub fn token_status(&self) -> TokenStatus {
