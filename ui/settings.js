@@ -68,7 +68,7 @@ function build(view) {
       const preview = document.createElement("p");
       preview.className = "template-preview";
       preview.id = `${id}-preview`;
-      preview.dataset.testid = `template-preview-${meta.key.slice(-2)}`;
+      preview.dataset.testid = `template-preview-${meta.language}`;
       field.append(preview);
     }
     field.append(error);
@@ -90,7 +90,7 @@ function fill(view) {
     if (input.type === "checkbox") input.checked = Boolean(value);
     else input.value = value;
     // An empty template means the shipped one, shown as the placeholder.
-    if (input.tagName === "TEXTAREA") input.placeholder = view.shippedTemplates[meta.key.slice(-2)] || "";
+    if (meta.input === "template") input.placeholder = view.shippedTemplates[meta.language] || "";
     const locked = meta.lockedBy;
     input.disabled = Boolean(locked) || meta.itOnly;
     const field = input.closest(".field");

@@ -263,6 +263,7 @@ fn the_screen_is_laid_out_from_what_rust_sends() {
     assert_eq!(base_url["input"], "text");
     assert_eq!(field(&view, "gateway_proxy")["itOnly"], true);
     assert_eq!(field(&view, "template_fr")["input"], "template");
+    assert_eq!(field(&view, "template_fr")["language"], "fr");
     assert_eq!(field(&view, "demo_allowed")["input"], "checkbox");
     assert_eq!(field(&view, "ui_language")["choices"][0]["value"], "auto");
     assert_eq!(field(&view, "code_length")["group"], "limits");

@@ -270,7 +270,7 @@ impl Key {
     }
 
     /// The language a template or warning key is for.
-    fn language(self) -> Option<Language> {
+    pub fn language(self) -> Option<Language> {
         Language::ALL
             .into_iter()
             .find(|l| Key::template_for(*l) == self || Key::warning_for(*l) == self)

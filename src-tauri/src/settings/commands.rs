@@ -45,6 +45,9 @@ pub struct Field {
     real_gateway_only: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     choices: Option<Vec<Choice>>,
+    /// The language a template or SMS warning is for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    language: Option<&'static str>,
 }
 
 impl Field {
@@ -60,6 +63,7 @@ impl Field {
             it_only: key.it_only(),
             real_gateway_only: key.real_gateway_only(),
             choices: key.choices(),
+            language: key.language().map(Language::code),
         }
     }
 }
