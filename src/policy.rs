@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::phone::{AllowedCountries, PhoneError, Region};
 
+/// The country a number without its international prefix is read in,
+/// until IT or staff choose another.
+pub const DEFAULT_COUNTRY: &str = "GB";
+
 /// One numeric limit: its settings key, unit, default and bounds.
 #[derive(Clone, Copy, Debug)]
 pub struct Limit {
@@ -149,7 +153,7 @@ impl Default for PolicySettings {
             resend_cooldown_seconds: RESEND_COOLDOWN.default,
             sends_per_window: SENDS_PER_WINDOW.default,
             send_window_minutes: SEND_WINDOW.default,
-            default_country: "GB".to_owned(),
+            default_country: DEFAULT_COUNTRY.to_owned(),
             allowed_countries: Vec::new(),
         }
     }

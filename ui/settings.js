@@ -7,54 +7,10 @@ import { render, t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 
-// Layout only; names, values, bounds and locks come from Rust, and the
-// words from the catalogue (`setting.<key>`, `setting.<key>.hint`).
-const FIELDS = [
-  { key: "gateway", group: "gateway", type: "select", options: () => gateways },
-  { key: "base_url", group: "gateway", real: true },
-  { key: "account_sid", group: "gateway", real: true },
-  { key: "sender", group: "gateway", real: true },
-  { key: "request_timeout_seconds", group: "gateway", real: true },
-  { key: "auth_token_file", group: "gateway", real: true, itOnly: true },
-  { key: "gateway_proxy", group: "gateway", real: true, itOnly: true },
-  { key: "ca_bundle_file", group: "gateway", real: true, itOnly: true },
-  { key: "default_country", group: "countries" },
-  { key: "allowed_countries", group: "countries" },
-  { key: "code_length", group: "limits" },
-  { key: "validity_seconds", group: "limits" },
-  { key: "max_attempts", group: "limits" },
-  { key: "number_failures_per_hour", group: "limits" },
-  { key: "resend_cooldown_seconds", group: "limits" },
-  { key: "sends_per_window", group: "limits" },
-  { key: "send_window_minutes", group: "limits" },
-  { key: "brand", group: "messages" },
-  { key: "default_language", group: "messages", type: "select", options: () => languages },
-  { key: "template_en", group: "messages", type: "template" },
-  { key: "template_fr", group: "messages", type: "template" },
-  { key: "template_es", group: "messages", type: "template" },
-  { key: "template_de", group: "messages", type: "template" },
-  { key: "sms_warning_en", group: "messages", itOnly: true },
-  { key: "sms_warning_fr", group: "messages", itOnly: true },
-  { key: "sms_warning_es", group: "messages", itOnly: true },
-  { key: "sms_warning_de", group: "messages", itOnly: true },
-  { key: "ui_language", group: "desk", type: "select", options: () => uiLanguages },
-  { key: "branch", group: "desk" },
-  { key: "workstation", group: "desk" },
-  { key: "demo_allowed", group: "desk", type: "checkbox" },
-  { key: "allow_data_dir_override", group: "desk", type: "checkbox", itOnly: true },
-  { key: "allow_credentials_override", group: "desk", type: "checkbox", itOnly: true },
-  { key: "audit_key_file", group: "desk", itOnly: true },
-  { key: "branch_store", group: "desk", itOnly: true },
-  { key: "branch_key_file", group: "desk", itOnly: true },
-  { key: "branch_password_file", group: "desk", itOnly: true },
-  { key: "log_level", group: "desk", itOnly: true },
-  { key: "log_file_size_mb", group: "desk", itOnly: true },
-  { key: "log_files_kept", group: "desk", itOnly: true },
-];
-
-let languages = [];
-let uiLanguages = [];
-let gateways = [];
+// Everything about a field comes from Rust: its name, group, input,
+// choices, bounds, lock, and whether it is IT's alone or only matters for a
+// real gateway (`view.fields`, in the order shown); the words come from the
+// catalogue (`setting.<key>`, `setting.<key>.hint`).
 let original = new Map(); // key -> value as shown when read
 const inputs = new Map(); // key -> input element
 let built = false;
@@ -71,60 +27,56 @@ function readInput(input) {
 }
 
 function build(view) {
-  languages = view.languages;
-  uiLanguages = [["auto", t("ui.language_auto")], ...view.languages];
-  gateways = view.gateways.map(([value]) => [value, t(`ui.mode.${value}`)]);
-  for (const spec of FIELDS) {
-    const meta = view.fields.find((f) => f.key === spec.key);
-    if (!meta) continue;
+  for (const meta of view.fields) {
     const field = document.createElement("div");
-    field.className = `field field-${spec.type || "text"}`;
-    if (spec.real) field.dataset.real = "true";
-    const id = `setting-${spec.key}`;
+    field.className = `field field-${meta.input}`;
+    if (meta.realGatewayOnly) field.dataset.real = "true";
+    const id = `setting-${meta.key}`;
     let input;
-    if (spec.type === "select") {
+    if (meta.input === "select") {
       input = document.createElement("select");
-      for (const [value, text] of spec.options()) input.add(new Option(text, value));
-    } else if (spec.type === "template") {
+      for (const choice of meta.choices || []) input.add(new Option(render(choice.text), choice.value));
+    } else if (meta.input === "template") {
       input = document.createElement("textarea");
       input.rows = 3;
     } else {
       input = document.createElement("input");
-      input.type = spec.type === "checkbox" ? "checkbox" : "text";
+      input.type = meta.input === "checkbox" ? "checkbox" : "text";
       input.autocomplete = "off";
       input.spellcheck = false;
     }
     input.id = id;
     input.dataset.testid = id;
-    input.dataset.key = spec.key;
+    input.dataset.key = meta.key;
     const label = document.createElement("label");
     label.htmlFor = id;
-    label.textContent = t(`setting.${spec.key}`);
+    label.textContent = t(`setting.${meta.key}`);
     const hint = document.createElement("p");
     hint.className = "hint";
     hint.id = `${id}-hint`;
-    const hintKey = `setting.${spec.key}.hint`;
+    const hintKey = `setting.${meta.key}.hint`;
     hint.textContent = meta.bounds
       ? t("ui.bounds", { min: meta.bounds[0], max: meta.bounds[1], unit: t(`unit.${meta.bounds[2]}`) })
       : (t(hintKey) === hintKey ? "" : t(hintKey));
     const error = document.createElement("p");
     error.className = "field-error";
     error.id = `${id}-error`;
-    error.dataset.testid = `setting-error-${spec.key}`;
+    error.dataset.testid = `setting-error-${meta.key}`;
     input.setAttribute("aria-describedby", `${hint.id} ${error.id}`);
     field.append(label, input, hint);
-    if (spec.type === "template") {
+    if (meta.input === "template") {
       const preview = document.createElement("p");
       preview.className = "template-preview";
       preview.id = `${id}-preview`;
-      preview.dataset.testid = `template-preview-${spec.key.slice(-2)}`;
+      preview.dataset.testid = `template-preview-${meta.language}`;
       field.append(preview);
     }
     field.append(error);
-    if (spec.type === "checkbox") field.prepend(input);
-    $(`group-${spec.group}`).append(field);
-    input.addEventListener(spec.type === "select" || spec.type === "checkbox" ? "change" : "input", () => checkSoon(spec.key));
-    inputs.set(spec.key, input);
+    if (meta.input === "checkbox") field.prepend(input);
+    $(`group-${meta.group}`).append(field);
+    const changes = meta.input === "select" || meta.input === "checkbox" ? "change" : "input";
+    input.addEventListener(changes, () => checkSoon(meta.key));
+    inputs.set(meta.key, input);
   }
 }
 
@@ -138,10 +90,9 @@ function fill(view) {
     if (input.type === "checkbox") input.checked = Boolean(value);
     else input.value = value;
     // An empty template means the shipped one, shown as the placeholder.
-    if (input.tagName === "TEXTAREA") input.placeholder = view.shippedTemplates[meta.key.slice(-2)] || "";
+    if (meta.input === "template") input.placeholder = view.shippedTemplates[meta.language] || "";
     const locked = meta.lockedBy;
-    const spec = FIELDS.find((f) => f.key === meta.key);
-    input.disabled = Boolean(locked) || Boolean(spec && spec.itOnly);
+    input.disabled = Boolean(locked) || meta.itOnly;
     const field = input.closest(".field");
     field.dataset.locked = locked || "";
     field.title = locked === "it-policy" ? t("ui.locked_by_policy") : locked === "environment" ? t("ui.set_by_environment") : "";
@@ -154,7 +105,7 @@ function fill(view) {
   $("choose-demo-row").hidden = !view.demoNeedsChoice;
   $("policy-file-note").hidden = !view.policyFile;
   $("policy-file-note").textContent = view.policyFile ? t("ui.policy_file_note", { file: view.policyFile }) : "";
-  for (const key of ["template_en", "template_fr", "template_es", "template_de"]) checkSoon(key, 0);
+  for (const meta of view.fields) if (meta.input === "template") checkSoon(meta.key, 0);
 }
 
 function showToken(token) {

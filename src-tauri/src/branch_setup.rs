@@ -21,8 +21,8 @@ use tauri::{AppHandle, Manager, Runtime};
 use countersign::audit::AuditRecord;
 
 use crate::audit_list::FilterInput;
-use crate::config_state::ConfigState;
 use crate::error::{IpcError, IpcResult};
+use crate::settings::ConfigState;
 use crate::state::{Engine, Shell, AUDIT_FILE};
 
 /// Largest key or password file read: both are a line of text.

@@ -17,7 +17,6 @@ use countersign::config::environment;
 use countersign::config::it_policy::{self, Discovered};
 use countersign::config::Key;
 use countersign::folder_lock::DataFolderLock;
-use countersign::gateway::proxy::ProxyEnvironment;
 use tauri::utils::config::AppDirectoriesOverride;
 use tauri::{App, AppHandle, Builder, Context, Emitter, Manager, RunEvent, Runtime};
 
@@ -27,27 +26,24 @@ pub mod audit_export;
 pub mod audit_list;
 mod branch_setup;
 pub mod commands;
-pub mod config_state;
-pub mod configure;
 pub mod credentials;
 mod delivery;
 mod demo;
 pub mod error;
 pub mod events;
 mod folder_move;
-pub mod gateway_setup;
 pub mod logging;
 pub mod os_account;
 mod pending_store;
-mod reconfigure;
 pub mod session;
 pub mod settings;
 pub mod state;
-mod test_sms;
 mod trail;
 mod webview_tuning;
 
 use gateway_setup::GatewaySetup;
+// The path the IPC tests and the shell's state know the gateway by.
+pub use settings::gateway as gateway_setup;
 use state::Shell;
 
 /// Overrides every app directory (our stores and WebKit's own data) with
@@ -196,11 +192,11 @@ fn build_app<R: Runtime>(
             commands::ui_ready,
             commands::ui_text,
             about::about,
-            configure::settings_read,
-            configure::settings_check,
-            configure::settings_save,
-            test_sms::send_test_sms,
-            test_sms::test_sms_status,
+            settings::commands::settings_read,
+            settings::commands::settings_check,
+            settings::commands::settings_save,
+            settings::test_sms::send_test_sms,
+            settings::test_sms::test_sms_status,
         ])
         .build(context)
         .and_then(|mut app| {
@@ -225,7 +221,7 @@ fn setup<R: Runtime>(
         _ => DataFolderLock::acquire(&data_dir)?,
     };
     let policy = launch.discover_policy();
-    let mut config = load_config(&data_dir, launch.env.as_ref(), policy);
+    let mut config = settings::ConfigState::load(&data_dir, launch.env.as_ref(), policy);
     // Asked again here so the note reaches the screen and the audit trail;
     // `run` has already acted on it.
     config
@@ -240,58 +236,18 @@ fn setup<R: Runtime>(
     match launch.gateway {
         // A test's gateway, as given.
         Some(g) => {
-            reconfigure::install(&handle.state::<Shell>(), g);
+            settings::apply::install(&handle.state::<Shell>(), g);
             demo::forward_inbox(&handle);
         }
-        None => tauri::async_runtime::block_on(reconfigure::apply(&handle, resolved, false)),
+        None => {
+            tauri::async_runtime::block_on(settings::apply::put_in_force(&handle, resolved, false))
+        }
     }
     resume_tracking(&handle);
     spawn_idle_lock(handle.clone());
     branch_setup::spawn_forwarding(handle.clone());
     spawn_expiry_sweep(handle);
     Ok(())
-}
-
-/// The configuration sources: the IT policy in force, the environment's
-/// gateway (where the policy leaves room for it), the credential store
-/// (`COUNTERSIGN_CREDENTIALS`, where the policy allows). Saved settings are
-/// added when the settings file is opened. Every rule is the core's
-/// (`config::environment`); this only reads.
-fn load_config(
-    data_dir: &std::path::Path,
-    env: &dyn Fn(&str) -> Option<String>,
-    policy: Discovered,
-) -> config_state::ConfigState {
-    let mut problems = Vec::new();
-    let mut notes = policy.notes();
-    let mut env_gateway = environment::gateway_from_env(env).unwrap_or_else(|e| {
-        problems.push(e);
-        None
-    });
-    // A refused gateway is not stacked at all: its values would show as
-    // "set by the environment" over IT's.
-    if let Some(why) = env_gateway
-        .as_ref()
-        .and_then(|g| environment::env_gateway_refusal(g, &policy))
-    {
-        problems.push(why);
-        env_gateway = None;
-    }
-    let (wanted, note) = environment::credentials_request(env("COUNTERSIGN_CREDENTIALS"), &policy);
-    notes.extend(note);
-    let (credentials, problem) = credentials::choose(data_dir, wanted.as_deref());
-    problems.extend(problem);
-    let proxy_env = ProxyEnvironment::read(policy.system, env);
-    config_state::ConfigState {
-        proxy_env,
-        policy,
-        env_problem: (!problems.is_empty()).then(|| problems.join(" ")),
-        env: env_gateway,
-        saved: Default::default(),
-        credentials,
-        notes,
-        facts: None,
-    }
 }
 
 /// After a restart, keep following the delivery of every pending SMS.

@@ -26,11 +26,11 @@ use tauri::async_runtime::JoinHandle;
 use tauri::Runtime;
 use tokio::sync::broadcast;
 
-use crate::config_state::ConfigState;
 use crate::error::{IpcError, IpcResult};
 use crate::gateway_setup::GatewaySetup;
 use crate::pending_store::{Compactor, PluginPendingStore};
 use crate::session::{Session, DEFAULT_LOCK_AFTER};
+use crate::settings::ConfigState;
 use crate::settings::{default_operator, default_workstation, SettingsFile};
 use countersign::gateway::GatewayMode;
 

@@ -11,7 +11,7 @@ use countersign::config::Key;
 use countersign::facts::FactsStore;
 use countersign::keys::DigestKey;
 
-use crate::config_state::ConfigState;
+use crate::settings::ConfigState;
 
 /// The audit key: IT-provisioned when the policy names a key file (so IT
 /// can verify any desk's trail off the desk), else derived from the desk

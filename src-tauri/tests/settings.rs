@@ -239,6 +239,37 @@ fn the_policy_file_locks_what_it_sets_and_the_screen_shows_it() {
 }
 
 #[test]
+fn the_screen_is_laid_out_from_what_rust_sends() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = open_with(dir.path(), None, &[]);
+    let view = desk.call("settings_read", json!({})).unwrap();
+    let keys: Vec<&str> = view["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["key"].as_str())
+        .collect();
+    assert_eq!(keys.len(), 40);
+    assert_eq!(keys[..2], ["gateway", "base_url"]);
+    let gateway = field(&view, "gateway");
+    assert_eq!(gateway["group"], "gateway");
+    assert_eq!(gateway["input"], "select");
+    assert_eq!(gateway["realGatewayOnly"], false);
+    assert_eq!(gateway["choices"][1]["value"], "restcomm");
+    assert_eq!(gateway["choices"][1]["text"]["key"], "ui.mode.restcomm");
+    let base_url = field(&view, "base_url");
+    assert_eq!(base_url["realGatewayOnly"], true);
+    assert_eq!(base_url["itOnly"], false);
+    assert_eq!(base_url["input"], "text");
+    assert_eq!(field(&view, "gateway_proxy")["itOnly"], true);
+    assert_eq!(field(&view, "template_fr")["input"], "template");
+    assert_eq!(field(&view, "template_fr")["language"], "fr");
+    assert_eq!(field(&view, "demo_allowed")["input"], "checkbox");
+    assert_eq!(field(&view, "ui_language")["choices"][0]["value"], "auto");
+    assert_eq!(field(&view, "code_length")["group"], "limits");
+}
+
+#[test]
 fn a_bad_policy_file_stops_real_mode_with_the_file_line_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let policy = policy_file(&dir, "[locked]\ngateway = \"demo\"\ncode_length = 4\n");

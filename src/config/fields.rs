@@ -82,6 +82,7 @@ impl serde::Serialize for Key {
 }
 
 impl Key {
+    /// Every setting, in the settings screen's order.
     pub const ALL: [Key; 40] = [
         Self::Gateway,
         Self::BaseUrl,
@@ -110,6 +111,7 @@ impl Key {
         Self::SmsWarningFr,
         Self::SmsWarningEs,
         Self::SmsWarningDe,
+        Self::UiLanguage,
         Self::Branch,
         Self::Workstation,
         Self::DemoAllowed,
@@ -119,7 +121,6 @@ impl Key {
         Self::BranchStore,
         Self::BranchKeyFile,
         Self::BranchPasswordFile,
-        Self::UiLanguage,
         Self::LogLevel,
         Self::LogFileSizeMb,
         Self::LogFilesKept,
@@ -269,7 +270,7 @@ impl Key {
     }
 
     /// The language a template or warning key is for.
-    fn language(self) -> Option<Language> {
+    pub fn language(self) -> Option<Language> {
         Language::ALL
             .into_iter()
             .find(|l| Key::template_for(*l) == self || Key::warning_for(*l) == self)
@@ -307,7 +308,7 @@ impl Key {
             Self::LogFileSizeMb => json!(LOG_FILE_SIZE_MB.2),
             Self::LogFilesKept => json!(LOG_FILES_KEPT.2),
             Self::LogLevel => json!("info"),
-            Self::DefaultCountry => json!("GB"),
+            Self::DefaultCountry => json!(policy::DEFAULT_COUNTRY),
             Self::AllowedCountries => json!([]),
             Self::Brand => json!("Countersign"),
             Self::DefaultLanguage => json!("en"),

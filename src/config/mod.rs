@@ -23,9 +23,18 @@ use crate::templates::MessageTemplates;
 
 pub mod environment;
 mod fields;
+mod form;
 pub mod it_policy;
+mod save;
+mod saved;
 
 pub use fields::Key;
+pub use form::{Choice, Group, Input};
+pub use save::{
+    gateway_needs_rebuild, parse_token, plan_save, LockedBy, SaveError, SavePlan, SaveRequest,
+    TokenSource, TokenStatus, MAX_TOKEN_BYTES,
+};
+pub use saved::{damage as settings_file_damage, sort_saved};
 
 use crate::i18n::Text;
 
@@ -187,6 +196,16 @@ impl DeskConfig {
             workstation: String::new(),
             demo_allowed: true,
         }
+    }
+
+    /// Why this configuration may still not send (S23): a desk once set up
+    /// for a real gateway does not drop to demo mode (which shows codes on
+    /// the staff screen) because its settings file went missing or was
+    /// edited; demo mode then needs an explicit, audited choice.
+    pub fn demo_refusal(&self, desk_was_real: bool) -> Option<String> {
+        (desk_was_real && self.gateway == GatewayChoice::Demo).then(|| {
+            "This desk was set up for a real SMS gateway, but its settings now say demo mode (settings.json was deleted, damaged or edited). Nothing is sent. Restore the settings, or choose demo mode explicitly in Settings.".to_owned()
+        })
     }
 
     /// Checks every value in force, then how they combine. Every problem is

@@ -5,16 +5,19 @@
 
 use std::sync::Arc;
 
-use countersign::config::{DeskConfig, GatewayChoice};
+use countersign::config::{self, DeskConfig, GatewayChoice};
+use countersign::gateway::GatewayMode;
 use tauri::{AppHandle, Manager, Runtime};
 
-use crate::gateway_setup::{self, GatewaySetup};
+use super::gateway::{self as gateway_setup, GatewaySetup};
 use crate::state::{station_of, GatewaySlot, Shell};
-use countersign::gateway::GatewayMode;
 
 /// Builds the gateway for `resolved`. A configuration error is the reason
 /// no SMS can be sent, shown in Settings and on send.
-pub async fn build_gateway(shell: &Shell, resolved: &Result<DeskConfig, String>) -> GatewaySlot {
+pub(crate) async fn build_gateway(
+    shell: &Shell,
+    resolved: &Result<DeskConfig, String>,
+) -> GatewaySlot {
     let config = resolved.as_ref().map_err(Clone::clone)?;
     // On a snapshot: the credential store may wait on the OS.
     let snapshot = shell.config(|c| c.clone()).map_err(|e| e.message())?;
@@ -42,7 +45,7 @@ pub async fn build_gateway(shell: &Shell, resolved: &Result<DeskConfig, String>)
 
 /// Applies a resolved configuration to the running desk. The gateway is
 /// rebuilt when its settings or its token changed, or when there is none.
-pub async fn apply<R: Runtime>(
+pub(crate) async fn put_in_force<R: Runtime>(
     app: &AppHandle<R>,
     resolved: Result<DeskConfig, String>,
     token_changed: bool,
@@ -59,17 +62,16 @@ pub async fn apply<R: Runtime>(
         });
     }
     let built_from = resolved.as_ref().ok().map(|c| c.gateway.clone());
-    // Demo mode has no token of ours: a new one leaves its emulator (and
-    // the demo phone's messages) alone.
-    let token_changed = token_changed && matches!(built_from, Some(GatewayChoice::Real(_)));
-    let unchanged = !token_changed
-        && built_from.is_some()
-        && shell.mode().is_some()
-        && shell
-            .gateway_built_from
-            .lock()
-            .is_ok_and(|previous| *previous == built_from);
-    if unchanged {
+    let has_gateway = shell.mode().is_some();
+    let rebuild = shell.gateway_built_from.lock().map_or(true, |previous| {
+        config::gateway_needs_rebuild(
+            previous.as_ref(),
+            built_from.as_ref(),
+            has_gateway,
+            token_changed,
+        )
+    });
+    if !rebuild {
         return;
     }
     let slot = build_gateway(&shell, &resolved).await;
@@ -87,6 +89,6 @@ pub async fn apply<R: Runtime>(
 }
 
 /// The gateway a test (or the caller) supplies, put in place as is.
-pub fn install(shell: &Shell, setup: GatewaySetup) {
+pub(crate) fn install(shell: &Shell, setup: GatewaySetup) {
     shell.set_gateway(Ok(Arc::new(setup)));
 }

@@ -1,6 +1,6 @@
-//! Which gateway the desk talks to: the real Restcomm (or Twilio-compatible)
-//! service when one is configured, otherwise demo mode on the embedded
-//! emulator (S17). Either way the desk uses the same Restcomm client over
+//! Building the gateway client the desk talks to: the real Restcomm (or
+//! Twilio-compatible) service when one is configured, otherwise demo mode
+//! on the embedded emulator (S17). Either way the desk uses the same Restcomm client over
 //! HTTP, so demo mode exercises the production path.
 //!
 //! The settings screen and the IT policy file configure the gateway. The
@@ -28,7 +28,7 @@ const DEMO_SENDER: &str = "Countersign";
 /// The real gateway's client. Nothing is sent to check it: the settings
 /// screen's "Send a test SMS" does that, on purpose. `proxy_env` is what
 /// `gateway_proxy = "system"` is decided against (S19).
-pub fn real(
+pub(crate) fn real(
     gateway: &RealGateway,
     token: SecretString,
     proxy_env: &ProxyEnvironment,

@@ -6,8 +6,13 @@
 //! number's digest and the gateway mode.
 
 use countersign::audit::{AuditEvent, EventKind};
-use countersign::gateway::{Gateway, MessageSid, OutboundSms};
+use countersign::clock::Timestamp;
+use countersign::gateway::{
+    Gateway, GatewayError, GatewayMode, MessageSid, OutboundSms, SendReceipt,
+};
+use countersign::keys::NumberId;
 use countersign::phone::PhoneNumber;
+use countersign::verification::Operator;
 use secrecy::SecretString;
 use serde::Serialize;
 use tauri::State;
@@ -29,13 +34,12 @@ pub struct TestSms {
 pub async fn send_test_sms(shell: State<'_, Shell>, phone: String) -> IpcResult<TestSms> {
     let operator = shell.session.require_operator()?;
     let gateway = shell.gateway()?;
-    let (number, number_id) = shell.with_desk(|d| {
+    let (number, slot) = shell.with_desk(|d| {
         let p = d.policy();
         let number = PhoneNumber::parse(&phone, p.default_country(), p.allowed_countries())?;
-        let (id, at) = d.reserve_test_sms(&number)?;
-        Ok((number, (id, at)))
+        let slot = d.reserve_test_sms(&number)?;
+        Ok((number, slot))
     })?;
-    let (number_id, reserved_at) = number_id;
     let body = "Countersign test message: the desk's SMS gateway works. No action is needed.";
     let result = gateway
         .client
@@ -44,13 +48,36 @@ pub async fn send_test_sms(shell: State<'_, Shell>, phone: String) -> IpcResult<
             body: SecretString::from(body.to_owned()),
         })
         .await;
+    audit_test_sms(&shell, operator, &number, slot, gateway.mode, &result);
+    let receipt = result?;
+    Ok(TestSms {
+        sid: receipt.sid.to_string(),
+        status: receipt.status.describe(),
+        message: format!(
+            "The gateway accepted the test SMS to {} ({}).",
+            number.masked(),
+            receipt.sid
+        ),
+    })
+}
+
+/// The test send's audit record: the masked number and its digest, never
+/// the number itself.
+fn audit_test_sms(
+    shell: &Shell,
+    operator: Operator,
+    number: &PhoneNumber,
+    (number_id, reserved_at): (NumberId, Timestamp),
+    mode: GatewayMode,
+    result: &Result<SendReceipt, GatewayError>,
+) {
     // At the slot's time, where the pending state has the send (S21).
     let mut e = AuditEvent::new(reserved_at, EventKind::TestSmsSent);
     e.operator = Some(operator.name);
     e.staff_id = operator.staff_id;
     e.masked_number = Some(number.masked());
     e.number_id = Some(number_id.as_str().to_owned());
-    e.gateway_mode = Some(gateway.mode.name().to_owned());
+    e.gateway_mode = Some(mode.name().to_owned());
     e.outcome = Some(
         if result.is_ok() {
             "accepted"
@@ -62,16 +89,6 @@ pub async fn send_test_sms(shell: State<'_, Shell>, phone: String) -> IpcResult<
     e.gateway_sid = result.as_ref().ok().map(|r| r.sid.to_string());
     e.detail = result.as_ref().err().map(|e| e.kind().to_owned());
     shell.audit(e);
-    let receipt = result?;
-    Ok(TestSms {
-        sid: receipt.sid.to_string(),
-        status: receipt.status.describe(),
-        message: format!(
-            "The gateway accepted the test SMS to {} ({}).",
-            number.masked(),
-            receipt.sid
-        ),
-    })
 }
 
 #[derive(Debug, Serialize)]

@@ -1,4 +1,4 @@
-//! The desk's own settings in the plugin-managed `settings.json`: the
+//! `settings.json`, the desk's own settings, under the store plugin: the
 //! configuration keys saved from the settings screen (never a secret) and
 //! the last operator who signed in, the sign-in form's prefill.
 //!
@@ -13,18 +13,18 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
 use countersign::clock::{Clock, SystemClock};
-use countersign::config::{Key, Values};
-use countersign::persist::{self, Corruption};
+use countersign::config::{self, Values};
+use countersign::persist;
 use countersign::verification::Operator;
 use serde_json::{Map, Value};
 use tauri::Runtime;
 
-pub const SETTINGS_FILE: &str = "settings.json";
+pub(crate) const SETTINGS_FILE: &str = "settings.json";
 const OPERATOR_KEY: &str = "operatorName";
 const STAFF_ID_KEY: &str = "staffId";
 
 /// The machine's name identifies the workstation until IT names it.
-pub fn default_workstation() -> String {
+pub(crate) fn default_workstation() -> String {
     std::fs::read_to_string("/etc/hostname")
         .ok()
         .or_else(|| std::env::var("COMPUTERNAME").ok())
@@ -41,7 +41,7 @@ pub fn default_workstation() -> String {
 
 /// The signed-in OS user is the best first guess of who sits at the desk:
 /// as the OS reports it, not as the environment says.
-pub fn default_operator() -> Operator {
+pub(crate) fn default_operator() -> Operator {
     crate::os_account::os_account()
         .and_then(|u| Operator::parse(&u).ok())
         .unwrap_or_else(|| Operator {
@@ -87,32 +87,8 @@ impl SettingsFile {
         operator.staff_id = text(STAFF_ID_KEY)
             .and_then(|id| Operator::signed_in(&id, &operator.name).ok())
             .and_then(|o| o.staff_id);
-        let mut saved = Values::new();
-        for key in Key::ALL {
-            let Some(raw) = store.get(key.name()) else {
-                continue;
-            };
-            // Where secrets are read from is the policy's to say: a value
-            // edited into this file is reported and never used (S19).
-            if key.it_only() {
-                warnings.push(format!(
-                    "{} in {} is not used: only the IT policy file may set it.",
-                    key.name(),
-                    path.display()
-                ));
-                continue;
-            }
-            match key.check(&raw) {
-                Ok(v) => {
-                    saved.insert(key, v);
-                }
-                Err(message) => warnings.push(format!(
-                    "{} in {} is not used: {message}",
-                    key.name(),
-                    path.display()
-                )),
-            }
-        }
+        let (saved, left_out) = config::sort_saved(&path, |key| store.get(key));
+        warnings.extend(left_out);
         let file_path = path.clone();
         let save: SaveAll = Box::new(move |change| {
             let mut map: Map<String, Value> = store.entries().into_iter().collect();
@@ -196,14 +172,8 @@ fn check(path: &Path) -> Result<Option<String>, String> {
             ))
         }
     };
-    let reason = match serde_json::from_slice::<Value>(&bytes) {
-        Ok(Value::Object(_)) => return Ok(None),
-        Ok(_) => Corruption::WrongShape("not a JSON object".to_owned()),
-        Err(_) if bytes.iter().all(u8::is_ascii_whitespace) => Corruption::Empty,
-        Err(e) => Corruption::NotJson {
-            line: e.line(),
-            column: e.column(),
-        },
+    let Some(reason) = config::settings_file_damage(&bytes) else {
+        return Ok(None);
     };
     let q = persist::quarantine(path, reason, SystemClock.now()).map_err(|e| e.to_string())?;
     Ok(Some(format!(
