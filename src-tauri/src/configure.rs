@@ -19,7 +19,7 @@ use tauri::{AppHandle, Runtime, State};
 use crate::config_state::{ConfigState, LockedBy, TokenStatus};
 use crate::error::{IpcError, IpcResult};
 use crate::reconfigure;
-use crate::state::{resolve_for_start, Shell};
+use crate::shell::{resolve_for_start, Shell};
 use countersign::gateway::GatewayMode;
 
 #[derive(Debug, Serialize)]
@@ -120,11 +120,8 @@ pub struct Checked {
 }
 
 fn parse_key(name: &str) -> IpcResult<Key> {
-    Key::parse(name).ok_or_else(|| {
-        IpcError::text(
-            "unknown_setting",
-            Text::new("ipc.unknown_setting").arg("name", name.chars().take(40).collect::<String>()),
-        )
+    Key::parse(name).ok_or_else(|| IpcError::UnknownSetting {
+        name: name.chars().take(40).collect(),
     })
 }
 
@@ -133,9 +130,7 @@ fn parse_key(name: &str) -> IpcResult<Key> {
 pub fn settings_check(shell: State<'_, Shell>, key: String, value: Value) -> IpcResult<Checked> {
     shell.session.require_operator()?;
     let key = parse_key(&key)?;
-    let value = key
-        .check(&value)
-        .map_err(|m| IpcError::text("invalid_setting", m))?;
+    let value = key.check(&value).map_err(IpcError::InvalidSetting)?;
     let preview = match key {
         Key::TemplateEn | Key::TemplateFr | Key::TemplateEs | Key::TemplateDe => {
             Some(preview_for(&shell, key, value.as_str().unwrap_or(""))?)
@@ -167,7 +162,7 @@ fn preview_for(shell: &Shell, key: Key, text: &str) -> IpcResult<Preview> {
         text
     };
     templates::check_with_warning(language, text, &brand, &warning)
-        .map_err(|e| IpcError::text("invalid_setting", e.text()))
+        .map_err(|e| IpcError::InvalidSetting(e.text()))
 }
 
 #[derive(Debug, Serialize)]
@@ -182,10 +177,7 @@ pub struct SaveAnswer {
 fn parse_token(raw: &str) -> IpcResult<SecretString> {
     let t = raw.trim();
     if t.is_empty() || t.len() > 256 || t.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(IpcError::text(
-            "invalid_token",
-            Text::new("ipc.invalid_token"),
-        ));
+        return Err(IpcError::InvalidToken);
     }
     Ok(SecretString::from(t.to_owned()))
 }
@@ -247,7 +239,7 @@ pub async fn settings_save<R: Runtime>(
 ) -> IpcResult<SaveAnswer> {
     let operator = shell.session.require_operator()?;
     // One save at a time, from its checks to the gateway it leaves in place.
-    let _one_at_a_time = shell.settings_lock.lock().await;
+    let _one_at_a_time = shell.settings_save_turn().await;
     let refuse = |errors: Vec<FieldError>| {
         Ok(SaveAnswer {
             saved: false,
@@ -258,13 +250,12 @@ pub async fn settings_save<R: Runtime>(
     let file = shell
         .settings_file
         .as_ref()
-        .ok_or_else(|| IpcError::text("storage", Text::new("ipc.settings_file_unavailable")))?;
+        .ok_or_else(|| IpcError::Storage(Text::new("ipc.settings_file_unavailable")))?;
     let config = shell.config(|c| c.clone())?;
     if let Err(e) = &config.policy.policy {
-        return Err(IpcError::text(
-            "policy_file",
-            Text::new("ipc.policy_file_broken").arg("reason", e.to_string()),
-        ));
+        return Err(IpcError::PolicyFile {
+            reason: e.to_string(),
+        });
     }
     let checked = match check_changes(&config, &changes)? {
         Ok(v) => v,
@@ -273,10 +264,9 @@ pub async fn settings_save<R: Runtime>(
     let token_status = config.token_status();
     let token = token.as_deref().map(parse_token).transpose()?;
     if token.is_some() && !token_status.replaceable {
-        return Err(IpcError::text(
-            "token_locked",
-            Text::new("ipc.token_locked").arg("source", token_status.source.clone()),
-        ));
+        return Err(IpcError::TokenLocked {
+            held_by: token_status.source.clone(),
+        });
     }
     let before = config.layers().effective();
     let mut trial = config.layers();
@@ -303,7 +293,7 @@ pub async fn settings_save<R: Runtime>(
         }]);
     }
     file.save_values(&checked)
-        .map_err(|e| IpcError::new("storage", e))?;
+        .map_err(|e| IpcError::Storage(Text::plain(e)))?;
     let resolved = shell.config(|c| {
         c.saved.extend(checked);
         resolve_for_start(c)
@@ -339,12 +329,8 @@ fn store_token(
     token: &SecretString,
     resolved: &Result<DeskConfig, String>,
 ) -> IpcResult<()> {
-    let stored = |e: String| {
-        IpcError::text(
-            "credentials",
-            Text::new("ipc.token_not_stored").arg("reason", e),
-        )
-    };
+    let stored =
+        |e: String| IpcError::Credentials(Text::new("ipc.token_not_stored").arg("reason", e));
     config
         .credentials
         .set(SecretName::AuthToken, token)
@@ -389,10 +375,7 @@ fn choose_demo_explicitly(
     facts
         .update(|f| f.real_gateway_configured = false)
         .map_err(|e| {
-            IpcError::text(
-                "credentials",
-                Text::new("ipc.demo_not_recorded").arg("reason", e.to_string()),
-            )
+            IpcError::Credentials(Text::new("ipc.demo_not_recorded").arg("reason", e.to_string()))
         })?;
     Ok(true)
 }

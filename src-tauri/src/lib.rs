@@ -4,51 +4,46 @@
 //! it (S20: one writer per folder), opens the key, the pending list
 //! (through tauri-plugin-store, made durable by the core) and the audit
 //! log, picks the gateway (demo mode on the embedded emulator when nothing
-//! is configured), and hands the window a few thin commands and events. `run_app` builds the same app for `main` and for
-//! tests on `tauri::test::mock_builder()`. At exit, `Shell::shutdown` stops
-//! the background tasks and lets go of the folder.
+//! is configured), and hands the window a few thin commands and events.
+//! `run_app` builds the same app for `main` and for tests on
+//! `tauri::test::mock_builder()`. At exit, `Shell::shutdown` stops the
+//! background tasks and lets go of the folder.
+//!
+//! The map: `shell` is what the app holds while it runs and what no screen
+//! owns (opening the desk, background tasks, the OS's pieces); `desk`,
+//! `settings`, `activity` and `about` are each screen's commands; `error`
+//! is the one error shape that crosses IPC. This file builds the app and
+//! lists every command once.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use countersign::clock::{SharedClock, SystemClock};
 use countersign::config::environment;
 use countersign::config::it_policy::{self, Discovered};
 use countersign::config::Key;
 use countersign::folder_lock::DataFolderLock;
-use countersign::gateway::proxy::ProxyEnvironment;
 use tauri::utils::config::AppDirectoriesOverride;
-use tauri::{App, AppHandle, Builder, Context, Emitter, Manager, RunEvent, Runtime};
+use tauri::{App, AppHandle, Builder, Context, Manager, RunEvent, Runtime};
 
-pub mod about;
+mod about;
 pub mod activity;
 pub mod audit_export;
 pub mod audit_list;
-mod branch_setup;
-pub mod commands;
 pub mod config_state;
 pub mod configure;
-pub mod credentials;
-mod delivery;
-mod demo;
+pub(crate) mod desk;
 pub mod error;
-pub mod events;
-mod folder_move;
 pub mod gateway_setup;
-pub mod logging;
-pub mod os_account;
-mod pending_store;
 mod reconfigure;
-pub mod session;
 pub mod settings;
-pub mod state;
+pub mod shell;
 mod test_sms;
 mod trail;
-mod webview_tuning;
 
 use gateway_setup::GatewaySetup;
-use state::Shell;
+pub use shell::tasks::sweep_expired;
+use shell::{folder_move, logging, os_account, webview_tuning, Shell};
 
 /// Overrides every app directory (our stores and WebKit's own data) with
 /// `COUNTERSIGN_DATA_DIR` when it is set: portable installs and tests.
@@ -178,23 +173,23 @@ fn build_app<R: Runtime>(
         .plugin(tauri_plugin_store::Builder::default().build())
         .plugin(tauri_plugin_dialog::init())
         .invoke_handler(tauri::generate_handler![
-            activity::sign_in,
-            activity::lock_desk,
-            activity::still_here,
+            desk::session::sign_in,
+            desk::session::lock_desk,
+            desk::session::still_here,
+            desk::session::set_operator,
             audit_list::audit_query,
             activity::audit_verify,
             audit_export::audit_export,
             activity::audit_key_export,
-            commands::app_status,
-            commands::start_verification,
-            commands::resend_code,
-            commands::check_code,
-            commands::cancel_verification,
-            commands::list_pending,
-            commands::demo_inbox,
-            commands::set_operator,
-            commands::ui_ready,
-            commands::ui_text,
+            desk::status::app_status,
+            desk::status::ui_text,
+            desk::status::ui_ready,
+            desk::status::demo_inbox,
+            desk::verification::start_verification,
+            desk::verification::resend_code,
+            desk::verification::check_code,
+            desk::verification::cancel_verification,
+            desk::verification::list_pending,
             about::about,
             configure::settings_read,
             configure::settings_check,
@@ -225,141 +220,25 @@ fn setup<R: Runtime>(
         _ => DataFolderLock::acquire(&data_dir)?,
     };
     let policy = launch.discover_policy();
-    let mut config = load_config(&data_dir, launch.env.as_ref(), policy);
+    let mut config = shell::open::load_config(&data_dir, launch.env.as_ref(), policy);
     // Asked again here so the note reaches the screen and the audit trail;
     // `run` has already acted on it.
     config
         .notes
         .extend(launch.data_dir_override(&config.policy).1);
-    let (mut shell, resolved) =
-        state::assemble(app, &data_dir, folder_lock, config, launch.clock.clone());
-    shell.os_locale = launch.os_locale.clone();
-    shell.log_dir = launch.log_dir.clone();
+    let (shell, resolved) = shell::open::assemble(app, &data_dir, folder_lock, config, &launch);
     app.manage(shell);
     let handle = app.handle().clone();
     match launch.gateway {
         // A test's gateway, as given.
         Some(g) => {
             reconfigure::install(&handle.state::<Shell>(), g);
-            demo::forward_inbox(&handle);
+            shell::demo_inbox::forward_inbox(&handle);
         }
         None => tauri::async_runtime::block_on(reconfigure::apply(&handle, resolved, false)),
     }
-    resume_tracking(&handle);
-    spawn_idle_lock(handle.clone());
-    branch_setup::spawn_forwarding(handle.clone());
-    spawn_expiry_sweep(handle);
+    shell::tasks::start(&handle);
     Ok(())
-}
-
-/// The configuration sources: the IT policy in force, the environment's
-/// gateway (where the policy leaves room for it), the credential store
-/// (`COUNTERSIGN_CREDENTIALS`, where the policy allows). Saved settings are
-/// added when the settings file is opened. Every rule is the core's
-/// (`config::environment`); this only reads.
-fn load_config(
-    data_dir: &std::path::Path,
-    env: &dyn Fn(&str) -> Option<String>,
-    policy: Discovered,
-) -> config_state::ConfigState {
-    let mut problems = Vec::new();
-    let mut notes = policy.notes();
-    let mut env_gateway = environment::gateway_from_env(env).unwrap_or_else(|e| {
-        problems.push(e);
-        None
-    });
-    // A refused gateway is not stacked at all: its values would show as
-    // "set by the environment" over IT's.
-    if let Some(why) = env_gateway
-        .as_ref()
-        .and_then(|g| environment::env_gateway_refusal(g, &policy))
-    {
-        problems.push(why);
-        env_gateway = None;
-    }
-    let (wanted, note) = environment::credentials_request(env("COUNTERSIGN_CREDENTIALS"), &policy);
-    notes.extend(note);
-    let (credentials, problem) = credentials::choose(data_dir, wanted.as_deref());
-    problems.extend(problem);
-    let proxy_env = ProxyEnvironment::read(policy.system, env);
-    config_state::ConfigState {
-        proxy_env,
-        policy,
-        env_problem: (!problems.is_empty()).then(|| problems.join(" ")),
-        env: env_gateway,
-        saved: Default::default(),
-        credentials,
-        notes,
-        facts: None,
-    }
-}
-
-/// After a restart, keep following the delivery of every pending SMS.
-fn resume_tracking<R: Runtime>(app: &AppHandle<R>) {
-    let shell = app.state::<Shell>();
-    let tracked = shell
-        .with_desk(|d| Ok(d.tracked_messages()))
-        .unwrap_or_default();
-    for (id, sid) in tracked {
-        delivery::spawn(app, id, sid);
-    }
-}
-
-/// Expiry is decided in Rust (S2): once a second the desk ends what has
-/// expired and the window is told.
-fn spawn_expiry_sweep<R: Runtime>(app: AppHandle<R>) {
-    let task = tauri::async_runtime::spawn({
-        let app = app.clone();
-        async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                tick.tick().await;
-                // Compaction writes a whole snapshot when due: on a blocking
-                // thread, never a command's (S21, "off the request path").
-                let compacting = app.clone();
-                let _ = tauri::async_runtime::spawn_blocking(move || {
-                    compacting.state::<Shell>().compact_pending();
-                })
-                .await;
-                match sweep_expired(&app) {
-                    Ok(_) => {}
-                    Err(e) if e.kind == "desk_unavailable" => break,
-                    Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
-                }
-            }
-        }
-    });
-    app.state::<Shell>().keep_task(task);
-}
-
-/// One pass of the expiry sweep: ends what has expired by the shell's
-/// clock, stops its delivery tracking and tells the window; how many
-/// ended. Public so the race tests can run the sweep at a chosen moment.
-pub fn sweep_expired<R: Runtime>(app: &AppHandle<R>) -> error::IpcResult<usize> {
-    let outcomes = app.state::<Shell>().with_desk(|d| Ok(d.purge()?))?;
-    for outcome in &outcomes {
-        delivery::stop(app, &outcome.id);
-        let _ = app.emit(events::VERIFICATION_ENDED, outcome);
-    }
-    Ok(outcomes.len())
-}
-
-/// Signs the operator out after the lock interval without activity.
-fn spawn_idle_lock<R: Runtime>(app: AppHandle<R>) {
-    let task = tauri::async_runtime::spawn({
-        let app = app.clone();
-        async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(5));
-            loop {
-                tick.tick().await;
-                let shell = app.state::<Shell>();
-                if let Some(operator) = shell.session.lock_if_idle(std::time::Instant::now()) {
-                    activity::record_lock(&app, &shell, operator, "locked after inactivity");
-                }
-            }
-        }
-    });
-    app.state::<Shell>().keep_task(task);
 }
 
 /// When `main` started: the origin of the "ui ready" figure.

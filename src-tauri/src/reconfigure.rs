@@ -9,7 +9,7 @@ use countersign::config::{DeskConfig, GatewayChoice};
 use tauri::{AppHandle, Manager, Runtime};
 
 use crate::gateway_setup::{self, GatewaySetup};
-use crate::state::{station_of, GatewaySlot, Shell};
+use crate::shell::{station_of, GatewaySlot, Shell};
 use countersign::gateway::GatewayMode;
 
 /// Builds the gateway for `resolved`. A configuration error is the reason
@@ -65,10 +65,7 @@ pub async fn apply<R: Runtime>(
     let unchanged = !token_changed
         && built_from.is_some()
         && shell.mode().is_some()
-        && shell
-            .gateway_built_from
-            .lock()
-            .is_ok_and(|previous| *previous == built_from);
+        && shell.gateway_built_from() == built_from;
     if unchanged {
         return;
     }
@@ -77,12 +74,10 @@ pub async fn apply<R: Runtime>(
     if let Err(why) = &slot {
         tracing::warn!(%why, "no gateway");
     }
-    if let Ok(mut previous) = shell.gateway_built_from.lock() {
-        *previous = if slot.is_ok() { built_from } else { None };
-    }
+    shell.set_gateway_built_from(if slot.is_ok() { built_from } else { None });
     shell.set_gateway(slot);
     if demo {
-        crate::demo::forward_inbox(app);
+        crate::shell::demo_inbox::forward_inbox(app);
     }
 }
 

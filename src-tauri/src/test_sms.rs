@@ -7,13 +7,13 @@
 
 use countersign::audit::{AuditEvent, EventKind};
 use countersign::gateway::{Gateway, MessageSid, OutboundSms};
-use countersign::phone::PhoneNumber;
+use countersign::policy::NumberUse;
 use secrecy::SecretString;
 use serde::Serialize;
 use tauri::State;
 
 use crate::error::{IpcError, IpcResult};
-use crate::state::Shell;
+use crate::shell::Shell;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -30,8 +30,7 @@ pub async fn send_test_sms(shell: State<'_, Shell>, phone: String) -> IpcResult<
     let operator = shell.session.require_operator()?;
     let gateway = shell.gateway()?;
     let (number, number_id) = shell.with_desk(|d| {
-        let p = d.policy();
-        let number = PhoneNumber::parse(&phone, p.default_country(), p.allowed_countries())?;
+        let number = d.policy().parse_number(&phone, NumberUse::Send)?;
         let (id, at) = d.reserve_test_sms(&number)?;
         Ok((number, (id, at)))
     })?;
@@ -85,8 +84,7 @@ pub struct TestStatus {
 #[tauri::command]
 pub async fn test_sms_status(shell: State<'_, Shell>, sid: String) -> IpcResult<TestStatus> {
     shell.session.require_operator()?;
-    let sid = MessageSid::parse(&sid)
-        .ok_or_else(|| IpcError::new("invalid_sid", "That is not a message SID."))?;
+    let sid = MessageSid::parse(&sid).ok_or(IpcError::InvalidSid)?;
     let report = shell.gateway()?.client.status(&sid).await?;
     Ok(TestStatus {
         status: report.status.describe(),
