@@ -187,3 +187,48 @@ impl std::fmt::Display for IpcError {
         write!(f, "{}: {}", self.kind(), self.text())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn wire(e: &IpcError) -> Value {
+        serde_json::to_value(e).expect("an error serialises")
+    }
+
+    /// The window and the E2E suite read `kind`, `message` and `text`:
+    /// the shape and the slugs are a contract.
+    #[test]
+    fn an_error_crosses_ipc_as_kind_message_and_text() {
+        let locked = wire(&IpcError::DeskLocked);
+        let text = Text::new("ipc.desk_locked");
+        assert_eq!(
+            locked,
+            json!({ "kind": "desk_locked", "message": text.to_string(), "text": text })
+        );
+        assert_eq!(locked.as_object().map(|o| o.len()), Some(3));
+    }
+
+    #[test]
+    fn a_core_refusal_keeps_the_core_s_kind_and_words() {
+        let far = PhoneError::CountryNotAllowed("FR".into(), "GB".into());
+        let e = IpcError::from(far.clone());
+        assert_eq!(wire(&e)["kind"], "country_not_allowed");
+        assert_eq!(wire(&e)["text"], serde_json::to_value(far.text()).unwrap());
+        let e = IpcError::from(DeskError::Cooldown { seconds: 20 });
+        assert_eq!(wire(&e)["kind"], "resend_cooldown");
+    }
+
+    #[test]
+    fn an_sms_that_did_not_go_is_named_by_the_gateway_when_it_answered() {
+        let text = Text::new("desk.not_found");
+        let answered = IpcError::NotSent {
+            cause: Some(GatewayError::Timeout),
+            text: text.clone(),
+        };
+        assert_eq!(answered.kind(), GatewayError::Timeout.kind());
+        let silent = IpcError::NotSent { cause: None, text };
+        assert_eq!(silent.kind(), "not_sent");
+    }
+}

@@ -173,14 +173,11 @@ fn build_app<R: Runtime>(
         .plugin(tauri_plugin_store::Builder::default().build())
         .plugin(tauri_plugin_dialog::init())
         .invoke_handler(tauri::generate_handler![
+            // The Desk screen: who is at the desk, what it shows, the work.
             desk::session::sign_in,
+            desk::session::set_operator,
             desk::session::lock_desk,
             desk::session::still_here,
-            desk::session::set_operator,
-            audit_list::audit_query,
-            activity::audit_verify,
-            audit_export::audit_export,
-            activity::audit_key_export,
             desk::status::app_status,
             desk::status::ui_text,
             desk::status::ui_ready,
@@ -190,12 +187,19 @@ fn build_app<R: Runtime>(
             desk::verification::check_code,
             desk::verification::cancel_verification,
             desk::verification::list_pending,
-            about::about,
+            // Settings.
             configure::settings_read,
             configure::settings_check,
             configure::settings_save,
             test_sms::send_test_sms,
             test_sms::test_sms_status,
+            // Activity.
+            audit_list::audit_query,
+            audit_export::audit_export,
+            activity::audit_verify,
+            activity::audit_key_export,
+            // About.
+            about::about,
         ])
         .build(context)
         .and_then(|mut app| {
