@@ -32,6 +32,11 @@ use super::{Engine, Shell, AUDIT_FILE, KEY_FILE, PENDING_FILE};
 use crate::config_state::ConfigState;
 use crate::settings::{default_operator, default_workstation, SettingsFile};
 
+/// The configuration sources: the IT policy in force, the environment's
+/// gateway (where the policy leaves room for it), the credential store
+/// (`COUNTERSIGN_CREDENTIALS`, where the policy allows). Saved settings are
+/// added when the settings file is opened. Every rule is the core's
+/// (`config::environment`); this only reads.
 pub(crate) fn load_config(
     data_dir: &Path,
     env: &dyn Fn(&str) -> Option<String>,
