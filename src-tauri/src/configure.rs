@@ -19,7 +19,7 @@ use tauri::{AppHandle, Runtime, State};
 use crate::config_state::{ConfigState, LockedBy, TokenStatus};
 use crate::error::{IpcError, IpcResult};
 use crate::reconfigure;
-use crate::shell::{resolve_for_start, Shell};
+use crate::shell::{resolve_for_start, ConfigRefusal, Shell};
 use countersign::gateway::GatewayMode;
 
 #[derive(Debug, Serialize)]
@@ -80,7 +80,7 @@ pub async fn settings_read(shell: State<'_, Shell>) -> IpcResult<SettingsView> {
                 let needs_choice = refusal.is_some();
                 (refusal, needs_choice)
             }
-            Err(e) => (Some(e), false),
+            Err(e) => (Some(e.to_string()), false),
         };
         (
             fields,
@@ -327,7 +327,7 @@ pub async fn settings_save<R: Runtime>(
 fn store_token(
     config: &ConfigState,
     token: &SecretString,
-    resolved: &Result<DeskConfig, String>,
+    resolved: &Result<DeskConfig, ConfigRefusal>,
 ) -> IpcResult<()> {
     let stored =
         |e: String| IpcError::Credentials(Text::new("ipc.token_not_stored").arg("reason", e));
@@ -356,7 +356,7 @@ fn store_token(
 fn choose_demo_explicitly(
     config: &ConfigState,
     changes: &Map<String, Value>,
-    resolved: &Result<DeskConfig, String>,
+    resolved: &Result<DeskConfig, ConfigRefusal>,
 ) -> IpcResult<bool> {
     let names_demo = changes.get(Key::Gateway.name()).and_then(Value::as_str) == Some("demo");
     let resolved_demo = matches!(

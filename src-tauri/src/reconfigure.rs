@@ -9,20 +9,23 @@ use countersign::config::{DeskConfig, GatewayChoice};
 use tauri::{AppHandle, Manager, Runtime};
 
 use crate::gateway_setup::{self, GatewaySetup};
-use crate::shell::{station_of, GatewaySlot, Shell};
+use crate::shell::{station_of, ConfigRefusal, GatewaySlot, Shell};
 use countersign::gateway::GatewayMode;
 
 /// Builds the gateway for `resolved`. A configuration error is the reason
 /// no SMS can be sent, shown in Settings and on send.
-pub async fn build_gateway(shell: &Shell, resolved: &Result<DeskConfig, String>) -> GatewaySlot {
+pub async fn build_gateway(
+    shell: &Shell,
+    resolved: &Result<DeskConfig, ConfigRefusal>,
+) -> GatewaySlot {
     let config = resolved.as_ref().map_err(Clone::clone)?;
     // On a snapshot: the credential store may wait on the OS.
     let snapshot = shell.config(|c| c.clone()).map_err(|e| e.message())?;
     if let Some(why) = snapshot.gateway_refusal(config) {
-        return Err(why);
+        return Err(why.into());
     }
     match &config.gateway {
-        GatewayChoice::Demo => gateway_setup::demo().await.map(Arc::new),
+        GatewayChoice::Demo => Ok(Arc::new(gateway_setup::demo().await?)),
         GatewayChoice::Real(real) => {
             let token = snapshot.token(real)?;
             let setup = gateway_setup::real(real, token, &snapshot.proxy_env)?;
@@ -44,7 +47,7 @@ pub async fn build_gateway(shell: &Shell, resolved: &Result<DeskConfig, String>)
 /// rebuilt when its settings or its token changed, or when there is none.
 pub async fn apply<R: Runtime>(
     app: &AppHandle<R>,
-    resolved: Result<DeskConfig, String>,
+    resolved: Result<DeskConfig, ConfigRefusal>,
     token_changed: bool,
 ) {
     let shell = app.state::<Shell>();

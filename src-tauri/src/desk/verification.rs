@@ -138,7 +138,7 @@ pub async fn resend_code<R: Runtime>(
 async fn send_with(gateway: GatewaySlot, sms: &OutboundSms) -> Result<SendReceipt, GatewayError> {
     match gateway {
         Ok(g) => g.client.send(sms).await,
-        Err(why) => Err(GatewayError::Misconfigured(why)),
+        Err(why) => Err(GatewayError::Misconfigured(why.to_string())),
     }
 }
 

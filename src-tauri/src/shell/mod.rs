@@ -45,7 +45,7 @@ pub(crate) mod session;
 pub(crate) mod tasks;
 pub(crate) mod webview_tuning;
 
-pub(crate) use open::{resolve_for_start, station_of};
+pub(crate) use open::{resolve_for_start, station_of, ConfigRefusal};
 use pending_store::{Compactor, PluginPendingStore};
 use session::Session;
 
@@ -56,7 +56,32 @@ pub const AUDIT_FILE: &str = "audit.jsonl";
 pub(crate) const KEY_FILE: &str = "keys/desk.key";
 
 /// The gateway in use, or why there is none.
-pub(crate) type GatewaySlot = Result<Arc<GatewaySetup>, String>;
+pub(crate) type GatewaySlot = Result<Arc<GatewaySetup>, NoGateway>;
+
+/// Why no SMS can be sent now: said on screen, and told to the engine,
+/// which then makes no code (S23).
+#[derive(Clone, Debug, thiserror::Error)]
+pub(crate) enum NoGateway {
+    /// From the desk's opening until the configuration's gateway is built.
+    #[error("the gateway is starting")]
+    Starting,
+    /// The configuration in force cannot send.
+    #[error("{0}")]
+    Config(#[from] ConfigRefusal),
+    /// The gateway could not be built, or a settings rule refuses it, in
+    /// that rule's words.
+    #[error("{0}")]
+    Unusable(String),
+    /// A thread panicked while it changed the gateway.
+    #[error("gateway lock poisoned")]
+    Poisoned,
+}
+
+impl From<String> for NoGateway {
+    fn from(why: String) -> Self {
+        Self::Unusable(why)
+    }
+}
 
 pub struct Shell {
     /// `Err` holds the reason the desk cannot work (shown on screen);
@@ -293,14 +318,16 @@ impl Shell {
         self.gateway
             .read()
             .map(|g| g.clone())
-            .unwrap_or_else(|_| Err("gateway lock poisoned".to_owned()))
+            .unwrap_or_else(|_| Err(NoGateway::Poisoned))
     }
 
     /// The gateway to send with. A send or a delivery tracker holds its
     /// gateway (demo mode's emulator included) until it is done, even if
     /// settings replace it meanwhile.
     pub(crate) fn gateway(&self) -> IpcResult<Arc<GatewaySetup>> {
-        self.slot().map_err(|reason| IpcError::NoGateway { reason })
+        self.slot().map_err(|why| IpcError::NoGateway {
+            reason: why.to_string(),
+        })
     }
 
     pub(crate) fn mode(&self) -> Option<GatewayMode> {
@@ -357,6 +384,6 @@ impl Shell {
 fn sending_through(slot: &GatewaySlot) -> Sending {
     match slot {
         Ok(g) => Sending::Via(g.mode),
-        Err(why) => Sending::Unavailable(why.clone()),
+        Err(why) => Sending::Unavailable(why.to_string()),
     }
 }

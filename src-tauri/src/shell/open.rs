@@ -12,8 +12,8 @@ use std::sync::{Mutex, RwLock};
 use countersign::audit::{AuditEvent, AuditKey, EventKind, Station};
 use countersign::clock::{Clock, SharedClock};
 use countersign::config::environment;
-use countersign::config::it_policy::Discovered;
-use countersign::config::{DeskConfig, GatewayChoice, Layers};
+use countersign::config::it_policy::{Discovered, PolicyFileError};
+use countersign::config::{DeskConfig, FieldError, GatewayChoice, Layers};
 use countersign::desk::{Desk, DeskError, Parts, Sending};
 use countersign::facts::{FactsRead, FactsStore};
 use countersign::folder_lock::DataFolderLock;
@@ -28,7 +28,7 @@ use tauri::Runtime;
 
 use super::pending_store::{Compactor, PluginPendingStore, PluginStoreError};
 use super::session::{Session, DEFAULT_LOCK_AFTER};
-use super::{Engine, Shell, AUDIT_FILE, KEY_FILE, PENDING_FILE};
+use super::{Engine, NoGateway, Shell, AUDIT_FILE, KEY_FILE, PENDING_FILE};
 use crate::config_state::ConfigState;
 use crate::settings::{default_operator, default_workstation, SettingsFile};
 
@@ -141,7 +141,7 @@ pub(crate) fn assemble<R: Runtime, M: tauri::Manager<R>>(
     folder_lock: DataFolderLock,
     mut config: ConfigState,
     launch: &crate::Launch,
-) -> (Shell, Result<DeskConfig, String>) {
+) -> (Shell, Result<DeskConfig, ConfigRefusal>) {
     let clock = launch.clock.clone();
     // Most are IT's details in English (`Text::plain`); what staff must
     // act on has its own words.
@@ -211,7 +211,7 @@ pub(crate) fn assemble<R: Runtime, M: tauri::Manager<R>>(
     };
     let shell = Shell {
         desk,
-        gateway: RwLock::new(Err("the gateway is starting".to_owned())),
+        gateway: RwLock::new(Err(NoGateway::Starting)),
         gateway_built_from: Mutex::new(None),
         config: Mutex::new(config),
         settings_lock: tokio::sync::Mutex::new(()),
@@ -300,23 +300,35 @@ fn start_detail(config: &ConfigState, warnings: &[Text]) -> String {
     parts.join("; ")
 }
 
+/// Why the configuration in force cannot send: said in Settings, on the
+/// banner, and as the reason there is no gateway.
+#[derive(Clone, Debug, thiserror::Error)]
+pub(crate) enum ConfigRefusal {
+    /// IT's policy file is broken.
+    #[error("{0}")]
+    PolicyFile(PolicyFileError),
+    /// The environment names a gateway that cannot be used.
+    #[error("The SMS gateway set in the environment is not usable: {0}")]
+    Environment(String),
+    /// The settings, taken together, fail their checks.
+    #[error("The settings are not usable ({}); fix them in Settings.", list(.0))]
+    Settings(Vec<FieldError>),
+}
+
+fn list(errors: &[FieldError]) -> String {
+    let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    list.join("; ")
+}
+
 /// The configuration to start on, or why real mode cannot start.
-pub(crate) fn resolve_for_start(config: &ConfigState) -> Result<DeskConfig, String> {
+pub(crate) fn resolve_for_start(config: &ConfigState) -> Result<DeskConfig, ConfigRefusal> {
     if let Err(e) = &config.policy.policy {
-        return Err(e.to_string());
+        return Err(ConfigRefusal::PolicyFile(e.clone()));
     }
     if let Some(e) = &config.env_problem {
-        return Err(format!(
-            "The SMS gateway set in the environment is not usable: {e}"
-        ));
+        return Err(ConfigRefusal::Environment(e.clone()));
     }
-    config.resolve().map_err(|errors| {
-        let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        format!(
-            "The settings are not usable ({}); fix them in Settings.",
-            list.join("; ")
-        )
-    })
+    config.resolve().map_err(ConfigRefusal::Settings)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -383,7 +395,7 @@ fn open_desk<R: Runtime, M: tauri::Manager<R>>(
     // store's seal would have caught first.
     let mut desk = Desk::new(parts, opened.document).map_err(|(e, _)| OpenError::Engine(e))?;
     // Until the gateway is built: no code without a way to send it.
-    desk.set_sending(Sending::Unavailable("the gateway is starting".to_owned()));
+    desk.set_sending(Sending::Unavailable(NoGateway::Starting.to_string()));
     let mut started = AuditEvent::new(now, EventKind::AppStarted);
     started.detail = Some(start_detail);
     desk.audit_event(started);
