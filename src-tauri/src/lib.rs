@@ -246,7 +246,8 @@ fn setup<R: Runtime>(
 }
 
 /// When `main` started: the origin of the "ui ready" figure.
-pub(crate) static PROCESS_START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+pub(crate) static PROCESS_START: std::sync::OnceLock<std::time::Instant> =
+    std::sync::OnceLock::new();
 
 /// What the app does with the event loop's events: at exit, it records
 /// that it stopped and lets go of the data folder (`Shell::shutdown`).

@@ -83,6 +83,8 @@ impl From<String> for NoGateway {
     }
 }
 
+/// Everything the app holds while it runs: managed by Tauri, and handed
+/// to every command and task as `State<Shell>`.
 pub struct Shell {
     /// `Err` holds the reason the desk cannot work (shown on screen);
     /// `None` once the shell has shut down.
