@@ -96,3 +96,10 @@ impl std::fmt::Display for Language {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("\"{0}\" is not a message language; use en, fr, es or de.")]
 pub struct UnknownLanguage(String);
+
+impl UnknownLanguage {
+    /// A stable slug the UI can switch on.
+    pub fn kind(&self) -> &'static str {
+        "invalid_language"
+    }
+}

@@ -133,6 +133,15 @@ pub enum PhoneError {
 }
 
 impl PhoneError {
+    /// A stable slug the UI can switch on.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::CountryNotAllowed(..) => "country_not_allowed",
+            Self::CannotReceiveSms(_) => "number_cannot_receive_sms",
+            _ => "invalid_number",
+        }
+    }
+
     /// What staff are told, in any language.
     pub fn text(&self) -> Text {
         match self {

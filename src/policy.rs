@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::phone::{AllowedCountries, PhoneError, Region};
+use crate::phone::{AllowedCountries, PhoneError, PhoneNumber, Region};
 
 /// The country a number without its international prefix is read in,
 /// until IT or staff choose another.
@@ -247,6 +247,32 @@ impl Policy {
     }
 }
 
+/// What a number staff typed is for, which decides whether the allow-list
+/// holds for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NumberUse {
+    /// A verification code or a test SMS goes to it: only an allowed
+    /// country may receive one (S9).
+    Send,
+    /// The audit trail is searched for it: the allow-list may have shrunk
+    /// since the records were made, and they must still be found.
+    Search,
+}
+
+impl Policy {
+    /// The one reading of a typed number: a number without `+` is national
+    /// to the desk's default country, and a number to send to must be in an
+    /// allowed country, refused with one message naming the allowed ones.
+    pub fn parse_number(&self, typed: &str, usage: NumberUse) -> Result<PhoneNumber, PhoneError> {
+        match usage {
+            NumberUse::Send => {
+                PhoneNumber::parse(typed, self.default_country, &self.allowed_countries)
+            }
+            NumberUse::Search => PhoneNumber::parse_any(typed, self.default_country),
+        }
+    }
+}
+
 fn secs(n: u32) -> Duration {
     Duration::from_secs(u64::from(n))
 }
@@ -322,5 +348,28 @@ mod tests {
         s.allowed_countries = vec!["FR".into(), "ZZ".into()];
         let e = Policy::from_settings(&s).unwrap_err().to_string();
         assert!(e.starts_with("allowed_countries:"), "{e}");
+    }
+
+    #[test]
+    fn a_typed_number_is_national_to_the_default_country_and_only_a_send_is_held_to_the_allow_list()
+    {
+        let p = Policy::default();
+        let home = p.parse_number("07400 123456", NumberUse::Send).unwrap();
+        assert_eq!(home.e164(), "+447400123456");
+        // A French mobile: no longer (or never) allowed on a GB-only desk.
+        let abroad = "+33 6 12 34 56 78";
+        assert!(matches!(
+            p.parse_number(abroad, NumberUse::Send),
+            Err(PhoneError::CountryNotAllowed(..))
+        ));
+        let found = p.parse_number(abroad, NumberUse::Search).unwrap();
+        assert_eq!(found.e164(), "+33612345678");
+        // What is not a number is refused whatever it is for.
+        for usage in [NumberUse::Send, NumberUse::Search] {
+            assert_eq!(
+                p.parse_number("call me", usage),
+                Err(PhoneError::NotANumber)
+            );
+        }
     }
 }

@@ -75,6 +75,11 @@ pub enum PurposeError {
 }
 
 impl PurposeError {
+    /// A stable slug the UI can switch on: one for every purpose refusal.
+    pub fn kind(&self) -> &'static str {
+        "invalid_purpose"
+    }
+
     pub fn text(&self) -> Text {
         match self {
             Self::TooLong { field, max } => Text::new("purpose.too_long")

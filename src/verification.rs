@@ -95,6 +95,11 @@ pub enum OperatorError {
 }
 
 impl OperatorError {
+    /// A stable slug the UI can switch on: one for every operator refusal.
+    pub fn kind(&self) -> &'static str {
+        "invalid_operator"
+    }
+
     pub fn text(&self) -> Text {
         match self {
             Self::Name => Text::new("operator.name"),

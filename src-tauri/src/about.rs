@@ -8,7 +8,7 @@ use tauri::{AppHandle, Runtime, State};
 use countersign::support::SupportFacts;
 
 use crate::error::IpcResult;
-use crate::state::Shell;
+use crate::shell::Shell;
 
 /// The commit the app was built from, as `build.rs` found it.
 const BUILD: &str = env!("COUNTERSIGN_BUILD");
@@ -31,7 +31,7 @@ pub fn about<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>) -> IpcResul
     })
 }
 
-pub fn facts<R: Runtime>(app: &AppHandle<R>, shell: &Shell) -> IpcResult<SupportFacts> {
+fn facts<R: Runtime>(app: &AppHandle<R>, shell: &Shell) -> IpcResult<SupportFacts> {
     let policy = shell.config(|c| c.policy.describe())?;
     Ok(SupportFacts {
         version: app.package_info().version.to_string(),
@@ -48,16 +48,9 @@ pub fn facts<R: Runtime>(app: &AppHandle<R>, shell: &Shell) -> IpcResult<Support
             .map_or("none (no SMS can be sent)".to_owned(), |m| {
                 m.name().to_owned()
             }),
-        branch_desk: shell
-            .branch
-            .as_ref()
-            .map(|b| countersign::branch::BranchLedger::desk(b).to_string()),
+        branch_desk: shell.branch_desk(),
         ui_language: shell.ui_language().code().to_owned(),
         // English for IT, whatever the screen's language.
-        warnings: shell
-            .warnings
-            .lock()
-            .map(|w| w.iter().map(ToString::to_string).collect())
-            .unwrap_or_default(),
+        warnings: shell.warnings().iter().map(ToString::to_string).collect(),
     })
 }

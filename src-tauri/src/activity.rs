@@ -1,78 +1,19 @@
-//! Operator identity and the activity screen: sign in, lock, "Verify log",
-//! the audit key for IT, and the save dialog the shell opens itself (the
-//! window is granted no dialog or file access). The list is `audit_list`,
+//! The activity screen: "Verify log", the audit key for IT, and the save
+//! dialog the shell opens itself (the window is granted no dialog or file
+//! access). The list is `audit_list`,
 //! the CSV export `audit_export`.
 
 use countersign::audit::{self, AuditEvent, EventKind};
 use countersign::clock::Clock;
 use countersign::i18n::Text;
-use countersign::verification::Operator;
 use serde::Serialize;
-use tauri::{AppHandle, Emitter, Runtime, State};
+use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_dialog::DialogExt;
 
 use crate::error::{IpcError, IpcResult};
-use crate::events;
-use crate::state::{Shell, AUDIT_FILE};
+use crate::shell::{Shell, AUDIT_FILE};
 
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SignedIn {
-    name: String,
-    staff_id: Option<String>,
-}
-
-#[tauri::command]
-pub fn sign_in(shell: State<'_, Shell>, staff_id: String, name: String) -> IpcResult<SignedIn> {
-    let operator = Operator::signed_in(&staff_id, &name)?;
-    if let Some(file) = &shell.settings_file {
-        if let Err(e) = file.save_operator(&operator) {
-            tracing::warn!(error = %e, "could not remember the operator for next time");
-        }
-    }
-    if let Ok(mut prefill) = shell.prefill.lock() {
-        *prefill = operator.clone();
-    }
-    shell.session.sign_in(operator.clone());
-    let mut e = AuditEvent::new(shell.clock.now(), EventKind::OperatorSignedIn);
-    e.operator = Some(operator.name.clone());
-    e.staff_id = operator.staff_id.clone();
-    e.os_account = crate::os_account::os_account();
-    shell.audit(e);
-    Ok(SignedIn {
-        name: operator.name,
-        staff_id: operator.staff_id,
-    })
-}
-
-#[tauri::command]
-pub fn lock_desk<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>) {
-    lock(&app, &shell, "locked by the operator");
-}
-
-/// The window reports activity (typing, clicks) so an operator who is
-/// reading or typing is not locked out.
-#[tauri::command]
-pub fn still_here(shell: State<'_, Shell>) {
-    shell.session.touch();
-}
-
-pub fn lock<R: Runtime>(app: &AppHandle<R>, shell: &Shell, why: &str) {
-    if let Some(operator) = shell.session.lock() {
-        record_lock(app, shell, operator, why);
-    }
-}
-
-/// Audits a sign-out (Lock or inactivity) under the operator who was
-/// signed in, and tells the window to clear itself.
-pub fn record_lock<R: Runtime>(app: &AppHandle<R>, shell: &Shell, operator: Operator, why: &str) {
-    let mut e = AuditEvent::new(shell.clock.now(), EventKind::OperatorLocked);
-    e.operator = Some(operator.name);
-    e.staff_id = operator.staff_id;
-    e.detail = Some(why.to_owned());
-    shell.audit(e);
-    let _ = app.emit(events::DESK_LOCKED, why);
-}
+pub(crate) mod branch;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -89,7 +30,7 @@ pub fn audit_verify(shell: State<'_, Shell>) -> IpcResult<VerifyAnswer> {
     let key = shell
         .audit_key
         .as_ref()
-        .ok_or_else(|| IpcError::text("desk_unavailable", Text::new("audit.no_key")))?;
+        .ok_or_else(|| IpcError::DeskUnavailable(Text::new("audit.no_key")))?;
     // Held to the desk's sealed record of where the trail stood (S22).
     let anchor = shell.config(|c| c.facts.as_ref().and_then(|f| f.get().audit))?;
     let report = audit::verify_trail_keyed(&shell.data_dir.join(AUDIT_FILE), key, anchor.as_ref())
@@ -115,15 +56,12 @@ pub async fn audit_key_export<R: Runtime>(
         return Ok(None);
     };
     let anchor = crate::trail::export_key(&shell, &path).map_err(|e| {
-        IpcError::text(
-            "export_failed",
-            Text::new("audit.key_not_exported").arg("reason", e.to_string()),
-        )
+        IpcError::ExportFailed(Text::new("audit.key_not_exported").arg("reason", e.to_string()))
     })?;
     let mut e = AuditEvent::new(shell.clock.now(), EventKind::AuditKeyExported);
     e.operator = Some(operator.name);
     e.staff_id = operator.staff_id;
-    e.os_account = crate::os_account::os_account();
+    e.os_account = crate::shell::os_account::os_account();
     e.detail = Some(format!("written to {}", path.display()));
     shell.audit(e);
     Ok(Some(
@@ -150,5 +88,5 @@ pub(crate) fn save_path<R: Runtime>(
     target
         .into_path()
         .map(Some)
-        .map_err(|_| IpcError::text("export_failed", Text::new("audit.bad_location")))
+        .map_err(|_| IpcError::ExportFailed(Text::new("audit.bad_location")))
 }

@@ -15,8 +15,7 @@ use tauri::{AppHandle, Emitter, Runtime, State};
 use crate::activity::save_path;
 use crate::audit_list::{FilterInput, Scope};
 use crate::error::{IpcError, IpcResult};
-use crate::events;
-use crate::state::{Shell, AUDIT_FILE};
+use crate::shell::{events, Shell, AUDIT_FILE};
 
 /// Rows between two progress events: often enough for a bar to move on a
 /// large export, rare enough not to flood the window.
@@ -59,7 +58,7 @@ pub async fn prepare(shell: &Shell, mut filter: FilterInput) -> IpcResult<Source
     match filter.take_scope()? {
         Scope::Desk => Ok(Source::Desk(filter.parse(shell)?)),
         Scope::Branch => {
-            let (records, partial) = crate::branch_setup::branch_records(shell, filter).await?;
+            let (records, partial) = crate::activity::branch::branch_records(shell, filter).await?;
             Ok(Source::Branch { records, partial })
         }
     }
@@ -79,10 +78,7 @@ pub async fn write<R: Runtime>(
         .await
         .map_err(IpcError::internal)?
         .map_err(|e| {
-            IpcError::text(
-                "export_failed",
-                Text::new("audit.export_failed").arg("reason", e.to_string()),
-            )
+            IpcError::ExportFailed(Text::new("audit.export_failed").arg("reason", e.to_string()))
         })
 }
 

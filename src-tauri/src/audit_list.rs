@@ -5,13 +5,13 @@
 use countersign::audit::{scan, AuditRecord, Filter};
 use countersign::clock::Timestamp;
 use countersign::i18n::Text;
-use countersign::phone::PhoneNumber;
+use countersign::policy::NumberUse;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tauri::State;
 
 use crate::error::{IpcError, IpcResult};
-use crate::state::{Shell, AUDIT_FILE};
+use crate::shell::{Shell, AUDIT_FILE};
 
 /// Rows on a page when the window does not say.
 pub(crate) const PAGE_ROWS: u64 = 100;
@@ -56,10 +56,7 @@ impl FilterInput {
         match self.scope.take().as_deref().map(str::trim) {
             None | Some("") | Some("desk") => Ok(Scope::Desk),
             Some("branch") => Ok(Scope::Branch),
-            Some(_) => Err(IpcError::text(
-                "invalid_filter",
-                Text::new("audit.bad_scope"),
-            )),
+            Some(_) => Err(IpcError::InvalidFilter(Text::new("audit.bad_scope"))),
         }
     }
 
@@ -83,7 +80,7 @@ impl FilterInput {
         let number_id = match text(self.phone) {
             None => None,
             Some(phone) => Some(shell.with_desk(|d| {
-                let number = PhoneNumber::parse_any(&phone, d.policy().default_country())?;
+                let number = d.policy().parse_number(&phone, NumberUse::Search)?;
                 Ok(d.number_id(&number).as_str().to_owned())
             })?),
         };
@@ -108,10 +105,7 @@ pub(crate) fn parse_bounds(
     let before = instant(before, "audit.bad_to")?;
     if let (Some(f), Some(b)) = (from, before) {
         if f >= b {
-            return Err(IpcError::text(
-                "invalid_filter",
-                Text::new("audit.to_before_from"),
-            ));
+            return Err(IpcError::InvalidFilter(Text::new("audit.to_before_from")));
         }
     }
     Ok((from, before))
@@ -127,7 +121,7 @@ fn instant(raw: Option<&Value>, unreadable: &'static str) -> IpcResult<Option<Ti
     };
     match ms {
         Some(ms) if (0..=LAST_INSTANT_MS).contains(&ms) => Ok(Some(Timestamp::from_millis(ms))),
-        _ => Err(IpcError::text("invalid_filter", Text::new(unreadable))),
+        _ => Err(IpcError::InvalidFilter(Text::new(unreadable))),
     }
 }
 
@@ -250,7 +244,8 @@ pub async fn audit_query(
             })
         }
         Scope::Branch => {
-            let (matches, partial) = crate::branch_setup::branch_records(&shell, filter).await?;
+            let (matches, partial) =
+                crate::activity::branch::branch_records(&shell, filter).await?;
             let total = matches.len() as u64;
             let skip = usize::try_from(offset).unwrap_or(usize::MAX);
             let take = usize::try_from(limit).unwrap_or(usize::MAX);
@@ -315,7 +310,7 @@ mod tests {
             (json!(1_000), json!(1_000), "before the"),
         ] {
             let e = parse_bounds(Some(&from), Some(&before)).unwrap_err();
-            assert_eq!(e.kind, "invalid_filter", "{from} {before}");
+            assert_eq!(e.kind(), "invalid_filter", "{from} {before}");
             assert!(
                 e.message().contains(says),
                 "{from} {before}: {}",

@@ -4,13 +4,19 @@
 //! it (S20: one writer per folder), opens the key, the pending list
 //! (through tauri-plugin-store, made durable by the core) and the audit
 //! log, picks the gateway (demo mode on the embedded emulator when nothing
-//! is configured), and hands the window a few thin commands and events. `run_app` builds the same app for `main` and for
-//! tests on `tauri::test::mock_builder()`. At exit, `Shell::shutdown` stops
-//! the background tasks and lets go of the folder.
+//! is configured), and hands the window a few thin commands and events.
+//! `run_app` builds the same app for `main` and for tests on
+//! `tauri::test::mock_builder()`. At exit, `Shell::shutdown` stops the
+//! background tasks and lets go of the folder.
+//!
+//! The map: `shell` is what the app holds while it runs and what no screen
+//! owns (opening the desk, background tasks, the OS's pieces); `desk`,
+//! `settings`, `activity` and `about` are each screen's commands; `error`
+//! is the one error shape that crosses IPC. This file builds the app and
+//! lists every command once.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use countersign::clock::{SharedClock, SystemClock};
 use countersign::config::environment;
@@ -18,33 +24,23 @@ use countersign::config::it_policy::{self, Discovered};
 use countersign::config::Key;
 use countersign::folder_lock::DataFolderLock;
 use tauri::utils::config::AppDirectoriesOverride;
-use tauri::{App, AppHandle, Builder, Context, Emitter, Manager, RunEvent, Runtime};
+use tauri::{App, AppHandle, Builder, Context, Manager, RunEvent, Runtime};
 
-pub mod about;
+mod about;
 pub mod activity;
 pub mod audit_export;
 pub mod audit_list;
-mod branch_setup;
-pub mod commands;
-pub mod credentials;
-mod delivery;
-mod demo;
+pub(crate) mod desk;
 pub mod error;
-pub mod events;
-mod folder_move;
-pub mod logging;
-pub mod os_account;
-mod pending_store;
-pub mod session;
 pub mod settings;
-pub mod state;
+pub mod shell;
 mod trail;
-mod webview_tuning;
 
 use gateway_setup::GatewaySetup;
-// The path the IPC tests and the shell's state know the gateway by.
+// The path the IPC tests know the gateway by.
 pub use settings::gateway as gateway_setup;
-use state::Shell;
+pub use shell::tasks::sweep_expired;
+use shell::{folder_move, logging, os_account, webview_tuning, Shell};
 
 /// Overrides every app directory (our stores and WebKit's own data) with
 /// `COUNTERSIGN_DATA_DIR` when it is set: portable installs and tests.
@@ -174,29 +170,33 @@ fn build_app<R: Runtime>(
         .plugin(tauri_plugin_store::Builder::default().build())
         .plugin(tauri_plugin_dialog::init())
         .invoke_handler(tauri::generate_handler![
-            activity::sign_in,
-            activity::lock_desk,
-            activity::still_here,
-            audit_list::audit_query,
-            activity::audit_verify,
-            audit_export::audit_export,
-            activity::audit_key_export,
-            commands::app_status,
-            commands::start_verification,
-            commands::resend_code,
-            commands::check_code,
-            commands::cancel_verification,
-            commands::list_pending,
-            commands::demo_inbox,
-            commands::set_operator,
-            commands::ui_ready,
-            commands::ui_text,
-            about::about,
+            // The Desk screen: who is at the desk, what it shows, the work.
+            desk::session::sign_in,
+            desk::session::set_operator,
+            desk::session::lock_desk,
+            desk::session::still_here,
+            desk::status::app_status,
+            desk::status::ui_text,
+            desk::status::ui_ready,
+            desk::status::demo_inbox,
+            desk::verification::start_verification,
+            desk::verification::resend_code,
+            desk::verification::check_code,
+            desk::verification::cancel_verification,
+            desk::verification::list_pending,
+            // Settings.
             settings::commands::settings_read,
             settings::commands::settings_check,
             settings::commands::settings_save,
             settings::test_sms::send_test_sms,
             settings::test_sms::test_sms_status,
+            // Activity.
+            audit_list::audit_query,
+            audit_export::audit_export,
+            activity::audit_verify,
+            activity::audit_key_export,
+            // About.
+            about::about,
         ])
         .build(context)
         .and_then(|mut app| {
@@ -227,99 +227,26 @@ fn setup<R: Runtime>(
     config
         .notes
         .extend(launch.data_dir_override(&config.policy).1);
-    let (mut shell, resolved) =
-        state::assemble(app, &data_dir, folder_lock, config, launch.clock.clone());
-    shell.os_locale = launch.os_locale.clone();
-    shell.log_dir = launch.log_dir.clone();
+    let (shell, resolved) = shell::open::assemble(app, &data_dir, folder_lock, config, &launch);
     app.manage(shell);
     let handle = app.handle().clone();
     match launch.gateway {
         // A test's gateway, as given.
         Some(g) => {
             settings::apply::install(&handle.state::<Shell>(), g);
-            demo::forward_inbox(&handle);
+            shell::demo_inbox::forward_inbox(&handle);
         }
         None => {
             tauri::async_runtime::block_on(settings::apply::put_in_force(&handle, resolved, false))
         }
     }
-    resume_tracking(&handle);
-    spawn_idle_lock(handle.clone());
-    branch_setup::spawn_forwarding(handle.clone());
-    spawn_expiry_sweep(handle);
+    shell::tasks::start(&handle);
     Ok(())
 }
 
-/// After a restart, keep following the delivery of every pending SMS.
-fn resume_tracking<R: Runtime>(app: &AppHandle<R>) {
-    let shell = app.state::<Shell>();
-    let tracked = shell
-        .with_desk(|d| Ok(d.tracked_messages()))
-        .unwrap_or_default();
-    for (id, sid) in tracked {
-        delivery::spawn(app, id, sid);
-    }
-}
-
-/// Expiry is decided in Rust (S2): once a second the desk ends what has
-/// expired and the window is told.
-fn spawn_expiry_sweep<R: Runtime>(app: AppHandle<R>) {
-    let task = tauri::async_runtime::spawn({
-        let app = app.clone();
-        async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                tick.tick().await;
-                // Compaction writes a whole snapshot when due: on a blocking
-                // thread, never a command's (S21, "off the request path").
-                let compacting = app.clone();
-                let _ = tauri::async_runtime::spawn_blocking(move || {
-                    compacting.state::<Shell>().compact_pending();
-                })
-                .await;
-                match sweep_expired(&app) {
-                    Ok(_) => {}
-                    Err(e) if e.kind == "desk_unavailable" => break,
-                    Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
-                }
-            }
-        }
-    });
-    app.state::<Shell>().keep_task(task);
-}
-
-/// One pass of the expiry sweep: ends what has expired by the shell's
-/// clock, stops its delivery tracking and tells the window; how many
-/// ended. Public so the race tests can run the sweep at a chosen moment.
-pub fn sweep_expired<R: Runtime>(app: &AppHandle<R>) -> error::IpcResult<usize> {
-    let outcomes = app.state::<Shell>().with_desk(|d| Ok(d.purge()?))?;
-    for outcome in &outcomes {
-        delivery::stop(app, &outcome.id);
-        let _ = app.emit(events::VERIFICATION_ENDED, outcome);
-    }
-    Ok(outcomes.len())
-}
-
-/// Signs the operator out after the lock interval without activity.
-fn spawn_idle_lock<R: Runtime>(app: AppHandle<R>) {
-    let task = tauri::async_runtime::spawn({
-        let app = app.clone();
-        async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(5));
-            loop {
-                tick.tick().await;
-                let shell = app.state::<Shell>();
-                if let Some(operator) = shell.session.lock_if_idle(std::time::Instant::now()) {
-                    activity::record_lock(&app, &shell, operator, "locked after inactivity");
-                }
-            }
-        }
-    });
-    app.state::<Shell>().keep_task(task);
-}
-
 /// When `main` started: the origin of the "ui ready" figure.
-pub static PROCESS_START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+pub(crate) static PROCESS_START: std::sync::OnceLock<std::time::Instant> =
+    std::sync::OnceLock::new();
 
 /// What the app does with the event loop's events: at exit, it records
 /// that it stopped and lets go of the data folder (`Shell::shutdown`).

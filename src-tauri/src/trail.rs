@@ -63,7 +63,7 @@ pub fn open(
 /// `<name>.anchor.json`) to owner-only files for IT, who verifies the trail
 /// off the desk with `countersign-verify-audit FOLDER --key-file KEY
 /// --anchor-file ANCHOR`. Returns the anchor file's path.
-pub fn export_key(shell: &crate::state::Shell, target: &Path) -> Result<PathBuf, String> {
+pub fn export_key(shell: &crate::shell::Shell, target: &Path) -> Result<PathBuf, String> {
     let key = shell
         .audit_key
         .as_ref()

@@ -11,8 +11,8 @@ use countersign::audit::export::{BOM, COLUMNS};
 use countersign::audit::{AuditEvent, AuditLog, AuditSink, EventKind};
 use countersign::clock::{Clock, SystemClock, Timestamp};
 use countersign_desk::audit_export::{self, PROGRESS_EVERY};
-use countersign_desk::events::AUDIT_EXPORT_PROGRESS;
-use countersign_desk::state::{Shell, AUDIT_FILE};
+use countersign_desk::shell::events::AUDIT_EXPORT_PROGRESS;
+use countersign_desk::shell::{Shell, AUDIT_FILE};
 use serde_json::{json, Value};
 use support::{id_of, open};
 use tauri::{Listener, Manager};
@@ -117,7 +117,7 @@ fn date_bounds_are_instants_and_bad_ones_are_refused() {
             "{filter}: {refused}"
         );
         let refused = audit_export_of(&desk, filter.clone(), &dir.path().join("x.csv"));
-        assert_eq!(refused.unwrap_err().kind, "invalid_filter", "{filter}");
+        assert_eq!(refused.unwrap_err().kind(), "invalid_filter", "{filter}");
     }
     // A window still sending the old `to` day is refused, not unfiltered.
     assert!(desk

@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use countersign::folder_lock::DataFolderLock;
-use countersign_desk::state::Shell;
+use countersign_desk::shell::Shell;
 use serde_json::json;
 use support::{id_of, open, try_open};
 use tauri::test::mock_builder;
@@ -179,7 +179,7 @@ fn the_log_folder_run_opens_is_the_one_tauri_names() {
     let resolved = |over: Option<AppDirectoriesOverride>| {
         let mut context = tauri::generate_context!();
         context.config_mut().app.app_directories_override = over;
-        let expected = countersign_desk::logging::log_folder(&context);
+        let expected = countersign_desk::shell::logging::log_folder(&context);
         let app = mock_builder().build(context).unwrap();
         (expected, app.path().app_log_dir().unwrap())
     };

@@ -29,6 +29,17 @@ fn a_full_verification_with_the_code_from_the_emulator_inbox() {
 }
 
 #[test]
+fn app_status_gives_the_window_the_number_rules_of_the_policy_in_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = open(dir.path());
+    let status = desk.call("app_status", json!({})).unwrap();
+    assert_eq!(status["defaultCountry"], "GB");
+    assert_eq!(status["allowedCountries"], json!(["GB"]));
+    assert_eq!(status["codeLength"], 6);
+    drop(desk.app);
+}
+
+#[test]
 fn a_wrong_code_leaves_tries_and_the_fifth_locks() {
     let dir = tempfile::tempdir().unwrap();
     let desk = open(dir.path());

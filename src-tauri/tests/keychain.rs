@@ -6,7 +6,7 @@
 mod support;
 
 use countersign::secrets::{load_or_create_digest_key, SecretName};
-use countersign_desk::credentials;
+use countersign_desk::shell::credentials;
 use rand::rngs::OsRng;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;

@@ -30,7 +30,7 @@ use countersign::journal::{journal_path, JournalStore, OpenOptions};
 use countersign::keys::DigestKey;
 use countersign::persist::{self, Op, PendingDocument, PendingStore, StoreError};
 use countersign::phone::PhoneNumber;
-use countersign::policy::Policy;
+use countersign::policy::{NumberUse, Policy};
 use countersign::purpose::Purpose;
 use countersign::templates::MessageTemplates;
 use countersign::verification::Operator;
@@ -178,7 +178,7 @@ fn parts<S, A>(key: &DigestKey, store: S, audit: A) -> Parts<S, A, SystemClock, 
 fn number(n: usize) -> Result<PhoneNumber, String> {
     let p = Policy::default();
     let raw = format!("+4474{:08}", 100_000 + n);
-    PhoneNumber::parse(&raw, p.default_country(), p.allowed_countries())
+    p.parse_number(&raw, NumberUse::Send)
         .map_err(|e| format!("{raw}: {e}"))
 }
 

@@ -113,6 +113,15 @@ pub enum SaveError {
     TokenLocked { source: String },
 }
 
+/// English, for logs and IT's tools: the same words staff read.
+impl std::fmt::Display for SaveError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.text().fmt(f)
+    }
+}
+
+impl std::error::Error for SaveError {}
+
 impl SaveError {
     /// The IPC error kind the window switches on.
     pub fn kind(&self) -> &'static str {

@@ -10,22 +10,22 @@ use countersign::gateway::GatewayMode;
 use tauri::{AppHandle, Manager, Runtime};
 
 use super::gateway::{self as gateway_setup, GatewaySetup};
-use crate::state::{station_of, GatewaySlot, Shell};
+use crate::shell::{station_of, ConfigRefusal, GatewaySlot, Shell};
 
 /// Builds the gateway for `resolved`. A configuration error is the reason
 /// no SMS can be sent, shown in Settings and on send.
 pub(crate) async fn build_gateway(
     shell: &Shell,
-    resolved: &Result<DeskConfig, String>,
+    resolved: &Result<DeskConfig, ConfigRefusal>,
 ) -> GatewaySlot {
     let config = resolved.as_ref().map_err(Clone::clone)?;
     // On a snapshot: the credential store may wait on the OS.
     let snapshot = shell.config(|c| c.clone()).map_err(|e| e.message())?;
     if let Some(why) = snapshot.gateway_refusal(config) {
-        return Err(why);
+        return Err(why.into());
     }
     match &config.gateway {
-        GatewayChoice::Demo => gateway_setup::demo().await.map(Arc::new),
+        GatewayChoice::Demo => Ok(Arc::new(gateway_setup::demo().await?)),
         GatewayChoice::Real(real) => {
             let token = snapshot.token(real)?;
             let setup = gateway_setup::real(real, token, &snapshot.proxy_env)?;
@@ -47,7 +47,7 @@ pub(crate) async fn build_gateway(
 /// rebuilt when its settings or its token changed, or when there is none.
 pub(crate) async fn put_in_force<R: Runtime>(
     app: &AppHandle<R>,
-    resolved: Result<DeskConfig, String>,
+    resolved: Result<DeskConfig, ConfigRefusal>,
     token_changed: bool,
 ) {
     let shell = app.state::<Shell>();
@@ -63,14 +63,12 @@ pub(crate) async fn put_in_force<R: Runtime>(
     }
     let built_from = resolved.as_ref().ok().map(|c| c.gateway.clone());
     let has_gateway = shell.mode().is_some();
-    let rebuild = shell.gateway_built_from.lock().map_or(true, |previous| {
-        config::gateway_needs_rebuild(
-            previous.as_ref(),
-            built_from.as_ref(),
-            has_gateway,
-            token_changed,
-        )
-    });
+    let rebuild = config::gateway_needs_rebuild(
+        shell.gateway_built_from().as_ref(),
+        built_from.as_ref(),
+        has_gateway,
+        token_changed,
+    );
     if !rebuild {
         return;
     }
@@ -79,12 +77,10 @@ pub(crate) async fn put_in_force<R: Runtime>(
     if let Err(why) = &slot {
         tracing::warn!(%why, "no gateway");
     }
-    if let Ok(mut previous) = shell.gateway_built_from.lock() {
-        *previous = if slot.is_ok() { built_from } else { None };
-    }
+    shell.set_gateway_built_from(if slot.is_ok() { built_from } else { None });
     shell.set_gateway(slot);
     if demo {
-        crate::demo::forward_inbox(app);
+        crate::shell::demo_inbox::forward_inbox(app);
     }
 }
 

@@ -27,7 +27,7 @@ use tauri::{AppHandle, Runtime, State};
 use super::apply;
 use super::sources::{ConfigState, LockedBy, TokenStatus};
 use crate::error::{IpcError, IpcResult};
-use crate::state::{resolve_for_start, Shell};
+use crate::shell::{resolve_for_start, Shell};
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -129,7 +129,7 @@ fn problem_of(c: &ConfigState) -> (Option<String>, bool) {
             let needs_choice = refusal.is_some();
             (refusal, needs_choice)
         }
-        Err(e) => (Some(e), false),
+        Err(e) => (Some(e.to_string()), false),
     }
 }
 
@@ -147,12 +147,8 @@ pub async fn settings_read(shell: State<'_, Shell>) -> IpcResult<SettingsView> {
     ))
 }
 
-fn refused(e: SaveError) -> IpcError {
-    IpcError::text(e.kind(), e.text())
-}
-
 fn parse_key(name: &str) -> IpcResult<Key> {
-    Key::parse(name).ok_or_else(|| refused(SaveError::unknown(name)))
+    Key::parse(name).ok_or_else(|| SaveError::unknown(name).into())
 }
 
 #[derive(Debug, Serialize)]
@@ -167,9 +163,7 @@ pub struct Checked {
 pub fn settings_check(shell: State<'_, Shell>, key: String, value: Value) -> IpcResult<Checked> {
     shell.session.require_operator()?;
     let key = parse_key(&key)?;
-    let value = key
-        .check(&value)
-        .map_err(|m| IpcError::text("invalid_setting", m))?;
+    let value = key.check(&value).map_err(IpcError::InvalidSetting)?;
     let preview = match key.input() {
         Input::Template => Some(preview_for(&shell, key, value.as_str().unwrap_or(""))?),
         _ => None,
@@ -199,7 +193,7 @@ fn preview_for(shell: &Shell, key: Key, text: &str) -> IpcResult<Preview> {
         text
     };
     templates::check_with_warning(language, text, &brand, &warning)
-        .map_err(|e| IpcError::text("invalid_setting", e.text()))
+        .map_err(|e| IpcError::InvalidSetting(e.text()))
 }
 
 #[derive(Debug, Serialize)]
@@ -240,19 +234,19 @@ pub async fn settings_save<R: Runtime>(
 ) -> IpcResult<SaveAnswer> {
     let operator = shell.session.require_operator()?;
     // One save at a time, from its checks to the gateway it leaves in place.
-    let _one_at_a_time = shell.settings_lock.lock().await;
+    let _one_at_a_time = shell.settings_save_turn().await;
     let file = shell
         .settings_file
         .as_ref()
-        .ok_or_else(|| IpcError::text("storage", Text::new("ipc.settings_file_unavailable")))?;
+        .ok_or_else(|| IpcError::Storage(Text::new("ipc.settings_file_unavailable")))?;
     let config = shell.config(|c| c.clone())?;
     let plan = match plan(&config, &changes, token.as_deref()) {
         Ok(plan) => plan,
         Err(SaveError::Fields(errors)) => return Ok(SaveAnswer::refused(errors)),
-        Err(e) => return Err(refused(e)),
+        Err(e) => return Err(e.into()),
     };
     file.save_values(&plan.values)
-        .map_err(|e| IpcError::new("storage", e))?;
+        .map_err(|e| IpcError::Storage(Text::plain(e)))?;
     let resolved = shell.config(|c| {
         c.saved.extend(plan.values.clone());
         resolve_for_start(c)
@@ -302,12 +296,8 @@ fn store_token(
     token: &SecretString,
     binding: Option<GatewayBinding>,
 ) -> IpcResult<()> {
-    let stored = |e: String| {
-        IpcError::text(
-            "credentials",
-            Text::new("ipc.token_not_stored").arg("reason", e),
-        )
-    };
+    let stored =
+        |e: String| IpcError::Credentials(Text::new("ipc.token_not_stored").arg("reason", e));
     config
         .credentials
         .set(SecretName::AuthToken, token)
@@ -329,9 +319,6 @@ fn record_demo_choice(config: &ConfigState) -> IpcResult<()> {
     facts
         .update(|f| f.real_gateway_configured = false)
         .map_err(|e| {
-            IpcError::text(
-                "credentials",
-                Text::new("ipc.demo_not_recorded").arg("reason", e.to_string()),
-            )
+            IpcError::Credentials(Text::new("ipc.demo_not_recorded").arg("reason", e.to_string()))
         })
 }

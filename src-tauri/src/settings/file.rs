@@ -42,7 +42,7 @@ pub(crate) fn default_workstation() -> String {
 /// The signed-in OS user is the best first guess of who sits at the desk:
 /// as the OS reports it, not as the environment says.
 pub(crate) fn default_operator() -> Operator {
-    crate::os_account::os_account()
+    crate::shell::os_account::os_account()
         .and_then(|u| Operator::parse(&u).ok())
         .unwrap_or_else(|| Operator {
             name: "Desk operator".to_owned(),
@@ -79,7 +79,8 @@ impl SettingsFile {
     ) -> Result<(Self, Loaded), String> {
         let path = data_dir.join(SETTINGS_FILE);
         let mut warnings: Vec<String> = check(&path)?.into_iter().collect();
-        let store = crate::pending_store::open_store(manager, &path)?;
+        let store =
+            crate::shell::pending_store::open_store(manager, &path).map_err(|e| e.to_string())?;
         let text = |key: &str| store.get(key).and_then(|v| v.as_str().map(str::to_owned));
         let mut operator = text(OPERATOR_KEY)
             .and_then(|name| Operator::parse(&name).ok())

@@ -64,7 +64,7 @@ impl ConfigState {
         let (wanted, note) =
             environment::credentials_request(env("COUNTERSIGN_CREDENTIALS"), &policy);
         notes.extend(note);
-        let (credentials, problem) = crate::credentials::choose(data_dir, wanted.as_deref());
+        let (credentials, problem) = crate::shell::credentials::choose(data_dir, wanted.as_deref());
         problems.extend(problem);
         let proxy_env = ProxyEnvironment::read(policy.system, env);
         Self {

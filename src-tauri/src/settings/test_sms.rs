@@ -12,13 +12,14 @@ use countersign::gateway::{
 };
 use countersign::keys::NumberId;
 use countersign::phone::PhoneNumber;
+use countersign::policy::NumberUse;
 use countersign::verification::Operator;
 use secrecy::SecretString;
 use serde::Serialize;
 use tauri::State;
 
 use crate::error::{IpcError, IpcResult};
-use crate::state::Shell;
+use crate::shell::Shell;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -35,8 +36,7 @@ pub async fn send_test_sms(shell: State<'_, Shell>, phone: String) -> IpcResult<
     let operator = shell.session.require_operator()?;
     let gateway = shell.gateway()?;
     let (number, slot) = shell.with_desk(|d| {
-        let p = d.policy();
-        let number = PhoneNumber::parse(&phone, p.default_country(), p.allowed_countries())?;
+        let number = d.policy().parse_number(&phone, NumberUse::Send)?;
         let slot = d.reserve_test_sms(&number)?;
         Ok((number, slot))
     })?;
@@ -102,8 +102,7 @@ pub struct TestStatus {
 #[tauri::command]
 pub async fn test_sms_status(shell: State<'_, Shell>, sid: String) -> IpcResult<TestStatus> {
     shell.session.require_operator()?;
-    let sid = MessageSid::parse(&sid)
-        .ok_or_else(|| IpcError::new("invalid_sid", "That is not a message SID."))?;
+    let sid = MessageSid::parse(&sid).ok_or(IpcError::InvalidSid)?;
     let report = shell.gateway()?.client.status(&sid).await?;
     Ok(TestStatus {
         status: report.status.describe(),

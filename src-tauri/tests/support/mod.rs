@@ -6,7 +6,7 @@ use std::path::Path;
 
 use countersign::clock::SharedClock;
 use countersign::gateway::emulator::Faults;
-use countersign_desk::state::Shell;
+use countersign_desk::shell::Shell;
 use countersign_desk::{gateway_setup, Launch};
 use serde_json::{json, Value};
 use tauri::ipc::{CallbackFn, InvokeBody};

@@ -3,18 +3,26 @@
 //! (and so a code) reaches the UI, and only in demo mode.
 
 use countersign::gateway::emulator::InboxMessage;
-use countersign::phone::{PhoneNumber, Region};
+use countersign::policy::{NumberUse, Policy};
+use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::commands::DemoSms;
-use crate::events;
-use crate::state::Shell;
+use super::{events, Shell};
 
-pub fn to_demo_sms(m: InboxMessage) -> DemoSms {
-    // The phone header shows the number masked like everywhere else.
-    let region: Region = "GB".parse().expect("GB is a region");
-    let to = PhoneNumber::parse_any(&m.to, region)
+/// One SMS on demo mode's phone, as the window shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct DemoSms {
+    pub to: String,
+    pub body: String,
+    pub at: i64,
+}
+
+pub(crate) fn to_demo_sms(m: InboxMessage) -> DemoSms {
+    // The phone header shows the number masked like everywhere else. The
+    // gateway was handed it in E.164, so the default country never applies.
+    let to = Policy::default()
+        .parse_number(&m.to, NumberUse::Search)
         .map(|n| n.masked())
         .unwrap_or_else(|_| "customer".to_owned());
     DemoSms {
@@ -25,7 +33,7 @@ pub fn to_demo_sms(m: InboxMessage) -> DemoSms {
 }
 
 /// Forwards the emulator's inbox to the window until the app exits.
-pub fn forward_inbox<R: Runtime>(app: &AppHandle<R>) {
+pub(crate) fn forward_inbox<R: Runtime>(app: &AppHandle<R>) {
     let shell = app.state::<Shell>();
     let Some((_, mut inbox)) = shell.demo_inbox() else {
         return;

@@ -5,14 +5,14 @@
 //! any empty folder.
 
 /// The account's name, or `None` when the OS cannot say.
-pub fn os_account() -> Option<String> {
+pub(crate) fn os_account() -> Option<String> {
     imp::name().map(|n| clean(&n)).filter(|n| !n.is_empty())
 }
 
 /// Where the desk keeps its data when the IT policy pins it: the account's
 /// standard app-data folder, found from the OS, never from the environment.
 /// `None` where the OS cannot say (the caller then keeps Tauri's default).
-pub fn pinned_data_dir(identifier: &str) -> Option<std::path::PathBuf> {
+pub(crate) fn pinned_data_dir(identifier: &str) -> Option<std::path::PathBuf> {
     imp::data_root().map(|root| root.join(identifier))
 }
 
@@ -158,7 +158,7 @@ mod tests {
         let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
             .args([
                 "--exact",
-                "os_account::tests::child_prints_what_the_os_says",
+                "shell::os_account::tests::child_prints_what_the_os_says",
                 "--ignored",
                 "--nocapture",
                 "--test-threads=1",

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use countersign::audit::{AuditEvent, EventKind};
 use countersign::branch::forward::{forward_trail, ForwardError};
-use countersign::branch::postgres::{LedgerClock, LedgerConfig, PgLedger};
+use countersign::branch::postgres::{LedgerClock, LedgerConfig, LedgerConfigError, PgLedger};
 use countersign::branch::{Branch, BranchKey, DeskName};
 use countersign::clock::Clock;
 use countersign::config::Key;
@@ -18,19 +18,11 @@ use secrecy::SecretString;
 
 use tauri::{AppHandle, Manager, Runtime};
 
-use countersign::audit::AuditRecord;
-
-use crate::audit_list::FilterInput;
-use crate::error::{IpcError, IpcResult};
+use super::{Engine, Shell, AUDIT_FILE};
 use crate::settings::ConfigState;
-use crate::state::{Engine, Shell, AUDIT_FILE};
 
 /// Largest key or password file read: both are a line of text.
 const MAX_SECRET_FILE: u64 = 4096;
-
-/// How many of the branch's newest records one Activity query reads before
-/// filtering: a branch's day, bounded so a query stays quick.
-const BRANCH_SCAN: usize = 5000;
 
 /// How often the desk's new audit records are sent to the branch.
 const FORWARD_EVERY: Duration = Duration::from_secs(5);
@@ -39,7 +31,11 @@ const FORWARD_EVERY: Duration = Duration::from_secs(5);
 /// when the branch store cannot be used or reached now. Returns the
 /// ledger the shell keeps for the branch's audit trail (forwarding, and
 /// Activity across the branch).
-pub fn join(config: &ConfigState, desk: &mut Engine, warnings: &mut Vec<Text>) -> Option<PgLedger> {
+pub(crate) fn join(
+    config: &ConfigState,
+    desk: &mut Engine,
+    warnings: &mut Vec<Text>,
+) -> Option<PgLedger> {
     let Ok(policy) = &config.policy.policy else {
         return None;
     };
@@ -79,7 +75,7 @@ pub fn join(config: &ConfigState, desk: &mut Engine, warnings: &mut Vec<Text>) -
             warnings.push(Text::plain(format!(
                 "Branch mode is set by IT but cannot be used: {reason}. No code can be sent until IT fixes it."
             )));
-            desk.join_branch(Branch::unusable(desk_name, reason));
+            desk.join_branch(Branch::unusable(desk_name, reason.to_string()));
             None
         }
     }
@@ -89,7 +85,7 @@ pub fn join(config: &ConfigState, desk: &mut Engine, warnings: &mut Vec<Text>) -
 /// the desk's lock; what was made while the store was away follows when it
 /// returns. A local trail that no longer matches the branch's copy is said
 /// on screen and in the trail, once.
-pub fn spawn_forwarding<R: Runtime>(app: AppHandle<R>) {
+pub(crate) fn spawn_forwarding<R: Runtime>(app: AppHandle<R>) {
     let shell = app.state::<Shell>();
     let Some(ledger) = shell.branch.clone() else {
         return;
@@ -138,7 +134,7 @@ pub fn spawn_forwarding<R: Runtime>(app: AppHandle<R>) {
 
 /// The desk's name in its branch, from IT's `branch_store` (an IT-only
 /// key: a value in `settings.json` is never read for it).
-pub fn desk_of(layers: &countersign::config::Layers) -> Option<String> {
+pub(crate) fn desk_of(layers: &countersign::config::Layers) -> Option<String> {
     let url = layers.get(Key::BranchStore)?.as_str()?.to_owned();
     let config = LedgerConfig {
         url,
@@ -157,34 +153,59 @@ fn probe_name(ledger: &PgLedger) -> DeskName {
 
 type Opened = (Branch, PgLedger);
 
+/// Why IT's branch settings cannot be used; the desk then refuses every
+/// send rather than count alone.
+#[derive(Debug, thiserror::Error)]
+enum Unusable {
+    /// The store's address or TLS settings.
+    #[error("{0}")]
+    Store(#[from] LedgerConfigError),
+    #[error("branch_key_file is not set")]
+    NoKeyFile,
+    #[error("the branch key file {path} cannot be read ({source})")]
+    KeyFileUnreadable {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the branch key file {path} does not hold 64 hexadecimal digits (a 256-bit key)")]
+    NotAKey { path: String },
+    #[error("the branch store password file {path} cannot be read ({source})")]
+    PasswordFileUnreadable {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
 fn open(
     mut config: LedgerConfig,
     key_file: Option<String>,
     password_file: Option<String>,
-) -> Result<Opened, (DeskName, String)> {
+) -> Result<Opened, (DeskName, Unusable)> {
     // The policy checked the URL already; this cannot fail short of a
     // policy read by another version.
     let desk = countersign::branch::postgres::parse(&config)
         .map(|(_, desk, _)| desk)
-        .map_err(|e| (DeskName::unknown(), e.to_string()))?;
-    let fail = |reason: String| (desk.clone(), reason);
-    let key_file = key_file.ok_or_else(|| fail("branch_key_file is not set".to_owned()))?;
-    let key = read_small(&key_file)
-        .and_then(|text| {
-            hex::decode(text.trim())
-                .ok()
-                .and_then(|bytes| DigestKey::from_bytes(&bytes))
-                .ok_or_else(|| "does not hold 64 hexadecimal digits (a 256-bit key)".to_owned())
+        .map_err(|e| (DeskName::unknown(), e.into()))?;
+    let fail = |reason: Unusable| (desk.clone(), reason);
+    let path = key_file.ok_or_else(|| fail(Unusable::NoKeyFile))?;
+    let text = read_small(&path).map_err(|source| {
+        fail(Unusable::KeyFileUnreadable {
+            path: path.clone(),
+            source,
         })
-        .map_err(|e| fail(format!("the branch key file {key_file} {e}")))?;
+    })?;
+    let key = hex::decode(text.trim())
+        .ok()
+        .and_then(|bytes| DigestKey::from_bytes(&bytes))
+        .ok_or_else(|| fail(Unusable::NotAKey { path }))?;
     if let Some(path) = password_file {
         let text = read_small(&path)
-            .map_err(|e| fail(format!("the branch store password file {path} {e}")))?;
+            .map_err(|source| fail(Unusable::PasswordFileUnreadable { path, source }))?;
         config.password = Some(SecretString::from(
             text.trim_end_matches(['\r', '\n']).to_owned(),
         ));
     }
-    let ledger = PgLedger::start(&config).map_err(|e| fail(e.to_string()))?;
+    let ledger = PgLedger::start(&config).map_err(|e| fail(e.into()))?;
     let branch = Branch {
         key: BranchKey::new(key),
         ledger: Box::new(ledger.clone()),
@@ -192,63 +213,9 @@ fn open(
     Ok((branch, ledger))
 }
 
-fn read_small(path: &str) -> Result<String, String> {
+fn read_small(path: &str) -> std::io::Result<String> {
     use std::io::Read;
     let mut text = String::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_SECRET_FILE).read_to_string(&mut text))
-        .map_err(|e| format!("cannot be read ({e})"))?;
+    std::fs::File::open(path).and_then(|f| f.take(MAX_SECRET_FILE).read_to_string(&mut text))?;
     Ok(text)
-}
-
-/// Records the branch holds that match the filter, newest first, each with
-/// the desk whose record it is, and whether the search stopped at the
-/// newest [`BRANCH_SCAN`] (older matches may exist). The branch's store is
-/// read once per call and filtered here: the filter's digest and text
-/// fields are not columns there, so paging in SQL would page the unfiltered
-/// records.
-pub async fn branch_records(
-    shell: &Shell,
-    mut filter: FilterInput,
-) -> IpcResult<(Vec<(AuditRecord, String)>, bool)> {
-    shell.session.require_operator()?;
-    let Some(mut ledger) = shell.branch.clone() else {
-        return Err(IpcError::text(
-            "not_in_branch",
-            Text::new("branch.not_in_branch"),
-        ));
-    };
-    if filter.has_phone() {
-        return Err(IpcError::text(
-            "invalid_filter",
-            Text::new("branch.phone_filter"),
-        ));
-    }
-    let desk =
-        match filter.take_desk() {
-            None => None,
-            Some(raw) => Some(DeskName::parse(&raw).ok_or_else(|| {
-                IpcError::text("invalid_filter", Text::new("branch.bad_desk_name"))
-            })?),
-        };
-    let filter = filter.parse(shell)?;
-    let lines = tauri::async_runtime::spawn_blocking(move || ledger.read_audit(desk, BRANCH_SCAN))
-        .await
-        .map_err(IpcError::internal)?
-        .map_err(|e| {
-            tracing::warn!(error = %e, "branch audit read failed");
-            IpcError::text(
-                "branch_unreachable",
-                Text::new("branch.records_unreachable"),
-            )
-        })?;
-    let partial = lines.len() >= BRANCH_SCAN;
-    let matches = lines
-        .into_iter()
-        .filter_map(|(desk, line)| {
-            let record = serde_json::from_str::<AuditRecord>(&line).ok()?;
-            filter.matches(&record.event).then_some((record, desk))
-        })
-        .collect();
-    Ok((matches, partial))
 }

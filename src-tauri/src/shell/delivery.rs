@@ -9,22 +9,22 @@ use countersign::gateway::MessageSid;
 use countersign::verification::VerificationId;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 
-use crate::events;
-use crate::state::Shell;
+use super::{events, Shell};
 
-pub fn spawn<R: Runtime>(app: &AppHandle<R>, id: VerificationId, sid: MessageSid) {
-    let shell = app.state::<Shell>();
-    // Held while the task is made and kept: shutdown, which drains this map
-    // after it marks the shell closed, then stops it too.
-    let Ok(mut trackers) = shell.trackers.lock() else {
-        return;
-    };
-    if shell.is_closed() {
-        return;
-    }
+/// Follows the delivery of `sid`, the SMS of `id`, in a task of its own.
+pub(crate) fn spawn<R: Runtime>(app: &AppHandle<R>, id: VerificationId, sid: MessageSid) {
     let task_app = app.clone();
     let task_id = id.clone();
-    let handle = tauri::async_runtime::spawn(async move {
+    app.state::<Shell>()
+        .keep_tracker(id, move || track(task_app, task_id, sid));
+}
+
+fn track<R: Runtime>(
+    task_app: AppHandle<R>,
+    task_id: VerificationId,
+    sid: MessageSid,
+) -> tauri::async_runtime::JoinHandle<()> {
+    tauri::async_runtime::spawn(async move {
         let shell = task_app.state::<Shell>();
         let Ok(gateway) = shell.gateway() else { return };
         let end = tracking::track(
@@ -53,20 +53,6 @@ pub fn spawn<R: Runtime>(app: &AppHandle<R>, id: VerificationId, sid: MessageSid
         if let TrackingEnd::Error(e) = end {
             tracing::warn!(kind = e.kind(), "delivery tracking stopped");
         }
-        if let Ok(mut t) = shell.trackers.lock() {
-            t.remove(&task_id);
-        };
-    });
-    if let Some(old) = trackers.insert(id, handle) {
-        old.abort();
-    }
-}
-
-/// Stops tracking a verification that has ended.
-pub fn stop<R: Runtime>(app: &AppHandle<R>, id: &VerificationId) {
-    let shell = app.state::<Shell>();
-    let handle = shell.trackers.lock().ok().and_then(|mut t| t.remove(id));
-    if let Some(h) = handle {
-        h.abort();
-    }
+        shell.tracker_ended(&task_id);
+    })
 }

@@ -50,7 +50,7 @@ fn default_log_folder(identifier: &str) -> Option<PathBuf> {
 /// Starts logging to stderr and, when `folder` can be opened, to the files
 /// there. Returns the folder the files go to (`None`: stderr only) and, if
 /// they could not be opened, why (logged once logging runs).
-pub fn init(folder: Option<&Path>, settings: &LogSettings) -> Option<PathBuf> {
+pub(crate) fn init(folder: Option<&Path>, settings: &LogSettings) -> Option<PathBuf> {
     let console =
         EnvFilter::try_from_env("COUNTERSIGN_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let stderr = tracing_subscriber::fmt::layer()

@@ -11,12 +11,12 @@
 // Called from Windows's `from_roaming` only; elsewhere the tests use it.
 #![cfg_attr(not(windows), allow(dead_code))]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use countersign::folder_lock::LOCK_FILE;
 use countersign::secrets::SecretName;
 
-use crate::credentials::{entry_account, Entries};
+use super::credentials::{entry_account, Entries};
 
 /// A desk that has started in a folder has an audit trail there: the
 /// folder holds a desk's data. Moved last, so a move cut short resumes.
@@ -27,6 +27,27 @@ const SECRETS: [SecretName; 3] = [
     SecretName::DigestKey,
     SecretName::DeskFacts,
 ];
+
+/// Why a move stopped; the old folder stays in use.
+#[derive(Debug, thiserror::Error)]
+pub enum MoveError {
+    /// The credential store would not read, write or delete an entry.
+    #[error("{0}")]
+    Entry(#[from] keyring::Error),
+    /// A folder could not be made or read.
+    #[error("{}: {source}", .path.display())]
+    Folder {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A file or folder inside could not be moved.
+    #[error("{} to {}: {source}", .from.display(), .to.display())]
+    Rename {
+        from: PathBuf,
+        to: PathBuf,
+        source: std::io::Error,
+    },
+}
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -44,7 +65,11 @@ pub enum Outcome {
 /// entry `new` already has wins (the WebView's own folder, made in the
 /// local folder by earlier versions, is one). An error leaves the old
 /// folder in use; the caller says so.
-pub fn move_data_folder(old: &Path, new: &Path, entries: &dyn Entries) -> Result<Outcome, String> {
+pub fn move_data_folder(
+    old: &Path,
+    new: &Path,
+    entries: &dyn Entries,
+) -> Result<Outcome, MoveError> {
     if old == new || !old.is_dir() {
         return Ok(Outcome::NothingToMove);
     }
@@ -74,9 +99,13 @@ pub fn move_data_folder(old: &Path, new: &Path, entries: &dyn Entries) -> Result
             );
         }
     }
-    std::fs::create_dir_all(new).map_err(|e| format!("{}: {e}", new.display()))?;
+    let folder = |path: &Path| {
+        let path = path.to_owned();
+        move |source| MoveError::Folder { path, source }
+    };
+    std::fs::create_dir_all(new).map_err(folder(new))?;
     let mut children: Vec<_> = std::fs::read_dir(old)
-        .map_err(|e| format!("{}: {e}", old.display()))?
+        .map_err(folder(old))?
         .filter_map(Result::ok)
         .map(|e| e.file_name())
         .collect();
@@ -92,8 +121,12 @@ pub fn move_data_folder(old: &Path, new: &Path, entries: &dyn Entries) -> Result
             tracing::warn!(entry = ?name, "already in the local data folder; the roaming copy is left");
             continue;
         }
-        std::fs::rename(old.join(&name), &target)
-            .map_err(|e| format!("{} to {}: {e}", old.join(&name).display(), target.display()))?;
+        let from = old.join(&name);
+        std::fs::rename(&from, &target).map_err(|source| MoveError::Rename {
+            from,
+            to: target,
+            source,
+        })?;
     }
     for from in copied {
         entries.delete(&from)?;
@@ -109,9 +142,9 @@ pub fn move_data_folder(old: &Path, new: &Path, entries: &dyn Entries) -> Result
 /// move failed: the desk keeps the roaming folder rather than start empty.
 #[cfg(windows)]
 pub fn from_roaming<R: tauri::Runtime>(context: &tauri::Context<R>) -> Option<std::path::PathBuf> {
-    let old = crate::os_account::roaming_data_dir(&context.config().identifier)?;
+    let old = super::os_account::roaming_data_dir(&context.config().identifier)?;
     let new = crate::data_folder(context)?;
-    match move_data_folder(&old, &new, &crate::credentials::OsEntries) {
+    match move_data_folder(&old, &new, &super::credentials::OsEntries) {
         Ok(_) => None,
         Err(e) => {
             tracing::warn!(error = %e, "the roaming data folder could not be moved; it stays in use");
@@ -137,7 +170,7 @@ mod tests {
     struct MapEntries(Mutex<BTreeMap<String, String>>);
 
     impl Entries for MapEntries {
-        fn get(&self, account: &str) -> Result<Option<SecretString>, String> {
+        fn get(&self, account: &str) -> Result<Option<SecretString>, keyring::Error> {
             Ok(self
                 .0
                 .lock()
@@ -146,14 +179,14 @@ mod tests {
                 .cloned()
                 .map(SecretString::from))
         }
-        fn set(&self, account: &str, value: &SecretString) -> Result<(), String> {
+        fn set(&self, account: &str, value: &SecretString) -> Result<(), keyring::Error> {
             self.0
                 .lock()
                 .unwrap()
                 .insert(account.to_owned(), value.expose_secret().to_owned());
             Ok(())
         }
-        fn delete(&self, account: &str) -> Result<(), String> {
+        fn delete(&self, account: &str) -> Result<(), keyring::Error> {
             self.0.lock().unwrap().remove(account);
             Ok(())
         }
@@ -197,7 +230,10 @@ mod tests {
             )
             .unwrap();
 
-        assert_eq!(move_data_folder(&old, &new, &entries), Ok(Outcome::Moved));
+        assert_eq!(
+            move_data_folder(&old, &new, &entries).unwrap(),
+            Outcome::Moved
+        );
         assert_eq!(
             std::fs::read_to_string(new.join(DESK_MARKER)).unwrap(),
             "old trail\n"
@@ -226,8 +262,8 @@ mod tests {
 
         // The next start finds nothing to move.
         assert_eq!(
-            move_data_folder(&old, &new, &entries),
-            Ok(Outcome::NothingToMove)
+            move_data_folder(&old, &new, &entries).unwrap(),
+            Outcome::NothingToMove
         );
     }
 
@@ -246,7 +282,10 @@ mod tests {
                 )
                 .unwrap();
         }
-        assert_eq!(move_data_folder(&old, &new, &entries), Ok(Outcome::KeptNew));
+        assert_eq!(
+            move_data_folder(&old, &new, &entries).unwrap(),
+            Outcome::KeptNew
+        );
         assert_eq!(
             std::fs::read_to_string(new.join(DESK_MARKER)).unwrap(),
             "new trail\n"
@@ -273,8 +312,8 @@ mod tests {
         std::fs::create_dir_all(&new).unwrap();
         std::fs::write(new.join("settings.json"), "{\"kept\": true}").unwrap();
         assert_eq!(
-            move_data_folder(&old, &new, &MapEntries::default()),
-            Ok(Outcome::Moved)
+            move_data_folder(&old, &new, &MapEntries::default()).unwrap(),
+            Outcome::Moved
         );
         assert_eq!(
             std::fs::read_to_string(new.join("settings.json")).unwrap(),
@@ -292,8 +331,8 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let (old, new) = (root.path().join("Roaming"), root.path().join("Local"));
         assert_eq!(
-            move_data_folder(&old, &new, &MapEntries::default()),
-            Ok(Outcome::NothingToMove)
+            move_data_folder(&old, &new, &MapEntries::default()).unwrap(),
+            Outcome::NothingToMove
         );
         assert!(!new.exists());
     }

@@ -18,7 +18,7 @@
 //!   still registered with a plain `fs::write`, which would rewrite the
 //!   file non-atomically at every close.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use countersign::journal::JournalStore;
@@ -37,11 +37,25 @@ impl PluginPendingStore {
     }
 }
 
+/// Why the store plugin could not be given a file to hold.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginStoreError {
+    /// The plugin could not resolve or load it.
+    #[error("the store plugin could not open {}: {source}", .path.display())]
+    Open {
+        path: PathBuf,
+        source: tauri_plugin_store::Error,
+    },
+    /// The plugin kept it registered, so it would rewrite it at exit.
+    #[error("the store plugin would still write {} at exit", .path.display())]
+    StillRegistered { path: PathBuf },
+}
+
 /// Runs compaction from the shell's timer, outside the desk lock, and
 /// refreshes the plugin's copy of `pending.json` when it changed.
 pub struct Compactor {
     journal: JournalStore,
-    refresh: Box<dyn Fn() -> Result<(), String> + Send + Sync>,
+    refresh: Box<dyn Fn() -> Result<(), tauri_plugin_store::Error> + Send + Sync>,
     /// Held through each compaction; `true` once the shell has shut down.
     closed: std::sync::Mutex<bool>,
 }
@@ -53,9 +67,9 @@ impl Compactor {
         manager: &M,
         path: &Path,
         journal: JournalStore,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, PluginStoreError> {
         let store = open_store(manager, path)?;
-        let refresh = Box::new(move || store.reload_ignore_defaults().map_err(|e| e.to_string()));
+        let refresh = Box::new(move || store.reload_ignore_defaults());
         Ok(Self {
             journal,
             refresh,
@@ -107,17 +121,19 @@ impl Compactor {
 pub(crate) fn open_store<R: Runtime, M: tauri::Manager<R>>(
     manager: &M,
     path: &Path,
-) -> Result<Arc<Store<R>>, String> {
+) -> Result<Arc<Store<R>>, PluginStoreError> {
     let store: Arc<Store<R>> = StoreBuilder::new(manager, path)
         .disable_auto_save()
         .build()
-        .map_err(|e| format!("the store plugin could not open {}: {e}", path.display()))?;
+        .map_err(|source| PluginStoreError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
     store.close_resource();
     if manager.get_store(path).is_some() {
-        return Err(format!(
-            "the store plugin would still write {} at exit",
-            path.display()
-        ));
+        return Err(PluginStoreError::StillRegistered {
+            path: path.to_owned(),
+        });
     }
     Ok(store)
 }

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 const SERVICE: &str = "com.countersign.desk";
 
-pub struct OsCredentials {
+struct OsCredentials {
     /// Tells this data folder's entries from another's.
     folder_tag: String,
 }
@@ -35,55 +35,51 @@ fn folder_tag(data_dir: &Path) -> String {
 /// Entries of the store by name, for moving them with the data folder;
 /// tests use a map.
 pub trait Entries {
-    fn get(&self, account: &str) -> Result<Option<SecretString>, String>;
-    fn set(&self, account: &str, value: &SecretString) -> Result<(), String>;
-    fn delete(&self, account: &str) -> Result<(), String>;
+    fn get(&self, account: &str) -> Result<Option<SecretString>, keyring::Error>;
+    fn set(&self, account: &str, value: &SecretString) -> Result<(), keyring::Error>;
+    fn delete(&self, account: &str) -> Result<(), keyring::Error>;
 }
 
 /// The OS credential store's entries under the desk's service.
 pub struct OsEntries;
 
 impl Entries for OsEntries {
-    fn get(&self, account: &str) -> Result<Option<SecretString>, String> {
-        let entry = keyring::Entry::new(SERVICE, account).map_err(|e| e.to_string())?;
-        match entry.get_password() {
+    fn get(&self, account: &str) -> Result<Option<SecretString>, keyring::Error> {
+        match keyring::Entry::new(SERVICE, account)?.get_password() {
             Ok(p) => Ok(Some(SecretString::from(p))),
             Err(keyring::Error::NoEntry) => Ok(None),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(e),
         }
     }
-    fn set(&self, account: &str, value: &SecretString) -> Result<(), String> {
-        keyring::Entry::new(SERVICE, account)
-            .and_then(|e| e.set_password(value.expose_secret()))
-            .map_err(|e| e.to_string())
+    fn set(&self, account: &str, value: &SecretString) -> Result<(), keyring::Error> {
+        keyring::Entry::new(SERVICE, account)?.set_password(value.expose_secret())
     }
-    fn delete(&self, account: &str) -> Result<(), String> {
-        let entry = keyring::Entry::new(SERVICE, account).map_err(|e| e.to_string())?;
-        match entry.delete_credential() {
+    fn delete(&self, account: &str) -> Result<(), keyring::Error> {
+        match keyring::Entry::new(SERVICE, account)?.delete_credential() {
             Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(e),
         }
     }
 }
 
 impl OsCredentials {
     fn entry(&self, name: SecretName) -> Result<keyring::Entry, SecretError> {
-        keyring::Entry::new(SERVICE, &format!("{}@{}", name.account(), self.folder_tag))
+        self.keyring_entry(name)
             .map_err(|e| SecretError::Store(e.to_string()))
     }
 
+    fn keyring_entry(&self, name: SecretName) -> Result<keyring::Entry, keyring::Error> {
+        keyring::Entry::new(SERVICE, &format!("{}@{}", name.account(), self.folder_tag))
+    }
+
     /// The store answers (with or without an entry): it can be used.
-    fn probe(data_dir: &Path) -> Result<Self, String> {
+    fn probe(data_dir: &Path) -> Result<Self, keyring::Error> {
         let store = Self {
             folder_tag: folder_tag(data_dir),
         };
-        match store
-            .entry(SecretName::DigestKey)
-            .map_err(|e| e.to_string())?
-            .get_password()
-        {
+        match store.keyring_entry(SecretName::DigestKey)?.get_password() {
             Ok(_) | Err(keyring::Error::NoEntry) => Ok(store),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(e),
         }
     }
 }

@@ -3,14 +3,18 @@
 //! "Lock", or no activity for the lock interval, signs them out: customer
 //! details leave the screen until someone signs in again. Every command that
 //! touches a customer requires a signed-in operator, so the lock is enforced
-//! here, not in the window.
+//! here, not in the window. A sign-out, whoever asked for it, is audited
+//! and told to the window here (`lock`, `record_lock`).
 
-use countersign::i18n::Text;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use countersign::audit::{AuditEvent, EventKind};
+use countersign::clock::Clock;
 use countersign::verification::Operator;
+use tauri::{AppHandle, Emitter, Runtime};
 
+use super::{events, Shell};
 use crate::error::{IpcError, IpcResult};
 
 pub const DEFAULT_LOCK_AFTER: Duration = Duration::from_secs(5 * 60);
@@ -46,10 +50,7 @@ impl Session {
             .inner
             .lock()
             .map_err(|_| IpcError::internal("session lock poisoned"))?;
-        let operator = inner
-            .operator
-            .clone()
-            .ok_or_else(|| IpcError::text("desk_locked", Text::new("ipc.desk_locked")))?;
+        let operator = inner.operator.clone().ok_or(IpcError::DeskLocked)?;
         inner.last_activity = Instant::now();
         Ok(operator)
     }
@@ -88,6 +89,29 @@ impl Session {
     }
 }
 
+/// Signs the operator out, if anyone is signed in, and records why.
+pub(crate) fn lock<R: Runtime>(app: &AppHandle<R>, shell: &Shell, why: &str) {
+    if let Some(operator) = shell.session.lock() {
+        record_lock(app, shell, operator, why);
+    }
+}
+
+/// Audits a sign-out (Lock or inactivity) under the operator who was
+/// signed in, and tells the window to clear itself.
+pub(crate) fn record_lock<R: Runtime>(
+    app: &AppHandle<R>,
+    shell: &Shell,
+    operator: Operator,
+    why: &str,
+) {
+    let mut e = AuditEvent::new(shell.clock.now(), EventKind::OperatorLocked);
+    e.operator = Some(operator.name);
+    e.staff_id = operator.staff_id;
+    e.detail = Some(why.to_owned());
+    shell.audit(e);
+    let _ = app.emit(events::DESK_LOCKED, why);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,7 +123,7 @@ mod tests {
     #[test]
     fn the_desk_starts_locked_and_refuses_customer_work() {
         let s = Session::new(DEFAULT_LOCK_AFTER);
-        assert_eq!(s.require_operator().unwrap_err().kind, "desk_locked");
+        assert_eq!(s.require_operator().unwrap_err().kind(), "desk_locked");
         s.sign_in(op());
         assert_eq!(s.require_operator().unwrap(), op());
     }

@@ -1,0 +1,82 @@
+//! Who is at the desk, as the window asks it: sign in, correct one's name,
+//! lock, and "still here" (activity that keeps the inactivity lock away).
+//! The session itself, and the lock's record, are the shell's
+//! (`shell::session`): the idle timer locks the desk too.
+
+use countersign::audit::{AuditEvent, EventKind};
+use countersign::clock::Clock;
+use countersign::i18n::Text;
+use countersign::verification::Operator;
+use serde::Serialize;
+use tauri::{AppHandle, Runtime, State};
+
+use crate::error::{IpcError, IpcResult};
+use crate::shell::os_account::os_account;
+use crate::shell::{session, Shell};
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedIn {
+    name: String,
+    staff_id: Option<String>,
+}
+
+#[tauri::command]
+pub fn sign_in(shell: State<'_, Shell>, staff_id: String, name: String) -> IpcResult<SignedIn> {
+    let operator = Operator::signed_in(&staff_id, &name)?;
+    if let Some(file) = &shell.settings_file {
+        if let Err(e) = file.save_operator(&operator) {
+            tracing::warn!(error = %e, "could not remember the operator for next time");
+        }
+    }
+    shell.sign_in(operator.clone());
+    let mut e = AuditEvent::new(shell.clock.now(), EventKind::OperatorSignedIn);
+    e.operator = Some(operator.name.clone());
+    e.staff_id = operator.staff_id.clone();
+    e.os_account = os_account();
+    shell.audit(e);
+    Ok(SignedIn {
+        name: operator.name,
+        staff_id: operator.staff_id,
+    })
+}
+
+#[derive(Debug, Serialize)]
+pub struct OperatorAnswer {
+    name: String,
+}
+
+/// Corrects the signed-in operator's display name.
+#[tauri::command]
+pub fn set_operator(shell: State<'_, Shell>, name: String) -> IpcResult<OperatorAnswer> {
+    let current = shell.session.require_operator()?;
+    let operator = Operator {
+        staff_id: current.staff_id,
+        ..Operator::parse(&name)?
+    };
+    if let Some(file) = &shell.settings_file {
+        file.save_operator(&operator)
+            .map_err(|e| IpcError::Storage(Text::plain(e)))?;
+    }
+    shell.sign_in(operator.clone());
+    let mut e = AuditEvent::new(shell.clock.now(), EventKind::SettingsChanged);
+    e.operator = Some(operator.name.clone());
+    e.staff_id = operator.staff_id.clone();
+    e.detail = Some("changed: operatorName".to_owned());
+    shell.audit(e);
+    Ok(OperatorAnswer {
+        name: operator.name,
+    })
+}
+
+#[tauri::command]
+pub fn lock_desk<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>) {
+    session::lock(&app, &shell, "locked by the operator");
+}
+
+/// The window reports activity (typing, clicks) so an operator who is
+/// reading or typing is not locked out.
+#[tauri::command]
+pub fn still_here(shell: State<'_, Shell>) {
+    shell.session.touch();
+}
