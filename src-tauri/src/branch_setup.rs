@@ -20,7 +20,7 @@ use tauri::{AppHandle, Manager, Runtime};
 
 use countersign::audit::AuditRecord;
 
-use crate::audit_list::FilterInput;
+use crate::activity::list::FilterInput;
 use crate::config_state::ConfigState;
 use crate::error::{IpcError, IpcResult};
 use crate::state::{Engine, Shell, AUDIT_FILE};

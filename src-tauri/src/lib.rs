@@ -23,8 +23,6 @@ use tauri::{App, AppHandle, Builder, Context, Emitter, Manager, RunEvent, Runtim
 
 pub mod about;
 pub mod activity;
-pub mod audit_export;
-pub mod audit_list;
 mod branch_setup;
 pub mod commands;
 pub mod config_state;
@@ -44,7 +42,6 @@ pub mod session;
 pub mod settings;
 pub mod state;
 mod test_sms;
-mod trail;
 mod webview_tuning;
 
 use gateway_setup::GatewaySetup;
@@ -181,10 +178,10 @@ fn build_app<R: Runtime>(
             activity::sign_in,
             activity::lock_desk,
             activity::still_here,
-            audit_list::audit_query,
-            activity::audit_verify,
-            audit_export::audit_export,
-            activity::audit_key_export,
+            activity::list::audit_query,
+            activity::verify::audit_verify,
+            activity::export::audit_export,
+            activity::verify::audit_key_export,
             commands::app_status,
             commands::start_verification,
             commands::resend_code,

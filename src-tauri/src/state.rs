@@ -337,7 +337,7 @@ pub fn assemble<R: Runtime, M: tauri::Manager<R>>(
     let audit_key = key
         .as_ref()
         .map_err(Clone::clone)
-        .and_then(|k| crate::trail::audit_key(&config, k));
+        .and_then(|k| crate::activity::trail::audit_key(&config, k));
     let desk = key
         .and_then(|key| Ok((key, audit_key.clone()?)))
         .and_then(|(key, audit_key)| {
@@ -490,7 +490,7 @@ fn open_desk<R: Runtime, M: tauri::Manager<R>>(
     start_detail: &str,
     warnings: &mut Vec<Text>,
 ) -> Result<(Engine, Compactor), String> {
-    let audit = crate::trail::open(&data_dir.join(AUDIT_FILE), audit_key, facts, station)?;
+    let audit = crate::activity::trail::open(data_dir, audit_key, facts, station)?;
     warnings.extend(audit.damage().map(Text::plain));
     // What was found wrong with the trail goes into the trail itself, so
     // it outlives the screen and the next start's fresh anchor.

@@ -1,8 +1,10 @@
 //! The activity screen's list: the filter as the form sends it, parsed here
 //! into the core's types, and one page of the trail with the count of every
 //! matching record (the list used to stop at 500 rows without saying so).
+//! Each page also carries the outcomes a record can have, with their labels,
+//! so the window's filter and outcome column take them from the core.
 
-use countersign::audit::{scan, AuditRecord, Filter};
+use countersign::audit::{AuditOutcome, AuditRecord, Filter, Trail};
 use countersign::clock::Timestamp;
 use countersign::i18n::Text;
 use countersign::phone::PhoneNumber;
@@ -11,7 +13,7 @@ use serde_json::Value;
 use tauri::State;
 
 use crate::error::{IpcError, IpcResult};
-use crate::state::{Shell, AUDIT_FILE};
+use crate::state::Shell;
 
 /// Rows on a page when the window does not say.
 pub(crate) const PAGE_ROWS: u64 = 100;
@@ -208,6 +210,27 @@ impl From<AuditRecord> for AuditRow {
     }
 }
 
+/// An outcome the filter offers: the name records carry and the catalogue
+/// key the window shows it by.
+#[derive(Debug, Serialize)]
+pub struct OutcomeChoice {
+    value: &'static str,
+    label: &'static str,
+}
+
+/// The verification outcomes, in the order the filter offers them.
+fn outcome_choices() -> Vec<OutcomeChoice> {
+    AuditOutcome::VERIFICATION
+        .into_iter()
+        .filter_map(|o| {
+            o.label().map(|label| OutcomeChoice {
+                value: o.name(),
+                label,
+            })
+        })
+        .collect()
+}
+
 /// One page of the list, newest first.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -220,6 +243,8 @@ pub struct AuditPage {
     /// The branch scope searched only the branch's newest records (see
     /// `branch_setup::BRANCH_SCAN`), so older matches may exist.
     pub(crate) partial: bool,
+    /// What the outcome filter offers and the outcome column shows.
+    pub(crate) outcomes: Vec<OutcomeChoice>,
 }
 
 #[tauri::command]
@@ -231,43 +256,53 @@ pub async fn audit_query(
     shell.session.require_operator()?;
     let mut filter = filter.unwrap_or_default();
     let (offset, limit) = page.unwrap_or_default().bounds();
-    match filter.take_scope()? {
-        Scope::Desk => {
-            let filter = filter.parse(&shell)?;
-            let path = shell.data_dir.join(AUDIT_FILE);
-            let page = tauri::async_runtime::spawn_blocking(move || {
-                scan::page(&path, &filter, offset, limit)
-            })
-            .await
-            .map_err(IpcError::internal)?
-            .map_err(IpcError::internal)?;
-            Ok(AuditPage {
-                rows: page.records.into_iter().map(AuditRow::from).collect(),
-                total: page.total,
-                offset,
-                limit,
-                partial: false,
-            })
-        }
-        Scope::Branch => {
-            let (matches, partial) = crate::branch_setup::branch_records(&shell, filter).await?;
-            let total = matches.len() as u64;
-            let skip = usize::try_from(offset).unwrap_or(usize::MAX);
-            let take = usize::try_from(limit).unwrap_or(usize::MAX);
-            Ok(AuditPage {
-                rows: matches
-                    .into_iter()
-                    .skip(skip)
-                    .take(take)
-                    .map(|(record, desk)| AuditRow::from_desk(record, desk))
-                    .collect(),
-                total,
-                offset,
-                limit,
-                partial,
-            })
-        }
-    }
+    let (rows, total, partial) = match filter.take_scope()? {
+        Scope::Desk => desk_page(&shell, filter, offset, limit).await?,
+        Scope::Branch => branch_page(&shell, filter, offset, limit).await?,
+    };
+    Ok(AuditPage {
+        rows,
+        total,
+        offset,
+        limit,
+        partial,
+        outcomes: outcome_choices(),
+    })
+}
+
+/// Rows, the count of every match, and whether the search stopped short.
+type Rows = (Vec<AuditRow>, u64, bool);
+
+/// A page of this desk's own trail, read off the async runtime.
+async fn desk_page(shell: &Shell, filter: FilterInput, offset: u64, limit: u64) -> IpcResult<Rows> {
+    let filter = filter.parse(shell)?;
+    let trail = Trail::in_folder(&shell.data_dir);
+    let page = tauri::async_runtime::spawn_blocking(move || trail.page(&filter, offset, limit))
+        .await
+        .map_err(IpcError::internal)?
+        .map_err(IpcError::internal)?;
+    let rows = page.records.into_iter().map(AuditRow::from).collect();
+    Ok((rows, page.total, false))
+}
+
+/// A page of every desk's records as the branch holds them.
+async fn branch_page(
+    shell: &Shell,
+    filter: FilterInput,
+    offset: u64,
+    limit: u64,
+) -> IpcResult<Rows> {
+    let (matches, partial) = crate::branch_setup::branch_records(shell, filter).await?;
+    let total = matches.len() as u64;
+    let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+    let take = usize::try_from(limit).unwrap_or(usize::MAX);
+    let rows = matches
+        .into_iter()
+        .skip(skip)
+        .take(take)
+        .map(|(record, desk)| AuditRow::from_desk(record, desk))
+        .collect();
+    Ok((rows, total, partial))
 }
 
 #[cfg(test)]
