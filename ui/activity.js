@@ -12,11 +12,9 @@ const PAGE_ROWS = 100;
 let offset = 0;
 let total = 0;
 
-// The outcome column's slugs and the filter's words for them.
-const OUTCOME_KEYS = {
-  approved: "ui.verified", "wrong-code": "ui.wrong_code", locked: "ui.locked",
-  expired: "ui.expired", cancelled: "ui.cancelled", "not-sent": "ui.not_sent",
-};
+// The outcomes Rust sends with each page: the name a record carries and
+// the catalogue key it is shown by. Filled by the first page.
+let outcomeLabels = {};
 
 // This desk's name in its branch, or null outside branch mode.
 let branchDesk = null;
@@ -50,8 +48,26 @@ export function applyStatus(status) {
   for (const el of document.querySelectorAll(".branch-only")) el.hidden = !branchDesk;
 }
 
+// The filter's choices, in Rust's order, after its "any" option; the
+// choice made survives a refill.
+function applyOutcomes(outcomes) {
+  outcomeLabels = Object.fromEntries(outcomes.map((o) => [o.value, o.label]));
+  const select = $("filter-outcome");
+  const chosen = select.value;
+  const any = select.querySelector('option[value=""]');
+  select.replaceChildren(any, ...outcomes.map((o) => {
+    const option = document.createElement("option");
+    option.value = o.value;
+    option.dataset.i18n = o.label;
+    option.textContent = t(o.label);
+    return option;
+  }));
+  select.value = chosen;
+}
+
 function renderPage(page) {
   total = page.total;
+  if (page.outcomes) applyOutcomes(page.outcomes);
   render(page.rows);
   const info = $("activity-page-info");
   info.textContent = page.total > 0
@@ -78,7 +94,7 @@ function render(rows) {
     tr.querySelector(".audit-event").textContent = t(`event.${r.event}`);
     tr.querySelector(".audit-number").textContent = r.maskedNumber || "";
     tr.querySelector(".audit-reference").textContent = r.reference || "";
-    tr.querySelector(".audit-outcome").textContent = OUTCOME_KEYS[r.outcome] ? t(OUTCOME_KEYS[r.outcome]) : (r.outcome || "");
+    tr.querySelector(".audit-outcome").textContent = outcomeLabels[r.outcome] ? t(outcomeLabels[r.outcome]) : (r.outcome || "");
     tr.querySelector(".audit-gateway").textContent = r.gatewayMode ? t(`ui.mode.${r.gatewayMode}`) : "";
     tr.querySelector(".audit-operator").textContent =
       [r.operator, r.staffId && `(${r.staffId})`, r.osAccount && `[${r.osAccount}]`]
