@@ -44,6 +44,6 @@ pub use event::{AuditEvent, AuditOutcome, EventKind, SettingsChange, Station};
 pub use export::{to_csv, CsvWriter};
 pub use key::AuditKey;
 pub use log::{AnchorSink, AuditLog};
-pub use query::{query, recent, Filter};
+pub use query::{date_range, query, recent, Filter, RangeError, RawBound};
 pub use sink::{AuditError, AuditSink, MemoryAudit};
 pub use trail::{verify_trail_keyed, Trail, TrailAnchor, TrailBreak, TrailReport, AUDIT_FILE};

@@ -1,5 +1,5 @@
-//! Reading the trail back: the Activity screen's filter, what matches it,
-//! and the last hour the pending store is checked against at start. Each
+//! Reading the trail back: the Activity screen's filter (its date range
+//! checked here), what matches it, and the last hour the pending store is checked against at start. Each
 //! reads every kept month through [`Trail`], so no caller joins file paths;
 //! unreadable lines are skipped here, the verifiers are where damage is
 //! reported.
@@ -13,6 +13,7 @@ use super::scan::{self, Page};
 use super::trail::{self, Trail};
 use super::{AuditEvent, AuditRecord};
 use crate::clock::Timestamp;
+use crate::i18n::Text;
 
 /// What the activity screen may ask for. Empty fields match everything.
 #[derive(Clone, Debug, Default)]
@@ -46,6 +47,64 @@ impl Filter {
                 .as_ref()
                 .is_none_or(|n| e.number_id.as_deref() == Some(n.as_str()))
     }
+}
+
+/// The last instant a date bound may name (the end of year 9999): beyond
+/// it, the value is a mistake rather than a day.
+const LAST_INSTANT_MS: i64 = 253_402_300_800_000;
+
+/// One end of the date range as the window sent it: nothing, a whole number
+/// of milliseconds since the epoch, or something that is not one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RawBound {
+    Empty,
+    Millis(i64),
+    Unreadable,
+}
+
+/// Why a date range is refused; each says which date to pick again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RangeError {
+    From,
+    Before,
+    /// The range ends before (or where) it starts.
+    Reversed,
+}
+
+impl RangeError {
+    pub fn text(self) -> Text {
+        Text::new(match self {
+            Self::From => "audit.bad_from",
+            Self::Before => "audit.bad_to",
+            Self::Reversed => "audit.to_before_from",
+        })
+    }
+}
+
+/// The filter's `from` and `before` instants, each absent when empty. The
+/// window works the instants out in the operator's time zone (Rust has none
+/// to guess with), so only the values are checked here: a day between the
+/// epoch and the end of year 9999, and a range that does not end before it
+/// starts.
+pub fn date_range(
+    from: RawBound,
+    before: RawBound,
+) -> Result<(Option<Timestamp>, Option<Timestamp>), RangeError> {
+    let instant = |raw: RawBound, unreadable: RangeError| match raw {
+        RawBound::Empty => Ok(None),
+        RawBound::Millis(ms) if (0..=LAST_INSTANT_MS).contains(&ms) => {
+            Ok(Some(Timestamp::from_millis(ms)))
+        }
+        _ => Err(unreadable),
+    };
+    let from = instant(from, RangeError::From)?;
+    let before = instant(before, RangeError::Before)?;
+    if let (Some(f), Some(b)) = (from, before) {
+        if f >= b {
+            return Err(RangeError::Reversed);
+        }
+    }
+    Ok((from, before))
 }
 
 /// Records matching `filter` across every month of the trail, newest
@@ -141,5 +200,28 @@ impl Trail {
         each: impl FnMut(AuditRecord) -> ControlFlow<()>,
     ) -> io::Result<()> {
         scan::for_each_match(self.current(), filter, each)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_date_range_is_two_instants_in_order_within_the_calendar() {
+        use RawBound::{Empty, Millis, Unreadable};
+        assert_eq!(date_range(Empty, Empty), Ok((None, None)));
+        let (from, before) = date_range(Millis(1_000), Millis(2_000)).unwrap();
+        assert_eq!(
+            (from.unwrap().millis(), before.unwrap().millis()),
+            (1_000, 2_000)
+        );
+        assert_eq!(date_range(Millis(-1), Empty), Err(RangeError::From));
+        assert_eq!(date_range(Unreadable, Empty), Err(RangeError::From));
+        assert_eq!(date_range(Empty, Millis(i64::MAX)), Err(RangeError::Before));
+        assert_eq!(date_range(Millis(2), Millis(2)), Err(RangeError::Reversed));
+        assert_eq!(date_range(Millis(3), Millis(2)), Err(RangeError::Reversed));
+        let last = LAST_INSTANT_MS;
+        assert!(date_range(Empty, Millis(last)).is_ok());
     }
 }

@@ -4,7 +4,8 @@
 //! Each page also carries the outcomes a record can have, with their labels,
 //! so the window's filter and outcome column take them from the core.
 
-use countersign::audit::{AuditOutcome, AuditRecord, Filter, Trail};
+use countersign::audit::scan::page_limit;
+use countersign::audit::{date_range, AuditOutcome, AuditRecord, Filter, RawBound, Trail};
 use countersign::clock::Timestamp;
 use countersign::i18n::Text;
 use countersign::phone::PhoneNumber;
@@ -14,15 +15,6 @@ use tauri::State;
 
 use crate::error::{IpcError, IpcResult};
 use crate::state::Shell;
-
-/// Rows on a page when the window does not say.
-pub(crate) const PAGE_ROWS: u64 = 100;
-/// The most rows one page may ask for: a page is rendered whole.
-pub(crate) const MAX_PAGE_ROWS: u64 = 500;
-
-/// The last instant a date bound may name (the end of year 9999): beyond
-/// it, the value is a mistake rather than a day.
-const LAST_INSTANT_MS: i64 = 253_402_300_800_000;
 
 /// The activity screen's filter, as the form sends it. Unknown fields are
 /// refused, so a window still sending the old `to` day gets an error
@@ -101,36 +93,25 @@ impl FilterInput {
 
 /// The date range's two instants, each absent when empty. A bound is a
 /// whole number of milliseconds (a JSON number, or the same digits as a
-/// string); the range must not end before it starts.
+/// string); the core checks the range.
 pub(crate) fn parse_bounds(
     from: Option<&Value>,
     before: Option<&Value>,
 ) -> IpcResult<(Option<Timestamp>, Option<Timestamp>)> {
-    let from = instant(from, "audit.bad_from")?;
-    let before = instant(before, "audit.bad_to")?;
-    if let (Some(f), Some(b)) = (from, before) {
-        if f >= b {
-            return Err(IpcError::text(
-                "invalid_filter",
-                Text::new("audit.to_before_from"),
-            ));
-        }
-    }
-    Ok((from, before))
+    date_range(raw_bound(from), raw_bound(before))
+        .map_err(|e| IpcError::text("invalid_filter", e.text()))
 }
 
-fn instant(raw: Option<&Value>, unreadable: &'static str) -> IpcResult<Option<Timestamp>> {
+/// What the form sent for one bound, as the core reads it.
+fn raw_bound(raw: Option<&Value>) -> RawBound {
     let ms = match raw {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::String(s)) if s.trim().is_empty() => return Ok(None),
+        None | Some(Value::Null) => return RawBound::Empty,
+        Some(Value::String(s)) if s.trim().is_empty() => return RawBound::Empty,
         Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
         Some(Value::Number(n)) => n.as_i64(),
         Some(_) => None,
     };
-    match ms {
-        Some(ms) if (0..=LAST_INSTANT_MS).contains(&ms) => Ok(Some(Timestamp::from_millis(ms))),
-        _ => Err(IpcError::text("invalid_filter", Text::new(unreadable))),
-    }
+    ms.map_or(RawBound::Unreadable, RawBound::Millis)
 }
 
 /// Which rows of the matches to send: `offset` rows from the newest on.
@@ -142,10 +123,9 @@ pub struct PageInput {
 }
 
 impl PageInput {
-    /// The offset and the limit, held to `1..=MAX_PAGE_ROWS`.
+    /// The offset and the limit the core allows for the one asked.
     pub(crate) fn bounds(&self) -> (u64, u64) {
-        let limit = self.limit.unwrap_or(PAGE_ROWS).clamp(1, MAX_PAGE_ROWS);
-        (self.offset, limit)
+        (self.offset, page_limit(self.limit))
     }
 }
 
@@ -308,6 +288,7 @@ async fn branch_page(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use countersign::audit::scan::{MAX_PAGE_ROWS, PAGE_ROWS};
     use serde_json::json;
 
     #[test]
