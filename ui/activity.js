@@ -8,7 +8,8 @@ const $ = (id) => document.getElementById(id);
 const timeFormat = () => new Intl.DateTimeFormat(lang(), { dateStyle: "medium", timeStyle: "medium" });
 const count = (n) => new Intl.NumberFormat(lang()).format(n);
 
-const PAGE_ROWS = 100;
+// Rows a page holds: Rust's default, learnt from the first page.
+let pageRows = 1;
 let offset = 0;
 let total = 0;
 
@@ -111,11 +112,12 @@ function render(rows) {
 
 export async function refresh() {
   try {
-    let page = await api.auditQuery(filter(), { offset, limit: PAGE_ROWS });
+    let page = await api.auditQuery(filter(), { offset });
+    pageRows = page.limit;
     // Fewer records than before (a narrower filter): show the last page.
     if (page.rows.length === 0 && page.total > 0) {
-      offset = Math.floor((page.total - 1) / PAGE_ROWS) * PAGE_ROWS;
-      page = await api.auditQuery(filter(), { offset, limit: PAGE_ROWS });
+      offset = Math.floor((page.total - 1) / pageRows) * pageRows;
+      page = await api.auditQuery(filter(), { offset });
     }
     offset = page.offset;
     renderPage(page);
@@ -172,8 +174,8 @@ export function init() {
     offset = 0;
     refresh();
   });
-  $("activity-page-prev").addEventListener("click", () => turn(-PAGE_ROWS));
-  $("activity-page-next").addEventListener("click", () => turn(PAGE_ROWS));
+  $("activity-page-prev").addEventListener("click", () => turn(-pageRows));
+  $("activity-page-next").addEventListener("click", () => turn(pageRows));
   api.listen("audit-export-progress", showProgress);
   $("audit-verify").addEventListener("click", verify);
   $("audit-export").addEventListener("click", exportCsv);
