@@ -513,11 +513,14 @@ impl Snapshot {
 }
 
 /// The code in "Countersign code 783301 for …".
-/// Takes a message's body, or an emulator's log line, whose body follows
-/// the first `: ` (the message SID before it is hexadecimal and can hold a
-/// run of digits).
+/// Takes a message's body, or an emulator's log line (`… SMS <sid> from …
+/// to …: <body>`), whose hexadecimal SID can hold a run of digits: only the
+/// body after it is read.
 pub fn code_in(text: &str) -> Option<String> {
-    let body = text.split_once(": ").map_or(text, |(_, body)| body);
+    let body = text
+        .split_once(" SMS ")
+        .and_then(|(_, rest)| rest.split_once(": "))
+        .map_or(text, |(_, body)| body);
     countersign::sms::code_in(body).map(str::to_owned)
 }
 
