@@ -42,7 +42,7 @@ pub use chain::{verify_chain, AuditRecord, ChainForm, ChainReport};
 pub use copy::verify_copy;
 pub use event::{AuditEvent, AuditOutcome, EventKind, SettingsChange, Station};
 pub use export::{to_csv, CsvWriter};
-pub use key::AuditKey;
+pub use key::{AuditKey, KeyFileError};
 pub use log::{AnchorSink, AuditLog};
 pub use query::{date_range, query, recent, Filter, RangeError, RawBound};
 pub use sink::{AuditError, AuditSink, MemoryAudit};

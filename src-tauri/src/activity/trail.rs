@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use countersign::audit::{AuditKey, AuditLog, Station, Trail, TrailAnchor};
+use countersign::audit::{AuditKey, AuditLog, KeyFileError, Station, Trail, TrailAnchor};
 use countersign::config::Key;
 use countersign::facts::FactsStore;
 use countersign::keys::DigestKey;
@@ -30,10 +30,15 @@ pub(crate) fn audit_key(config: &ConfigState, desk_key: &DigestKey) -> Result<Au
     let Some(path) = file else {
         return Ok(AuditKey::derived_from(desk_key));
     };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("The audit key file {path} cannot be read ({e}); ask IT."))?;
-    AuditKey::from_hex(&text).ok_or_else(|| {
-        format!("The audit key file {path} does not hold a key (64 hexadecimal digits); ask IT.")
+    AuditKey::read_file(Path::new(path)).map_err(|e| match e {
+        KeyFileError::Unreadable(e) => {
+            format!("The audit key file {path} cannot be read ({e}); ask IT.")
+        }
+        KeyFileError::NotAKey => {
+            format!(
+                "The audit key file {path} does not hold a key (64 hexadecimal digits); ask IT."
+            )
+        }
     })
 }
 
