@@ -95,14 +95,6 @@ fn operator() -> Operator {
     Operator::parse("Sam Teller").expect("a valid name")
 }
 
-/// The code in an SMS body: its first run of six or more digits.
-fn code_in(body: &str) -> String {
-    body.split(|c: char| !c.is_ascii_digit())
-        .find(|run| run.len() >= 6)
-        .expect("the SMS holds a code")
-        .to_owned()
-}
-
 fn receipt(n: usize) -> SendReceipt {
     SendReceipt {
         sid: MessageSid::parse(&format!("SM{n:032x}")).expect("a valid SID"),
@@ -128,13 +120,13 @@ fn cycle<S: PendingStore>(d: &mut BenchDesk<S>, n: usize) -> CycleTimes {
     let Ok(Started::New { view, sms }) = started else {
         panic!("cycle {n}: start did not make a new verification: {started:?}");
     };
-    let code = code_in(sms.body_text());
+    let code = countersign::sms::code_in(sms.body_text()).expect("the SMS holds a code");
     let t = Instant::now();
     let sent = d.record_send(&view.id, Ok(receipt(n)));
     let send = t.elapsed();
     assert!(matches!(sent, Ok(SendRecorded::Accepted(_))), "{sent:?}");
     let t = Instant::now();
-    let checked = black_box(d.check(&view.id, &code));
+    let checked = black_box(d.check(&view.id, code));
     let check = t.elapsed();
     assert!(checked.is_ok_and(|o| o.verification.is_none()), "approved");
     CycleTimes { start, send, check }

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use rand::{CryptoRng, RngCore};
 use secrecy::SecretString;
 
-use crate::audit::{AuditEvent, AuditSink, EventKind};
+use crate::audit::{AuditEvent, AuditOutcome, AuditSink, EventKind};
 use crate::branch::ClaimKind;
 use crate::clock::{Clock, Timestamp};
 use crate::code::{Binding, Code, CodeInput};
@@ -279,7 +279,7 @@ where
                 e.staff_id = operator.staff_id.clone();
                 e.masked_number = Some(number.masked());
                 e.number_id = Some(number_id.as_str().to_owned());
-                e.outcome = Some("not-sent".to_owned());
+                e.outcome = Some(AuditOutcome::NotSent.name().to_owned());
                 e.detail = Some(format!("no gateway: {why}"));
                 self.audit(e);
                 Err(DeskError::NoGateway(why))
@@ -1020,17 +1020,8 @@ where
 
     fn event(&self, kind: EventKind, v: &Verification, now: Timestamp) -> AuditEvent {
         let r = &v.record;
-        let outcome = match kind {
-            EventKind::Approved => Some("approved"),
-            EventKind::CheckFailed => Some("wrong-code"),
-            EventKind::Locked => Some("locked"),
-            EventKind::Expired => Some("expired"),
-            EventKind::Cancelled => Some("cancelled"),
-            EventKind::NotSent => Some("not-sent"),
-            _ => None,
-        };
         AuditEvent {
-            outcome: outcome.map(str::to_owned),
+            outcome: AuditOutcome::of(kind).map(|o| o.name().to_owned()),
             delivery: Some(r.delivery.state().to_owned()),
             staff_id: r.operator.staff_id.clone(),
             operator: Some(r.operator.name.clone()),

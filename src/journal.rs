@@ -46,7 +46,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::audit::{AuditEvent, EventKind};
+use crate::audit::{AuditEvent, AuditOutcome, EventKind};
 use crate::clock::Timestamp;
 use crate::keys::{DigestKey, NumberId};
 use crate::persist::{
@@ -433,7 +433,7 @@ impl SetAside {
             e.operator.clone_from(&seen.operator);
             e.staff_id.clone_from(&seen.staff_id);
             e.reference.clone_from(&seen.reference);
-            e.outcome = Some("cancelled".to_owned());
+            e.outcome = Some(AuditOutcome::Cancelled.name().to_owned());
             e.detail = Some("the pending list was set aside".to_owned());
             out.push(e);
         }

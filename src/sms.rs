@@ -394,9 +394,46 @@ pub fn purpose_display(purpose: &Purpose, short_reference: &str) -> String {
     }
 }
 
+/// The one-time code in a rendered SMS, read as the customer reads it: the
+/// first whole run of digits as long as a code can be (S1), not the tail of
+/// a number such as `+447400123456`. For the tests, the bench and the E2E
+/// harness, which play the customer; the desk itself never reads a code
+/// back out of a message.
+pub fn code_in(body: &str) -> Option<&str> {
+    let lengths = crate::policy::CODE_LENGTH.min as usize..=crate::policy::CODE_LENGTH.max as usize;
+    let mut start = None;
+    // A sentinel after the last character ends a run at the end of the text.
+    for (i, c) in body.char_indices().chain([(body.len(), ' ')]) {
+        match (c.is_ascii_digit(), start) {
+            (true, None) => start = Some(i),
+            (false, Some(from)) => {
+                start = None;
+                let after_plus = body[..from].ends_with('+');
+                if lengths.contains(&(i - from)) && !after_plus {
+                    return Some(&body[from..i]);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_code_is_the_first_run_of_code_length_digits() {
+        let body = "Countersign code 783301 for Loan 7. Valid 10 min.";
+        assert_eq!(code_in(body), Some("783301"));
+        assert_eq!(
+            code_in("to +447400123456: code 1234567890"),
+            Some("1234567890")
+        );
+        assert_eq!(code_in("ends with 12345678"), Some("12345678"));
+        assert_eq!(code_in("12345 and 12345678901 are no codes"), None);
+    }
 
     #[test]
     fn gsm7_counts_extension_characters_twice_and_falls_back_to_ucs2() {

@@ -313,3 +313,47 @@ fn a_failed_export_leaves_no_file_and_an_earlier_one_intact() {
         .collect();
     assert_eq!(names, vec!["export.csv"]);
 }
+
+/// The shell asks a data folder's `Trail` instead of joining file names:
+/// the same months, pages, stream and verdict as the path-level readers.
+#[test]
+fn a_folders_trail_reads_and_verifies_every_month_as_the_paths_do() {
+    use countersign::audit::{AuditKey, Trail, AUDIT_FILE};
+    use countersign::keys::DigestKey;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(AUDIT_FILE);
+    trail(&path, 30);
+    let t = Trail::in_folder(dir.path());
+    assert_eq!(t.current(), path.as_path());
+    assert_eq!(t.files().unwrap(), audit::trail::files(&path).unwrap());
+    let approved = Filter {
+        outcome: Some("approved".into()),
+        ..Filter::default()
+    };
+    let page = t.page(&approved, 2, 3).unwrap();
+    let by_path = scan::page(&path, &approved, 2, 3).unwrap();
+    assert_eq!(
+        (seqs(&page.records), page.total),
+        (seqs(&by_path.records), by_path.total)
+    );
+    assert_eq!(t.count(&approved).unwrap(), 10);
+    assert_eq!(
+        seqs(&t.query(&approved, 100).unwrap()),
+        seqs(&audit::query(&path, &approved, 100).unwrap())
+    );
+    let mut streamed = Vec::new();
+    let n = t
+        .stream(&approved, |r, _, _| {
+            streamed.push(r.seq);
+            Ok::<(), std::io::Error>(())
+        })
+        .unwrap();
+    assert_eq!(n, 10);
+    assert_eq!(streamed, (1..=30).step_by(3).collect::<Vec<_>>());
+    let key = AuditKey::derived_from(&DigestKey::from_bytes(&[9; 32]).unwrap());
+    assert_eq!(
+        t.verify(&key, None).unwrap(),
+        audit::verify_trail_keyed(&path, &key, None).unwrap()
+    );
+}

@@ -7,8 +7,11 @@
 //! `FUZZ_CASES` is the total number of cases over all targets (default
 //! 10,000, about the CI budget); each target takes its share by weight.
 //! A panic in the code under test is caught by proptest, shrunk, and fails
-//! the test with the smallest input found. `tests/properties.rs` keeps the
-//! rule-level properties; this file is about volume and hostile input.
+//! the test with the smallest input found. This file is about volume and
+//! hostile input; `tests/properties.rs` holds the rules that hold for every
+//! input of a shape (what is accepted, what each refusal is). The `fuzz/`
+//! crate runs the same parsers under libFuzzer, from the seeds in
+//! `fuzz/corpus/`.
 
 mod support;
 
@@ -764,6 +767,42 @@ fn fuzz_pending_file_parser() {
         opened.load(Ordering::Relaxed)
     );
     assert!(opened.load(Ordering::Relaxed) > 0);
+}
+
+// The pending file's parser on bytes with no shape at all, JSON-like soup
+// and a valid document's bytes damaged in place: it answers, never panics.
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn persist_parse_never_panics_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        let _ = persist::parse(&bytes);
+    }
+
+    #[test]
+    fn persist_parse_never_panics_on_json_like_bytes(
+        s in "[\\{\\}\\[\\]\":,0-9a-z \n-]{0,200}",
+    ) {
+        let _ = persist::parse(s.as_bytes());
+        let wrapped = format!("{{\"format\":\"countersign/pending\",\"version\":1,{s}}}");
+        let _ = persist::parse(wrapped.as_bytes());
+    }
+
+    #[test]
+    fn persist_parse_never_panics_on_a_damaged_valid_document(
+        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let valid = persist::to_bytes(&persist::PendingDocument::default());
+        prop_assert!(persist::parse(&valid).is_ok());
+        let mut damaged = valid.clone();
+        for (i, b) in &edits {
+            let at = i.index(damaged.len());
+            damaged[at] = *b;
+        }
+        let _ = persist::parse(&damaged);
+        let _ = persist::parse(&valid[..cut.index(valid.len())]);
+    }
 }
 
 // ----------------------------------------------------------- pending store --

@@ -8,15 +8,14 @@ const $ = (id) => document.getElementById(id);
 const timeFormat = () => new Intl.DateTimeFormat(lang(), { dateStyle: "medium", timeStyle: "medium" });
 const count = (n) => new Intl.NumberFormat(lang()).format(n);
 
-const PAGE_ROWS = 100;
+// Rows a page holds: Rust's default, learnt from the first page.
+let pageRows = 1;
 let offset = 0;
 let total = 0;
 
-// The outcome column's slugs and the filter's words for them.
-const OUTCOME_KEYS = {
-  approved: "ui.verified", "wrong-code": "ui.wrong_code", locked: "ui.locked",
-  expired: "ui.expired", cancelled: "ui.cancelled", "not-sent": "ui.not_sent",
-};
+// The outcomes Rust sends with each page: the name a record carries and
+// the catalogue key it is shown by. Filled by the first page.
+let outcomeLabels = {};
 
 // This desk's name in its branch, or null outside branch mode.
 let branchDesk = null;
@@ -50,8 +49,26 @@ export function applyStatus(status) {
   for (const el of document.querySelectorAll(".branch-only")) el.hidden = !branchDesk;
 }
 
+// The filter's choices, in Rust's order, after its "any" option; the
+// choice made survives a refill.
+function applyOutcomes(outcomes) {
+  outcomeLabels = Object.fromEntries(outcomes.map((o) => [o.value, o.label]));
+  const select = $("filter-outcome");
+  const chosen = select.value;
+  const any = select.querySelector('option[value=""]');
+  select.replaceChildren(any, ...outcomes.map((o) => {
+    const option = document.createElement("option");
+    option.value = o.value;
+    option.dataset.i18n = o.label;
+    option.textContent = t(o.label);
+    return option;
+  }));
+  select.value = chosen;
+}
+
 function renderPage(page) {
   total = page.total;
+  if (page.outcomes) applyOutcomes(page.outcomes);
   render(page.rows);
   const info = $("activity-page-info");
   info.textContent = page.total > 0
@@ -78,7 +95,7 @@ function render(rows) {
     tr.querySelector(".audit-event").textContent = t(`event.${r.event}`);
     tr.querySelector(".audit-number").textContent = r.maskedNumber || "";
     tr.querySelector(".audit-reference").textContent = r.reference || "";
-    tr.querySelector(".audit-outcome").textContent = OUTCOME_KEYS[r.outcome] ? t(OUTCOME_KEYS[r.outcome]) : (r.outcome || "");
+    tr.querySelector(".audit-outcome").textContent = outcomeLabels[r.outcome] ? t(outcomeLabels[r.outcome]) : (r.outcome || "");
     tr.querySelector(".audit-gateway").textContent = r.gatewayMode ? t(`ui.mode.${r.gatewayMode}`) : "";
     tr.querySelector(".audit-operator").textContent =
       [r.operator, r.staffId && `(${r.staffId})`, r.osAccount && `[${r.osAccount}]`]
@@ -95,11 +112,12 @@ function render(rows) {
 
 export async function refresh() {
   try {
-    let page = await api.auditQuery(filter(), { offset, limit: PAGE_ROWS });
+    let page = await api.auditQuery(filter(), { offset });
+    pageRows = page.limit;
     // Fewer records than before (a narrower filter): show the last page.
     if (page.rows.length === 0 && page.total > 0) {
-      offset = Math.floor((page.total - 1) / PAGE_ROWS) * PAGE_ROWS;
-      page = await api.auditQuery(filter(), { offset, limit: PAGE_ROWS });
+      offset = Math.floor((page.total - 1) / pageRows) * pageRows;
+      page = await api.auditQuery(filter(), { offset });
     }
     offset = page.offset;
     renderPage(page);
@@ -156,8 +174,8 @@ export function init() {
     offset = 0;
     refresh();
   });
-  $("activity-page-prev").addEventListener("click", () => turn(-PAGE_ROWS));
-  $("activity-page-next").addEventListener("click", () => turn(PAGE_ROWS));
+  $("activity-page-prev").addEventListener("click", () => turn(-pageRows));
+  $("activity-page-next").addEventListener("click", () => turn(pageRows));
   api.listen("audit-export-progress", showProgress);
   $("audit-verify").addEventListener("click", verify);
   $("audit-export").addEventListener("click", exportCsv);

@@ -513,10 +513,15 @@ impl Snapshot {
 }
 
 /// The code in "Countersign code 783301 for …".
-pub fn code_in(body: &str) -> Option<String> {
-    let rest = &body[body.find(" code ")? + " code ".len()..];
-    let code: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    (code.len() >= 4).then_some(code)
+/// Takes a message's body, or an emulator's log line (`… SMS <sid> from …
+/// to …: <body>`), whose hexadecimal SID can hold a run of digits: only the
+/// body after it is read.
+pub fn code_in(text: &str) -> Option<String> {
+    let body = text
+        .split_once(" SMS ")
+        .and_then(|(_, rest)| rest.split_once(": "))
+        .map_or(text, |(_, body)| body);
+    countersign::sms::code_in(body).map(str::to_owned)
 }
 
 /// A different code of the same length.

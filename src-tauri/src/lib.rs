@@ -28,13 +28,10 @@ use tauri::{App, AppHandle, Builder, Context, Manager, RunEvent, Runtime};
 
 mod about;
 pub mod activity;
-pub mod audit_export;
-pub mod audit_list;
 pub(crate) mod desk;
 pub mod error;
 pub mod settings;
 pub mod shell;
-mod trail;
 
 use gateway_setup::GatewaySetup;
 // The path the IPC tests know the gateway by.
@@ -191,10 +188,10 @@ fn build_app<R: Runtime>(
             settings::test_sms::send_test_sms,
             settings::test_sms::test_sms_status,
             // Activity.
-            audit_list::audit_query,
-            audit_export::audit_export,
-            activity::audit_verify,
-            activity::audit_key_export,
+            activity::list::audit_query,
+            activity::export::audit_export,
+            activity::verify::audit_verify,
+            activity::verify::audit_key_export,
             // About.
             about::about,
         ])

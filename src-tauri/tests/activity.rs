@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use countersign::audit::export::{BOM, COLUMNS};
 use countersign::audit::{AuditEvent, AuditLog, AuditSink, EventKind};
 use countersign::clock::{Clock, SystemClock, Timestamp};
-use countersign_desk::audit_export::{self, PROGRESS_EVERY};
+use countersign_desk::activity::export::{self as audit_export, PROGRESS_EVERY};
 use countersign_desk::shell::events::AUDIT_EXPORT_PROGRESS;
 use countersign_desk::shell::{Shell, AUDIT_FILE};
 use serde_json::{json, Value};
@@ -235,4 +235,26 @@ fn export_carries_the_desks_own_records_with_their_gateway_mode() {
     let sent = of("sent");
     assert_eq!(&sent[column("masked_number")], "+44 •••• 455");
     assert_eq!(&sent[column("gateway_mode")], "demo");
+}
+
+#[test]
+fn a_page_carries_the_outcomes_the_filter_offers_from_the_core() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk = open(dir.path());
+    let page = desk.call("audit_query", json!({})).unwrap();
+    let outcomes: Vec<(String, String)> = page["outcomes"]
+        .as_array()
+        .expect("outcomes")
+        .iter()
+        .map(|o| {
+            let text = |k: &str| o[k].as_str().expect(k).to_owned();
+            (text("value"), text("label"))
+        })
+        .collect();
+    let expected: Vec<(String, String)> = countersign::audit::AuditOutcome::VERIFICATION
+        .into_iter()
+        .map(|o| (o.name().to_owned(), o.label().unwrap().to_owned()))
+        .collect();
+    assert_eq!(outcomes, expected);
+    assert_eq!(outcomes[1], ("wrong-code".into(), "ui.wrong_code".into()));
 }

@@ -23,7 +23,7 @@ use super::chain::{
 };
 use super::key::AuditKey;
 use super::trail::{self, TrailAnchor};
-use super::{AuditError, AuditEvent, AuditSink, EventKind, Station};
+use super::{AuditError, AuditEvent, AuditSink, Station};
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::persist::atomic_write;
 
@@ -162,11 +162,7 @@ impl AuditLog {
         let handover = anchor.is_none() && check.keyed_from.is_none() && next.0 > 0;
         let mut log = Self::resume(path, scan, next, damage, Some((key, keyed_from)))?;
         if handover {
-            let mut e = AuditEvent::new(SystemClock.now(), EventKind::ChainKeyed);
-            e.detail = Some(format!(
-                "records from {keyed_from} on are keyed (HMAC-SHA256)"
-            ));
-            log.record(e)?;
+            log.record(AuditEvent::chain_keyed(SystemClock.now(), keyed_from))?;
         }
         Ok(log)
     }
@@ -247,6 +243,11 @@ impl AuditLog {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The trail this log writes, to read and verify it as a whole.
+    pub fn trail(&self) -> trail::Trail {
+        trail::Trail::at(&self.path)
     }
 
     /// Moves the current file aside as `<stem>-YYYY-MM.jsonl` and starts a

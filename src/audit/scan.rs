@@ -58,6 +58,16 @@ pub fn count(path: &Path, filter: &Filter) -> io::Result<u64> {
     Ok(n)
 }
 
+/// Rows on a page when the window does not say.
+pub const PAGE_ROWS: u64 = 100;
+/// The most rows one page may ask for: a page is rendered whole.
+pub const MAX_PAGE_ROWS: u64 = 500;
+
+/// The rows a page holds when `asked` for: held to `1..=MAX_PAGE_ROWS`.
+pub fn page_limit(asked: Option<u64>) -> u64 {
+    asked.unwrap_or(PAGE_ROWS).clamp(1, MAX_PAGE_ROWS)
+}
+
 /// Pages within this many of the newest matches are read in one pass,
 /// keeping that many records at most; deeper ones count first and then read
 /// again, so memory stays at one page however deep.

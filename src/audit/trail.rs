@@ -23,6 +23,49 @@ use super::ChainReport;
 
 pub const DEFAULT_RETENTION_MONTHS: u32 = 13;
 
+/// The current log's name in a data folder; the archived months sit beside
+/// it (`audit-YYYY-MM.jsonl`).
+pub const AUDIT_FILE: &str = "audit.jsonl";
+
+/// A desk's whole trail, every kept month, as one value: what the screens
+/// verify and search, so no caller joins the file names itself. Reads only;
+/// [`super::AuditLog`] is the writer (and hands out its own trail).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Trail {
+    current: PathBuf,
+}
+
+impl Trail {
+    /// The trail whose current log is `current`.
+    pub fn at(current: impl Into<PathBuf>) -> Self {
+        Self {
+            current: current.into(),
+        }
+    }
+
+    /// The trail a desk keeps in its data folder.
+    pub fn in_folder(data_dir: &Path) -> Self {
+        Self::at(data_dir.join(AUDIT_FILE))
+    }
+
+    /// The current log (the month being written), for what needs the file
+    /// itself: the writer, the pending store's check, branch forwarding.
+    pub fn current(&self) -> &Path {
+        &self.current
+    }
+
+    /// Every file of the trail, oldest first, the current one last.
+    pub fn files(&self) -> io::Result<Vec<PathBuf>> {
+        files(&self.current)
+    }
+
+    /// Verifies every kept month with the audit key, held to the desk's
+    /// anchor when given ([`verify_trail_keyed`]).
+    pub fn verify(&self, key: &AuditKey, anchor: Option<&TrailAnchor>) -> io::Result<TrailReport> {
+        verify_trail_keyed(&self.current, key, anchor)
+    }
+}
+
 fn stem(current: &Path) -> String {
     current
         .file_stem()

@@ -16,8 +16,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use countersign::audit::{verify_trail_keyed, AuditKey, TrailAnchor};
-use zeroize::Zeroizing;
+use countersign::audit::{verify_trail_keyed, AuditKey, KeyFileError, TrailAnchor};
 
 const NAME: &str = "countersign-verify-audit";
 const USAGE: &str = "\
@@ -65,14 +64,14 @@ fn parse(mut args: impl Iterator<Item = OsString>) -> Result<Option<Args>, Strin
 }
 
 fn read_key(path: &Path) -> Result<AuditKey, String> {
-    let text = std::fs::read_to_string(path)
-        .map(Zeroizing::new)
-        .map_err(|e| format!("the key file {} cannot be read: {e}", path.display()))?;
-    AuditKey::from_hex(&text).ok_or_else(|| {
-        format!(
+    AuditKey::read_file(path).map_err(|e| match e {
+        KeyFileError::Unreadable(e) => {
+            format!("the key file {} cannot be read: {e}", path.display())
+        }
+        KeyFileError::NotAKey => format!(
             "the key file {} does not hold an audit key (64 hex digits)",
             path.display()
-        )
+        ),
     })
 }
 

@@ -273,11 +273,6 @@ impl Gw {
     }
 }
 
-fn code_in(body: &str) -> Option<&str> {
-    body.split(|c: char| !c.is_ascii_digit())
-        .find(|run| run.len() >= 6)
-}
-
 async fn cycle<S: PendingStore, A: AuditSink>(
     d: &mut Desk<S, A, SystemClock, OsRng>,
     gw: &Gw,
@@ -305,7 +300,8 @@ async fn cycle<S: PendingStore, A: AuditSink>(
     split(&mut steps.record_send);
     let sid = sid.ok_or_else(|| e("no SID", &()))?;
     let body = gw.body(sid.as_str()).await?;
-    let code = code_in(&body).ok_or_else(|| e("no code in the SMS", &body.len()))?;
+    let code =
+        countersign::sms::code_in(&body).ok_or_else(|| e("no code in the SMS", &body.len()))?;
     split(&mut steps.read_http);
     match d.check(&view.id, code) {
         Ok(o) if o.outcome == OutcomeKind::Approved => {}

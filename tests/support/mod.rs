@@ -254,25 +254,15 @@ impl Default for Harness {
     }
 }
 
-/// The code in an SMS body: its first run of six or more ASCII digits.
+/// The code in an SMS, as the customer reads it ([`countersign::sms::code_in`]).
 pub fn code_of(sms: &OutboundSms) -> String {
     code_in(sms.body_text())
 }
 
 pub fn code_in(body: &str) -> String {
-    let mut run = String::new();
-    for c in body.chars() {
-        if c.is_ascii_digit() {
-            run.push(c);
-        } else {
-            if run.len() >= 6 {
-                return run;
-            }
-            run.clear();
-        }
-    }
-    assert!(run.len() >= 6, "no code in the SMS body");
-    run
+    countersign::sms::code_in(body)
+        .expect("no code in the SMS body")
+        .to_owned()
 }
 
 /// A code of the same length that is not `code`.

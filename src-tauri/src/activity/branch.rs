@@ -5,7 +5,7 @@ use countersign::audit::AuditRecord;
 use countersign::branch::DeskName;
 use countersign::i18n::Text;
 
-use crate::audit_list::FilterInput;
+use super::list::FilterInput;
 use crate::error::{IpcError, IpcResult};
 use crate::shell::Shell;
 

@@ -6,5 +6,5 @@ pub const VERIFICATION_ENDED: &str = "verification-ended";
 pub const DEMO_SMS: &str = "demo-sms";
 /// The desk signed its operator out (Lock, or inactivity).
 pub const DESK_LOCKED: &str = "desk-locked";
-/// A CSV export's progress: `{done, total}` rows (`audit_export::Progress`).
+/// A CSV export's progress: `{done, total}` rows (`activity::export::Progress`).
 pub const AUDIT_EXPORT_PROGRESS: &str = "audit-export-progress";

@@ -136,7 +136,8 @@ pub(crate) fn assemble<R: Runtime, M: tauri::Manager<R>>(
     let station = station_of(&config.layers());
     let start_detail = start_detail(&config, &warnings);
     let keys = key.and_then(|key| {
-        let audit_key = crate::trail::audit_key(&config, &key).map_err(OpenError::Audit)?;
+        let audit_key =
+            crate::activity::trail::audit_key(&config, &key).map_err(OpenError::Audit)?;
         Ok((key, audit_key))
     });
     let audit_key = keys.as_ref().ok().map(|(_, audit_key)| audit_key.clone());
@@ -300,7 +301,7 @@ fn open_desk<R: Runtime, M: tauri::Manager<R>>(
     start_detail: &str,
     warnings: &mut Vec<Text>,
 ) -> Result<(Engine, Compactor), OpenError> {
-    let audit = crate::trail::open(&data_dir.join(AUDIT_FILE), audit_key, facts, station)
+    let audit = crate::activity::trail::open(data_dir, audit_key, facts, station)
         .map_err(OpenError::Audit)?;
     warnings.extend(audit.damage().map(Text::plain));
     // What was found wrong with the trail goes into the trail itself, so

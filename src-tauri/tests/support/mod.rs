@@ -169,8 +169,7 @@ pub fn call(window: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Resu
 
 /// The code in an SMS text: its first run of six or more digits.
 pub fn code_in_sms(text: &str) -> String {
-    text.split(|c: char| !c.is_ascii_digit())
-        .find(|w| w.len() >= 6)
+    countersign::sms::code_in(text)
         .expect("a code in the SMS")
         .to_owned()
 }

@@ -1,8 +1,11 @@
 //! The activity screen's list: the filter as the form sends it, parsed here
 //! into the core's types, and one page of the trail with the count of every
 //! matching record (the list used to stop at 500 rows without saying so).
+//! Each page also carries the outcomes a record can have, with their labels,
+//! so the window's filter and outcome column take them from the core.
 
-use countersign::audit::{scan, AuditRecord, Filter};
+use countersign::audit::scan::page_limit;
+use countersign::audit::{date_range, AuditOutcome, AuditRecord, Filter, RawBound, Trail};
 use countersign::clock::Timestamp;
 use countersign::i18n::Text;
 use countersign::policy::NumberUse;
@@ -11,16 +14,7 @@ use serde_json::Value;
 use tauri::State;
 
 use crate::error::{IpcError, IpcResult};
-use crate::shell::{Shell, AUDIT_FILE};
-
-/// Rows on a page when the window does not say.
-pub(crate) const PAGE_ROWS: u64 = 100;
-/// The most rows one page may ask for: a page is rendered whole.
-pub(crate) const MAX_PAGE_ROWS: u64 = 500;
-
-/// The last instant a date bound may name (the end of year 9999): beyond
-/// it, the value is a mistake rather than a day.
-const LAST_INSTANT_MS: i64 = 253_402_300_800_000;
+use crate::shell::Shell;
 
 /// The activity screen's filter, as the form sends it. Unknown fields are
 /// refused, so a window still sending the old `to` day gets an error
@@ -96,33 +90,24 @@ impl FilterInput {
 
 /// The date range's two instants, each absent when empty. A bound is a
 /// whole number of milliseconds (a JSON number, or the same digits as a
-/// string); the range must not end before it starts.
+/// string); the core checks the range.
 pub(crate) fn parse_bounds(
     from: Option<&Value>,
     before: Option<&Value>,
 ) -> IpcResult<(Option<Timestamp>, Option<Timestamp>)> {
-    let from = instant(from, "audit.bad_from")?;
-    let before = instant(before, "audit.bad_to")?;
-    if let (Some(f), Some(b)) = (from, before) {
-        if f >= b {
-            return Err(IpcError::InvalidFilter(Text::new("audit.to_before_from")));
-        }
-    }
-    Ok((from, before))
+    date_range(raw_bound(from), raw_bound(before)).map_err(|e| IpcError::InvalidFilter(e.text()))
 }
 
-fn instant(raw: Option<&Value>, unreadable: &'static str) -> IpcResult<Option<Timestamp>> {
+/// What the form sent for one bound, as the core reads it.
+fn raw_bound(raw: Option<&Value>) -> RawBound {
     let ms = match raw {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::String(s)) if s.trim().is_empty() => return Ok(None),
+        None | Some(Value::Null) => return RawBound::Empty,
+        Some(Value::String(s)) if s.trim().is_empty() => return RawBound::Empty,
         Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
         Some(Value::Number(n)) => n.as_i64(),
         Some(_) => None,
     };
-    match ms {
-        Some(ms) if (0..=LAST_INSTANT_MS).contains(&ms) => Ok(Some(Timestamp::from_millis(ms))),
-        _ => Err(IpcError::InvalidFilter(Text::new(unreadable))),
-    }
+    ms.map_or(RawBound::Unreadable, RawBound::Millis)
 }
 
 /// Which rows of the matches to send: `offset` rows from the newest on.
@@ -134,10 +119,9 @@ pub struct PageInput {
 }
 
 impl PageInput {
-    /// The offset and the limit, held to `1..=MAX_PAGE_ROWS`.
+    /// The offset and the limit the core allows for the one asked.
     pub(crate) fn bounds(&self) -> (u64, u64) {
-        let limit = self.limit.unwrap_or(PAGE_ROWS).clamp(1, MAX_PAGE_ROWS);
-        (self.offset, limit)
+        (self.offset, page_limit(self.limit))
     }
 }
 
@@ -202,6 +186,27 @@ impl From<AuditRecord> for AuditRow {
     }
 }
 
+/// An outcome the filter offers: the name records carry and the catalogue
+/// key the window shows it by.
+#[derive(Debug, Serialize)]
+pub struct OutcomeChoice {
+    value: &'static str,
+    label: &'static str,
+}
+
+/// The verification outcomes, in the order the filter offers them.
+fn outcome_choices() -> Vec<OutcomeChoice> {
+    AuditOutcome::VERIFICATION
+        .into_iter()
+        .filter_map(|o| {
+            o.label().map(|label| OutcomeChoice {
+                value: o.name(),
+                label,
+            })
+        })
+        .collect()
+}
+
 /// One page of the list, newest first.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -214,6 +219,8 @@ pub struct AuditPage {
     /// The branch scope searched only the branch's newest records (see
     /// `branch_setup::BRANCH_SCAN`), so older matches may exist.
     pub(crate) partial: bool,
+    /// What the outcome filter offers and the outcome column shows.
+    pub(crate) outcomes: Vec<OutcomeChoice>,
 }
 
 #[tauri::command]
@@ -225,49 +232,59 @@ pub async fn audit_query(
     shell.session.require_operator()?;
     let mut filter = filter.unwrap_or_default();
     let (offset, limit) = page.unwrap_or_default().bounds();
-    match filter.take_scope()? {
-        Scope::Desk => {
-            let filter = filter.parse(&shell)?;
-            let path = shell.data_dir.join(AUDIT_FILE);
-            let page = tauri::async_runtime::spawn_blocking(move || {
-                scan::page(&path, &filter, offset, limit)
-            })
-            .await
-            .map_err(IpcError::internal)?
-            .map_err(IpcError::internal)?;
-            Ok(AuditPage {
-                rows: page.records.into_iter().map(AuditRow::from).collect(),
-                total: page.total,
-                offset,
-                limit,
-                partial: false,
-            })
-        }
-        Scope::Branch => {
-            let (matches, partial) =
-                crate::activity::branch::branch_records(&shell, filter).await?;
-            let total = matches.len() as u64;
-            let skip = usize::try_from(offset).unwrap_or(usize::MAX);
-            let take = usize::try_from(limit).unwrap_or(usize::MAX);
-            Ok(AuditPage {
-                rows: matches
-                    .into_iter()
-                    .skip(skip)
-                    .take(take)
-                    .map(|(record, desk)| AuditRow::from_desk(record, desk))
-                    .collect(),
-                total,
-                offset,
-                limit,
-                partial,
-            })
-        }
-    }
+    let (rows, total, partial) = match filter.take_scope()? {
+        Scope::Desk => desk_page(&shell, filter, offset, limit).await?,
+        Scope::Branch => branch_page(&shell, filter, offset, limit).await?,
+    };
+    Ok(AuditPage {
+        rows,
+        total,
+        offset,
+        limit,
+        partial,
+        outcomes: outcome_choices(),
+    })
+}
+
+/// Rows, the count of every match, and whether the search stopped short.
+type Rows = (Vec<AuditRow>, u64, bool);
+
+/// A page of this desk's own trail, read off the async runtime.
+async fn desk_page(shell: &Shell, filter: FilterInput, offset: u64, limit: u64) -> IpcResult<Rows> {
+    let filter = filter.parse(shell)?;
+    let trail = Trail::in_folder(&shell.data_dir);
+    let page = tauri::async_runtime::spawn_blocking(move || trail.page(&filter, offset, limit))
+        .await
+        .map_err(IpcError::internal)?
+        .map_err(IpcError::internal)?;
+    let rows = page.records.into_iter().map(AuditRow::from).collect();
+    Ok((rows, page.total, false))
+}
+
+/// A page of every desk's records as the branch holds them.
+async fn branch_page(
+    shell: &Shell,
+    filter: FilterInput,
+    offset: u64,
+    limit: u64,
+) -> IpcResult<Rows> {
+    let (matches, partial) = super::branch::branch_records(shell, filter).await?;
+    let total = matches.len() as u64;
+    let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+    let take = usize::try_from(limit).unwrap_or(usize::MAX);
+    let rows = matches
+        .into_iter()
+        .skip(skip)
+        .take(take)
+        .map(|(record, desk)| AuditRow::from_desk(record, desk))
+        .collect();
+    Ok((rows, total, partial))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use countersign::audit::scan::{MAX_PAGE_ROWS, PAGE_ROWS};
     use serde_json::json;
 
     #[test]

@@ -4,18 +4,19 @@
 //! progress events for the window. The CSV itself is the core's
 //! (`countersign::audit::export`).
 
-use countersign::i18n::Text;
 use std::path::{Path, PathBuf};
 
-use countersign::audit::{scan, AuditRecord, CsvWriter, Filter};
+use countersign::audit::{AuditRecord, CsvWriter, Filter, Trail};
+use countersign::i18n::Text;
 use countersign::persist::StagedFile;
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Runtime, State};
 
-use crate::activity::save_path;
-use crate::audit_list::{FilterInput, Scope};
+use super::list::{FilterInput, Scope};
+use super::save_dialog::save_path;
 use crate::error::{IpcError, IpcResult};
-use crate::shell::{events, Shell, AUDIT_FILE};
+use crate::shell::events;
+use crate::shell::Shell;
 
 /// Rows between two progress events: often enough for a bar to move on a
 /// large export, rare enough not to flood the window.
@@ -24,9 +25,9 @@ pub const PROGRESS_EVERY: u64 = 1000;
 /// The payload of [`events::AUDIT_EXPORT_PROGRESS`]: rows written so far
 /// and rows to write. The last event has `done == total`.
 #[derive(Clone, Debug, Serialize)]
-pub struct Progress {
-    pub done: u64,
-    pub total: u64,
+pub(crate) struct Progress {
+    pub(crate) done: u64,
+    pub(crate) total: u64,
 }
 
 /// Where the rows come from, decided (and the filter checked) before the
@@ -53,6 +54,9 @@ impl Source {
     }
 }
 
+/// Checks the filter and gathers a branch scope's records: the half of an
+/// export before the dialog (public so the IPC tests export to a path of
+/// their own; the mock runtime has no dialog).
 pub async fn prepare(shell: &Shell, mut filter: FilterInput) -> IpcResult<Source> {
     shell.session.require_operator()?;
     match filter.take_scope()? {
@@ -72,7 +76,7 @@ pub async fn write<R: Runtime>(
     target: &Path,
 ) -> IpcResult<u64> {
     let app = app.clone();
-    let trail = shell.data_dir.join(AUDIT_FILE);
+    let trail = Trail::in_folder(&shell.data_dir);
     let target = target.to_owned();
     tauri::async_runtime::spawn_blocking(move || write_blocking(&app, &trail, source, &target))
         .await
@@ -84,7 +88,7 @@ pub async fn write<R: Runtime>(
 
 fn write_blocking<R: Runtime>(
     app: &AppHandle<R>,
-    trail: &Path,
+    trail: &Trail,
     source: Source,
     target: &Path,
 ) -> std::io::Result<u64> {
@@ -95,7 +99,7 @@ fn write_blocking<R: Runtime>(
         }
     };
     let rows = match source {
-        Source::Desk(filter) => scan::stream(trail, &filter, |record, done, total| {
+        Source::Desk(filter) => trail.stream(&filter, |record, done, total| {
             csv.row(record, None)?;
             progress(done, total);
             Ok::<(), std::io::Error>(())

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use countersign::audit::{AuditKey, AuditLog, Station, TrailAnchor};
+use countersign::audit::{AuditKey, AuditLog, KeyFileError, Station, Trail, TrailAnchor};
 use countersign::config::Key;
 use countersign::facts::FactsStore;
 use countersign::keys::DigestKey;
@@ -17,7 +17,7 @@ use crate::settings::ConfigState;
 /// can verify any desk's trail off the desk), else derived from the desk
 /// key (exported for IT from the Activity screen). Only the
 /// policy may name the file: `audit_key_file` is IT-only.
-pub fn audit_key(config: &ConfigState, desk_key: &DigestKey) -> Result<AuditKey, String> {
+pub(crate) fn audit_key(config: &ConfigState, desk_key: &DigestKey) -> Result<AuditKey, String> {
     let policy = config.policy.policy.as_ref().ok();
     let file = policy
         .and_then(|p| {
@@ -30,23 +30,28 @@ pub fn audit_key(config: &ConfigState, desk_key: &DigestKey) -> Result<AuditKey,
     let Some(path) = file else {
         return Ok(AuditKey::derived_from(desk_key));
     };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("The audit key file {path} cannot be read ({e}); ask IT."))?;
-    AuditKey::from_hex(&text).ok_or_else(|| {
-        format!("The audit key file {path} does not hold a key (64 hexadecimal digits); ask IT.")
+    AuditKey::read_file(Path::new(path)).map_err(|e| match e {
+        KeyFileError::Unreadable(e) => {
+            format!("The audit key file {path} cannot be read ({e}); ask IT.")
+        }
+        KeyFileError::NotAKey => {
+            format!(
+                "The audit key file {path} does not hold a key (64 hexadecimal digits); ask IT."
+            )
+        }
     })
 }
 
-/// Opens the log keyed, held to the anchor the facts keep, and has every
-/// new record move that anchor.
-pub fn open(
-    path: &Path,
+/// Opens the trail in `data_dir` keyed, held to the anchor the facts keep,
+/// and has every new record move that anchor.
+pub(crate) fn open(
+    data_dir: &Path,
     key: AuditKey,
     facts: Option<&FactsStore>,
     station: Station,
 ) -> Result<AuditLog, String> {
     let anchor = facts.and_then(|f| f.get().audit);
-    let log = AuditLog::open_keyed(path, key, anchor)
+    let log = AuditLog::open_keyed(Trail::in_folder(data_dir).current(), key, anchor)
         .map_err(|e| e.to_string())?
         .with_station(station)
         .with_retention(countersign::audit::trail::DEFAULT_RETENTION_MONTHS);
@@ -63,7 +68,7 @@ pub fn open(
 /// `<name>.anchor.json`) to owner-only files for IT, who verifies the trail
 /// off the desk with `countersign-verify-audit FOLDER --key-file KEY
 /// --anchor-file ANCHOR`. Returns the anchor file's path.
-pub fn export_key(shell: &crate::shell::Shell, target: &Path) -> Result<PathBuf, String> {
+pub(crate) fn export_key(shell: &crate::shell::Shell, target: &Path) -> Result<PathBuf, String> {
     let key = shell
         .audit_key
         .as_ref()
