@@ -253,10 +253,8 @@ pub fn on_run_event<R: Runtime>(app: &AppHandle<R>, event: &RunEvent) {
         let Some(shell) = app.try_state::<Shell>() else {
             return;
         };
-        shell.audit(countersign::audit::AuditEvent::new(
-            countersign::clock::Clock::now(&shell.clock),
-            countersign::audit::EventKind::AppStopped,
-        ));
+        let now = countersign::clock::Clock::now(&shell.clock);
+        shell.audit(countersign::audit::AuditEvent::app_stopped(now));
         shell.shutdown();
     }
 }

@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 
 use super::environment::TOKEN_BINDING;
 use super::{DeskConfig, FieldError, GatewayChoice, GatewayKind, Key, Layers, Values};
+use crate::audit::SettingsChange;
 use crate::facts::GatewayBinding;
 use crate::i18n::Text;
 
@@ -199,15 +200,20 @@ pub struct SavePlan {
 
 impl SavePlan {
     /// The audit record's detail: keys by name, never a secret's value.
-    pub fn audit_detail(&self) -> String {
-        let mut names: Vec<&str> = self.changed.iter().map(|k| k.name()).collect();
+    pub fn audit_changes(&self) -> Vec<SettingsChange> {
+        let mut changes: Vec<SettingsChange> = self
+            .changed
+            .iter()
+            .copied()
+            .map(SettingsChange::Key)
+            .collect();
         if self.token.is_some() {
-            names.push("auth token (replaced; value not recorded)");
+            changes.push(SettingsChange::TokenReplaced);
         }
         if self.demo_chosen {
-            names.push("gateway (demo mode chosen explicitly on a desk set up for a real gateway)");
+            changes.push(SettingsChange::DemoChosen);
         }
-        format!("changed: {}", names.join(", "))
+        changes
     }
 }
 

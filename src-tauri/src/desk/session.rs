@@ -3,7 +3,7 @@
 //! The session itself, and the lock's record, are the shell's
 //! (`shell::session`): the idle timer locks the desk too.
 
-use countersign::audit::{AuditEvent, EventKind};
+use countersign::audit::{AuditEvent, SettingsChange};
 use countersign::clock::Clock;
 use countersign::i18n::Text;
 use countersign::verification::Operator;
@@ -30,11 +30,11 @@ pub fn sign_in(shell: State<'_, Shell>, staff_id: String, name: String) -> IpcRe
         }
     }
     shell.sign_in(operator.clone());
-    let mut e = AuditEvent::new(shell.clock.now(), EventKind::OperatorSignedIn);
-    e.operator = Some(operator.name.clone());
-    e.staff_id = operator.staff_id.clone();
-    e.os_account = os_account();
-    shell.audit(e);
+    shell.audit(AuditEvent::signed_in(
+        shell.clock.now(),
+        &operator,
+        os_account(),
+    ));
     Ok(SignedIn {
         name: operator.name,
         staff_id: operator.staff_id,
@@ -59,11 +59,12 @@ pub fn set_operator(shell: State<'_, Shell>, name: String) -> IpcResult<Operator
             .map_err(|e| IpcError::Storage(Text::plain(e)))?;
     }
     shell.sign_in(operator.clone());
-    let mut e = AuditEvent::new(shell.clock.now(), EventKind::SettingsChanged);
-    e.operator = Some(operator.name.clone());
-    e.staff_id = operator.staff_id.clone();
-    e.detail = Some("changed: operatorName".to_owned());
-    shell.audit(e);
+    let changes = [SettingsChange::OperatorName];
+    shell.audit(AuditEvent::settings_changed(
+        shell.clock.now(),
+        &operator,
+        &changes,
+    ));
     Ok(OperatorAnswer {
         name: operator.name,
     })

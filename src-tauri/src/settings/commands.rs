@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use countersign::audit::{AuditEvent, EventKind};
+use countersign::audit::AuditEvent;
 use countersign::clock::Clock;
 use countersign::config::{
     self, Choice, FieldError, GatewayKind, Group, Input, Key, SaveError, SavePlan, SaveRequest,
@@ -283,11 +283,12 @@ impl SaveAnswer {
 
 /// The save's audit record names keys, never a value of the token.
 fn audit_save(shell: &Shell, operator: Operator, plan: &SavePlan) {
-    let mut e = AuditEvent::new(shell.clock.now(), EventKind::SettingsChanged);
-    e.operator = Some(operator.name);
-    e.staff_id = operator.staff_id;
-    e.detail = Some(plan.audit_detail());
-    shell.audit(e);
+    let changes = plan.audit_changes();
+    shell.audit(AuditEvent::settings_changed(
+        shell.clock.now(),
+        &operator,
+        &changes,
+    ));
 }
 
 /// Stores a typed token and binds it to the gateway it was typed for.

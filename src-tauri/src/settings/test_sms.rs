@@ -5,7 +5,7 @@
 //! parallel clicks cannot burst. It is audited with the masked number, the
 //! number's digest and the gateway mode.
 
-use countersign::audit::{AuditEvent, EventKind};
+use countersign::audit::AuditEvent;
 use countersign::clock::Timestamp;
 use countersign::gateway::{
     Gateway, GatewayError, GatewayMode, MessageSid, OutboundSms, SendReceipt,
@@ -72,23 +72,14 @@ fn audit_test_sms(
     result: &Result<SendReceipt, GatewayError>,
 ) {
     // At the slot's time, where the pending state has the send (S21).
-    let mut e = AuditEvent::new(reserved_at, EventKind::TestSmsSent);
-    e.operator = Some(operator.name);
-    e.staff_id = operator.staff_id;
-    e.masked_number = Some(number.masked());
-    e.number_id = Some(number_id.as_str().to_owned());
-    e.gateway_mode = Some(mode.name().to_owned());
-    e.outcome = Some(
-        if result.is_ok() {
-            "accepted"
-        } else {
-            "refused"
-        }
-        .to_owned(),
-    );
-    e.gateway_sid = result.as_ref().ok().map(|r| r.sid.to_string());
-    e.detail = result.as_ref().err().map(|e| e.kind().to_owned());
-    shell.audit(e);
+    shell.audit(AuditEvent::test_sms_sent(
+        reserved_at,
+        &operator,
+        number,
+        &number_id,
+        mode,
+        result.as_ref(),
+    ));
 }
 
 #[derive(Debug, Serialize)]

@@ -7,7 +7,7 @@
 use countersign::i18n::Text;
 use std::time::Duration;
 
-use countersign::audit::{AuditEvent, EventKind};
+use countersign::audit::AuditEvent;
 use countersign::branch::forward::{forward_trail, ForwardError};
 use countersign::branch::postgres::{LedgerClock, LedgerConfig, LedgerConfigError, PgLedger};
 use countersign::branch::{Branch, BranchKey, DeskName};
@@ -118,10 +118,7 @@ pub(crate) fn spawn_forwarding<R: Runtime>(app: AppHandle<R>) {
                     let message = format!(
                         "The audit trail on this desk does not match the branch: {e}. Tell IT."
                     );
-                    let mut event =
-                        AuditEvent::new(shell.clock.now(), EventKind::BranchTrailMismatch);
-                    event.detail = Some(e.to_string());
-                    shell.audit(event);
+                    shell.audit(AuditEvent::branch_trail_mismatch(shell.clock.now(), &e));
                     shell.warn(message);
                 }
                 Ok(Err(_)) => {}

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Mutex, RwLock};
 
-use countersign::audit::{AuditEvent, AuditKey, EventKind, Station};
+use countersign::audit::{AuditEvent, AuditKey, Station};
 use countersign::clock::{Clock, SharedClock};
 use countersign::config::it_policy::PolicyFileError;
 use countersign::config::{DeskConfig, FieldError, GatewayChoice, Layers};
@@ -353,8 +353,6 @@ fn open_desk<R: Runtime, M: tauri::Manager<R>>(
     let mut desk = Desk::new(parts, opened.document).map_err(|(e, _)| OpenError::Engine(e))?;
     // Until the gateway is built: no code without a way to send it.
     desk.set_sending(Sending::Unavailable(NoGateway::Starting.to_string()));
-    let mut started = AuditEvent::new(now, EventKind::AppStarted);
-    started.detail = Some(start_detail);
-    desk.audit_event(started);
+    desk.audit_event(AuditEvent::app_started(now, start_detail));
     Ok((desk, compactor))
 }

@@ -9,7 +9,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use countersign::audit::{AuditEvent, EventKind};
+use countersign::audit::AuditEvent;
 use countersign::clock::Clock;
 use countersign::verification::Operator;
 use tauri::{AppHandle, Emitter, Runtime};
@@ -104,11 +104,11 @@ pub(crate) fn record_lock<R: Runtime>(
     operator: Operator,
     why: &str,
 ) {
-    let mut e = AuditEvent::new(shell.clock.now(), EventKind::OperatorLocked);
-    e.operator = Some(operator.name);
-    e.staff_id = operator.staff_id;
-    e.detail = Some(why.to_owned());
-    shell.audit(e);
+    shell.audit(AuditEvent::operator_locked(
+        shell.clock.now(),
+        &operator,
+        why,
+    ));
     let _ = app.emit(events::DESK_LOCKED, why);
 }
 
