@@ -8,6 +8,7 @@
 
 pub(crate) mod branch;
 pub mod export;
+pub(crate) mod filter;
 pub mod list;
 mod save_dialog;
 pub(crate) mod trail;

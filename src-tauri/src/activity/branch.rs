@@ -5,7 +5,7 @@ use countersign::audit::AuditRecord;
 use countersign::branch::DeskName;
 use countersign::i18n::Text;
 
-use super::list::FilterInput;
+use super::filter::FilterInput;
 use crate::error::{IpcError, IpcResult};
 use crate::shell::Shell;
 

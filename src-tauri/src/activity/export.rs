@@ -12,7 +12,7 @@ use countersign::persist::StagedFile;
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Runtime, State};
 
-use super::list::{FilterInput, Scope};
+use super::filter::{FilterInput, Scope};
 use super::save_dialog::save_path;
 use crate::error::{IpcError, IpcResult};
 use crate::shell::events;
