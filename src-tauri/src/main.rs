@@ -1,3 +1,5 @@
+//! The desktop entry point: everything is `countersign_desk::run`.
+
 // Keeps a console window from opening beside the app on Windows release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
