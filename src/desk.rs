@@ -379,9 +379,7 @@ where
             code_length: code.digits().len() as u8,
             gateway_mode: Some(gateway_mode),
         };
-        let op = Op::Put {
-            record: Box::new(record.clone()),
-        };
+        let op = Op::put(record.clone());
         let v = Verification {
             record,
             number: number.clone(),
@@ -482,9 +480,7 @@ where
                 };
                 self.commit(
                     vec![
-                        Op::Put {
-                            record: Box::new(record),
-                        },
+                        Op::put(record),
                         Op::Send {
                             number: number_id,
                             at: now,
@@ -575,12 +571,7 @@ where
         record.delivery = Delivery::AwaitingGateway;
         record.code_length = code.digits().len() as u8;
         record.gateway_mode = Some(gateway_mode);
-        self.commit(
-            vec![Op::Put {
-                record: Box::new(record),
-            }],
-            None,
-        )?;
+        self.commit(vec![Op::put(record)], None)?;
         let v = &self.pending[id];
         let (event, view, to) = (
             self.event(EventKind::Resent, v, now),
@@ -641,9 +632,7 @@ where
                 at: now,
             }
         } else {
-            Op::Put {
-                record: Box::new(v.record.clone()),
-            }
+            Op::put(v.record.clone())
         };
         let failure = Op::Failure {
             number: number_id,
@@ -749,12 +738,7 @@ where
             sid: sid.clone(),
             status,
         };
-        self.commit(
-            vec![Op::Put {
-                record: Box::new(record),
-            }],
-            None,
-        )?;
+        self.commit(vec![Op::put(record)], None)?;
         let v = &self.pending[id];
         let (mut e, view) = (
             self.event(EventKind::DeliveryStatus, v, now),

@@ -390,28 +390,7 @@ impl SetAside {
 
     /// The same in English, for logs.
     pub fn message(&self) -> String {
-        let moved: Vec<String> = self
-            .quarantined
-            .iter()
-            .map(|q| q.moved_to.display().to_string())
-            .collect();
-        let moved = if moved.is_empty() {
-            String::new()
-        } else {
-            format!(
-                " It was moved aside, unchanged, to {}.",
-                moved.join(" and ")
-            )
-        };
-        let ended = match self.ended.len() {
-            0 => String::new(),
-            1 => " 1 pending verification was ended and must be started again.".to_owned(),
-            n => format!(" {n} pending verifications were ended and must be started again."),
-        };
-        format!(
-            "The pending list was set aside: {}.{moved}{ended} The send and wrong-code limits were rebuilt from the audit trail. Tell IT.",
-            self.reason
-        )
+        self.text().to_string()
     }
 
     /// What the caller appends to the audit trail: one `store_quarantined`

@@ -156,11 +156,7 @@ impl Write for RotatingFile {
 }
 
 fn open_append(path: &Path) -> io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.create(true).append(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)
+    crate::persist::open_owner_only(path, OpenOptions::new().create(true).append(true))
 }
 
 fn remove_if_present(path: &Path) -> io::Result<()> {

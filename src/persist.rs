@@ -104,6 +104,15 @@ pub enum Op {
     },
 }
 
+impl Op {
+    /// A verification as it now stands.
+    pub fn put(record: VerificationRecord) -> Self {
+        Self::Put {
+            record: Box::new(record),
+        }
+    }
+}
+
 /// What an [`Op`] does to the per-number histories and the ended records;
 /// the pending entries themselves are the caller's (each keeps its own map).
 /// One function, so the engine, the stores and a replay agree exactly.
@@ -382,6 +391,29 @@ pub(crate) fn remove_stale_temp_files(path: &Path) {
 }
 
 /// A fully written, fsync'ed temp file, not yet in place.
+/// A fresh name beside `target`, in its folder (so the rename that puts it
+/// in place stays on one file system), unique to this process and try.
+fn temp_beside(target: &Path) -> PathBuf {
+    let dir = target
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    dir.join(format!(
+        "{}{}-{}",
+        temp_prefix(target),
+        std::process::id(),
+        rand::random::<u32>()
+    ))
+}
+
+/// Opens `path` with `options`, owner-only (0600) on Unix when it is
+/// created: every file the desk writes names staff, numbers or keys.
+pub(crate) fn open_owner_only(path: &Path, options: &mut OpenOptions) -> io::Result<File> {
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(options, 0o600);
+    options.open(path)
+}
+
 pub struct StagedWrite {
     temp: PathBuf,
     target: PathBuf,
@@ -390,24 +422,11 @@ pub struct StagedWrite {
 impl StagedWrite {
     /// Writes and fsyncs `bytes` beside `target`.
     pub fn stage(target: &Path, bytes: &[u8]) -> io::Result<Self> {
-        let dir = target
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let temp = dir.join(format!(
-            "{}{}-{}",
-            temp_prefix(target),
-            std::process::id(),
-            rand::random::<u32>()
-        ));
+        let temp = temp_beside(target);
         let result = (|| {
-            let mut options = OpenOptions::new();
-            options.write(true).create_new(true);
             // Owner-only from the first byte: these files hold digests, sealed
             // numbers and keys.
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut f = options.open(&temp)?;
+            let mut f = open_owner_only(&temp, OpenOptions::new().write(true).create_new(true))?;
             f.write_all(bytes)?;
             f.sync_all()
         })();
@@ -444,22 +463,9 @@ pub struct StagedFile {
 
 impl StagedFile {
     pub fn create(target: &Path) -> io::Result<Self> {
-        let dir = target
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let temp = dir.join(format!(
-            "{}{}-{}",
-            temp_prefix(target),
-            std::process::id(),
-            rand::random::<u32>()
-        ));
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
+        let temp = temp_beside(target);
         // Owner-only, as StagedWrite: an export holds digests and names.
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let file = options.open(&temp)?;
+        let file = open_owner_only(&temp, OpenOptions::new().write(true).create_new(true))?;
         Ok(Self {
             out: Some(io::BufWriter::with_capacity(64 * 1024, file)),
             temp,

@@ -306,12 +306,8 @@ fn ignore_missing(e: io::Error) -> io::Result<()> {
 }
 
 fn open_append(path: &Path) -> io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.create(true).append(true);
     // Owner-only: the log names operators and masked numbers.
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)
+    crate::persist::open_owner_only(path, OpenOptions::new().create(true).append(true))
 }
 
 fn month_of(t: Timestamp) -> (i32, u32) {
