@@ -109,7 +109,7 @@ pub(crate) fn assemble<R: Runtime, M: tauri::Manager<R>>(
             (Some(file), loaded.operator)
         }
         Err(e) => {
-            warnings.push(Text::plain(e));
+            warnings.push(Text::plain(e.to_string()));
             (None, default_operator())
         }
     };
