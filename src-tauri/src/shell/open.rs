@@ -27,6 +27,7 @@ use tauri::Runtime;
 use super::pending_store::{Compactor, PluginPendingStore, PluginStoreError};
 use super::session::{Session, DEFAULT_LOCK_AFTER};
 use super::{Engine, NoGateway, Shell, AUDIT_FILE, KEY_FILE, PENDING_FILE};
+use crate::activity::trail::TrailError;
 use crate::settings::ConfigState;
 use crate::settings::{default_operator, default_workstation, SettingsFile};
 
@@ -74,7 +75,7 @@ pub(crate) enum OpenError {
     FactsUnwritten(SecretError),
     /// IT's audit key file, or the audit log, could not be opened.
     #[error("{0}")]
-    Audit(String),
+    Audit(TrailError),
     /// The pending store could not be opened (one set aside does open).
     #[error("{0}")]
     Pending(StoreError),
