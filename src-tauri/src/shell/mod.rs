@@ -53,7 +53,9 @@ use session::Session;
 pub(crate) type Engine = Desk<PluginPendingStore, AuditLog, SharedClock, OsRng>;
 
 pub(crate) const PENDING_FILE: &str = "pending.json";
-pub const AUDIT_FILE: &str = "audit.jsonl";
+/// The core names the trail's files (`audit::Trail`); re-exported for the
+/// shell's tests, which open a desk's log by hand.
+pub use countersign::audit::AUDIT_FILE;
 pub(crate) const KEY_FILE: &str = "keys/desk.key";
 
 /// The gateway in use, or why there is none.
