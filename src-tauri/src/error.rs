@@ -21,6 +21,8 @@ use countersign::phone::PhoneError;
 use countersign::purpose::PurposeError;
 use countersign::verification::OperatorError;
 
+use crate::settings::file::SettingsFileError;
+
 /// Why a command failed, as the window is told.
 #[derive(Debug, thiserror::Error)]
 pub enum IpcError {
@@ -147,6 +149,14 @@ impl IpcError {
     /// The English message, for logs and the shell's own tests.
     pub fn message(&self) -> String {
         self.text().to_string()
+    }
+}
+
+/// A settings file that cannot be written is a `storage` refusal, in IT's
+/// English (the path and the OS's words are what IT acts on).
+impl From<SettingsFileError> for IpcError {
+    fn from(e: SettingsFileError) -> Self {
+        Self::Storage(Text::plain(e.to_string()))
     }
 }
 

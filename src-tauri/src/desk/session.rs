@@ -5,12 +5,11 @@
 
 use countersign::audit::{AuditEvent, SettingsChange};
 use countersign::clock::Clock;
-use countersign::i18n::Text;
 use countersign::verification::Operator;
 use serde::Serialize;
 use tauri::{AppHandle, Runtime, State};
 
-use crate::error::{IpcError, IpcResult};
+use crate::error::IpcResult;
 use crate::shell::os_account::os_account;
 use crate::shell::{session, Shell};
 
@@ -55,8 +54,7 @@ pub fn set_operator(shell: State<'_, Shell>, name: String) -> IpcResult<Operator
         ..Operator::parse(&name)?
     };
     if let Some(file) = &shell.settings_file {
-        file.save_operator(&operator)
-            .map_err(|e| IpcError::Storage(Text::plain(e)))?;
+        file.save_operator(&operator)?;
     }
     shell.sign_in(operator.clone());
     let changes = [SettingsChange::OperatorName];

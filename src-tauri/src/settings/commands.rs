@@ -245,8 +245,7 @@ pub async fn settings_save<R: Runtime>(
         Err(SaveError::Fields(errors)) => return Ok(SaveAnswer::refused(errors)),
         Err(e) => return Err(e.into()),
     };
-    file.save_values(&plan.values)
-        .map_err(|e| IpcError::Storage(Text::plain(e)))?;
+    file.save_values(&plan.values)?;
     let resolved = shell.config(|c| {
         c.saved.extend(plan.values.clone());
         resolve_for_start(c)

@@ -14,10 +14,12 @@ use std::sync::{Mutex, PoisonError};
 
 use countersign::clock::{Clock, SystemClock};
 use countersign::config::{self, Values};
-use countersign::persist;
+use countersign::persist::{self, Quarantined, StoreError};
 use countersign::verification::Operator;
 use serde_json::{Map, Value};
 use tauri::Runtime;
+
+use crate::shell::pending_store::PluginStoreError;
 
 pub(crate) const SETTINGS_FILE: &str = "settings.json";
 const OPERATOR_KEY: &str = "operatorName";
@@ -50,6 +52,42 @@ pub(crate) fn default_operator() -> Operator {
         })
 }
 
+/// Why the settings file could not be opened or written. The words are
+/// IT's English: a banner warning at start, a `storage` refusal on save.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsFileError {
+    /// The file is there but the OS would not let it be read.
+    #[error("The settings file {} cannot be read: {source}", .path.display())]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A damaged file could not be moved aside.
+    #[error("{0}")]
+    SetAside(StoreError),
+    /// The store plugin could not be given the file.
+    #[error("{0}")]
+    Plugin(#[from] PluginStoreError),
+    /// The settings could not be put into JSON.
+    #[error("{0}")]
+    Encode(serde_json::Error),
+    /// The atomic write failed; the file is as it was.
+    #[error("Could not save settings to {}: {source}", .path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The plugin could not take the file back in after the write.
+    #[error("{0}")]
+    Reload(tauri_plugin_store::Error),
+    /// A thread panicked while it wrote the file.
+    #[error("settings writer poisoned")]
+    Poisoned,
+    /// The shell has shut down: the folder is no longer this process's.
+    #[error("Countersign has shut down; {} was not changed.", .path.display())]
+    Closed { path: PathBuf },
+}
+
 /// What the file held when it was opened.
 pub struct Loaded {
     pub operator: Operator,
@@ -58,7 +96,8 @@ pub struct Loaded {
 }
 
 /// Writes the whole map durably; hides the store plugin's runtime type.
-type SaveAll = Box<dyn Fn(&dyn Fn(&mut Map<String, Value>)) -> Result<(), String> + Send + Sync>;
+type SaveAll =
+    Box<dyn Fn(&dyn Fn(&mut Map<String, Value>)) -> Result<(), SettingsFileError> + Send + Sync>;
 
 /// The settings file under the store plugin, saved atomically.
 pub struct SettingsFile {
@@ -76,11 +115,10 @@ impl SettingsFile {
     pub fn open<R: Runtime, M: tauri::Manager<R>>(
         manager: &M,
         data_dir: &Path,
-    ) -> Result<(Self, Loaded), String> {
+    ) -> Result<(Self, Loaded), SettingsFileError> {
         let path = data_dir.join(SETTINGS_FILE);
-        let mut warnings: Vec<String> = check(&path)?.into_iter().collect();
-        let store =
-            crate::shell::pending_store::open_store(manager, &path).map_err(|e| e.to_string())?;
+        let mut warnings: Vec<String> = check(&path)?.iter().map(set_aside_warning).collect();
+        let store = crate::shell::pending_store::open_store(manager, &path)?;
         let text = |key: &str| store.get(key).and_then(|v| v.as_str().map(str::to_owned));
         let mut operator = text(OPERATOR_KEY)
             .and_then(|name| Operator::parse(&name).ok())
@@ -94,10 +132,16 @@ impl SettingsFile {
         let save: SaveAll = Box::new(move |change| {
             let mut map: Map<String, Value> = store.entries().into_iter().collect();
             change(&mut map);
-            let bytes = serde_json::to_vec_pretty(&map).map_err(|e| e.to_string())?;
-            persist::atomic_write(&file_path, &bytes)
-                .map_err(|e| format!("Could not save settings to {}: {e}", file_path.display()))?;
-            store.reload_ignore_defaults().map_err(|e| e.to_string())
+            let bytes = serde_json::to_vec_pretty(&map).map_err(SettingsFileError::Encode)?;
+            persist::atomic_write(&file_path, &bytes).map_err(|source| {
+                SettingsFileError::Write {
+                    path: file_path.clone(),
+                    source,
+                }
+            })?;
+            store
+                .reload_ignore_defaults()
+                .map_err(SettingsFileError::Reload)
         });
         Ok((
             Self {
@@ -114,7 +158,7 @@ impl SettingsFile {
     }
 
     /// Remembers who signed in last, for the next sign-in's prefill.
-    pub fn save_operator(&self, operator: &Operator) -> Result<(), String> {
+    pub fn save_operator(&self, operator: &Operator) -> Result<(), SettingsFileError> {
         self.write(&|map| {
             map.insert(
                 OPERATOR_KEY.to_owned(),
@@ -129,7 +173,7 @@ impl SettingsFile {
     /// Saves checked configuration values in one atomic write. Every value
     /// is kept, the built-in default too: it must still win over an IT
     /// `[defaults]` value after a restart.
-    pub fn save_values(&self, changes: &Values) -> Result<(), String> {
+    pub fn save_values(&self, changes: &Values) -> Result<(), SettingsFileError> {
         self.write(&|map| {
             for (key, value) in changes {
                 map.insert(key.name().to_owned(), value.clone());
@@ -146,40 +190,46 @@ impl SettingsFile {
         *self.closed.lock().unwrap_or_else(PoisonError::into_inner) = true;
     }
 
-    fn write(&self, change: &dyn Fn(&mut Map<String, Value>)) -> Result<(), String> {
+    fn write(&self, change: &dyn Fn(&mut Map<String, Value>)) -> Result<(), SettingsFileError> {
         let closed = self
             .closed
             .lock()
-            .map_err(|_| "settings writer poisoned".to_owned())?;
+            .map_err(|_| SettingsFileError::Poisoned)?;
         if *closed {
-            return Err(format!(
-                "Countersign has shut down; {} was not changed.",
-                self.path.display()
-            ));
+            return Err(SettingsFileError::Closed {
+                path: self.path.clone(),
+            });
         }
         (self.save)(change)
     }
 }
 
-/// A settings file must be a JSON object; anything else is set aside.
-fn check(path: &Path) -> Result<Option<String>, String> {
+/// A settings file must be a JSON object; anything else is set aside, and
+/// where it went comes back.
+fn check(path: &Path) -> Result<Option<Quarantined>, SettingsFileError> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(format!(
-                "The settings file {} cannot be read: {e}",
-                path.display()
-            ))
+        Err(source) => {
+            return Err(SettingsFileError::Unreadable {
+                path: path.to_owned(),
+                source,
+            })
         }
     };
     let Some(reason) = config::settings_file_damage(&bytes) else {
         return Ok(None);
     };
-    let q = persist::quarantine(path, reason, SystemClock.now()).map_err(|e| e.to_string())?;
-    Ok(Some(format!(
+    persist::quarantine(path, reason, SystemClock.now())
+        .map(Some)
+        .map_err(SettingsFileError::SetAside)
+}
+
+/// The banner's words for a settings file set aside.
+fn set_aside_warning(q: &Quarantined) -> String {
+    format!(
         "The settings file could not be read ({}). It was moved aside, unchanged, to {}; defaults are in use.",
         q.reason,
         q.moved_to.display()
-    )))
+    )
 }

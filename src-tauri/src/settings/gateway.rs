@@ -13,7 +13,22 @@ use countersign::config::{GatewayKind, RealGateway};
 use countersign::gateway::emulator::{self, EmulatorConfig, EmulatorHandle, DEMO_ACCOUNT_SID};
 use countersign::gateway::proxy::{self, ProxyEnvironment, ProxyPlatform};
 use countersign::gateway::restcomm::{Flavour, RestcommClient, RestcommSettings};
-use countersign::gateway::GatewayMode;
+use countersign::gateway::{GatewayError, GatewayMode};
+
+/// Why no gateway client could be built: the reason no SMS can be sent,
+/// in the words the core or the emulator gave.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewaySetupError {
+    /// The proxy setting cannot be followed here (the core's words).
+    #[error("{0}")]
+    Proxy(String),
+    /// The gateway's settings or its client were refused.
+    #[error("{0}")]
+    Client(#[from] GatewayError),
+    /// Demo mode's emulator could not listen on loopback.
+    #[error("the demo SMS gateway could not start: {0}")]
+    DemoEmulator(std::io::Error),
+}
 
 pub struct GatewaySetup {
     pub mode: GatewayMode,
@@ -32,8 +47,9 @@ pub(crate) fn real(
     gateway: &RealGateway,
     token: SecretString,
     proxy_env: &ProxyEnvironment,
-) -> Result<GatewaySetup, String> {
-    let route = proxy::route(&gateway.proxy, proxy_env, ProxyPlatform::CURRENT)?;
+) -> Result<GatewaySetup, GatewaySetupError> {
+    let route = proxy::route(&gateway.proxy, proxy_env, ProxyPlatform::CURRENT)
+        .map_err(GatewaySetupError::Proxy)?;
     let (mode, flavour) = match gateway.kind {
         GatewayKind::Twilio => (GatewayMode::Twilio, Flavour::TwilioCompatible),
         _ => (GatewayMode::Restcomm, Flavour::Restcomm),
@@ -45,7 +61,7 @@ pub(crate) fn real(
             .with_proxy_route(route)
             .with_ca_bundle(gateway.ca_bundle_file.clone());
     settings.request_timeout = gateway.request_timeout;
-    settings.validate().map_err(|e| e.to_string())?;
+    settings.validate()?;
     let label = format!(
         "{} at {}",
         if mode == GatewayMode::Twilio {
@@ -55,7 +71,7 @@ pub(crate) fn real(
         },
         host_of(&settings.base_url)
     );
-    let client = RestcommClient::new(settings).map_err(|e| e.to_string())?;
+    let client = RestcommClient::new(settings)?;
     Ok(GatewaySetup {
         mode,
         client,
@@ -67,15 +83,15 @@ pub(crate) fn real(
 /// Starts the embedded emulator on an ephemeral loopback port and points the
 /// real client at it, directly: no proxy, whatever IT or the environment
 /// says (the client reaches any `http://` gateway directly).
-pub async fn demo() -> Result<GatewaySetup, String> {
+pub async fn demo() -> Result<GatewaySetup, GatewaySetupError> {
     let config = EmulatorConfig::demo();
     let token = config.accounts[0].token.clone();
     let emulator = emulator::start(config)
         .await
-        .map_err(|e| format!("the demo SMS gateway could not start: {e}"))?;
+        .map_err(GatewaySetupError::DemoEmulator)?;
     let settings = RestcommSettings::new(DEMO_ACCOUNT_SID, SecretString::from(token), DEMO_SENDER)
         .with_base_url(emulator.base_url());
-    let client = RestcommClient::new(settings).map_err(|e| e.to_string())?;
+    let client = RestcommClient::new(settings)?;
     Ok(GatewaySetup {
         mode: GatewayMode::Demo,
         client,

@@ -11,9 +11,31 @@ use countersign::config::{DeskConfig, FieldError, Key, Layers, RealGateway, Toke
 pub use countersign::config::{LockedBy, TokenStatus};
 use countersign::facts::{FactsStore, GatewayBinding};
 use countersign::gateway::proxy::ProxyEnvironment;
-use countersign::secrets::{CredentialStore, SecretName};
+use countersign::secrets::{CredentialStore, SecretError, SecretName};
 use secrecy::{ExposeSecret, SecretString};
+use std::path::PathBuf;
 use std::sync::Arc;
+
+/// Why there is no token to send with: the reason no SMS can be sent,
+/// shown in Settings and on send. Never the token itself.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// IT's token file could not be read.
+    #[error("The auth token file {} cannot be read ({source}).", .path.display())]
+    FileUnreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The credential store holds no token (or an empty one).
+    #[error("No auth token is set: type it in Settings, under Gateway.")]
+    NotSet,
+    /// The credential store could not be asked.
+    #[error("{0}")]
+    Store(#[from] SecretError),
+    /// The stored token was typed for another gateway (S19).
+    #[error("The stored auth token was not typed for this gateway address and Account SID; type it again in Settings, under Gateway, so it is only sent where it belongs.")]
+    NotBound,
+}
 
 /// Cheap to clone: a snapshot to work on outside the lock (credential store
 /// calls may wait on the OS, e.g. an unlock prompt).
@@ -112,36 +134,26 @@ impl ConfigState {
     /// The token for `gateway`: the environment's, then IT's file, then the
     /// credential store's. A stored token goes only to the gateway it was
     /// typed for (S19): settings edited on disk cannot redirect it.
-    pub fn token(&self, gateway: &RealGateway) -> Result<SecretString, String> {
+    pub fn token(&self, gateway: &RealGateway) -> Result<SecretString, TokenError> {
         match (
             TokenSource::of(self.env.is_some(), gateway.token_file.clone()),
             &self.env,
         ) {
             (TokenSource::Environment, Some(env)) => return Ok(env.token.clone()),
             (TokenSource::File(path), _) => {
-                let text = std::fs::read_to_string(&path).map_err(|e| {
-                    format!(
-                        "The auth token file {} cannot be read ({e}).",
-                        path.display()
-                    )
-                })?;
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|source| TokenError::FileUnreadable { path, source })?;
                 return Ok(SecretString::from(text.trim().to_owned()));
             }
             _ => {}
         }
-        let token = match self.credentials.get(SecretName::AuthToken) {
-            Ok(Some(t)) if !t.expose_secret().is_empty() => t,
-            Ok(_) => {
-                return Err("No auth token is set: type it in Settings, under Gateway.".to_owned())
-            }
-            Err(e) => return Err(e.to_string()),
+        let token = match self.credentials.get(SecretName::AuthToken)? {
+            Some(t) if !t.expose_secret().is_empty() => t,
+            _ => return Err(TokenError::NotSet),
         };
         let bound_to = self.facts.as_ref().and_then(|f| f.get().token_bound_to);
         if bound_to.as_ref() != Some(&GatewayBinding::of(gateway)) {
-            return Err(
-                "The stored auth token was not typed for this gateway address and Account SID; type it again in Settings, under Gateway, so it is only sent where it belongs."
-                    .to_owned(),
-            );
+            return Err(TokenError::NotBound);
         }
         Ok(token)
     }

@@ -18,7 +18,7 @@ use secrecy::SecretString;
 
 use tauri::{AppHandle, Manager, Runtime};
 
-use super::{Engine, Shell, AUDIT_FILE};
+use super::{Engine, Shell};
 use crate::settings::ConfigState;
 
 /// Largest key or password file read: both are a line of text.
@@ -90,7 +90,9 @@ pub(crate) fn spawn_forwarding<R: Runtime>(app: AppHandle<R>) {
     let Some(ledger) = shell.branch.clone() else {
         return;
     };
-    let trail = shell.data_dir.join(AUDIT_FILE);
+    let trail = countersign::audit::Trail::in_folder(&shell.data_dir)
+        .current()
+        .to_owned();
     let handle = app.clone();
     let task = tauri::async_runtime::spawn(async move {
         let mut tick = tokio::time::interval(FORWARD_EVERY);

@@ -20,7 +20,7 @@ use super::credentials::{entry_account, Entries};
 
 /// A desk that has started in a folder has an audit trail there: the
 /// folder holds a desk's data. Moved last, so a move cut short resumes.
-const DESK_MARKER: &str = "audit.jsonl";
+const DESK_MARKER: &str = countersign::audit::AUDIT_FILE;
 
 const SECRETS: [SecretName; 3] = [
     SecretName::AuthToken,

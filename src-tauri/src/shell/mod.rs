@@ -27,7 +27,8 @@ use tauri::async_runtime::JoinHandle;
 use tokio::sync::broadcast;
 
 use crate::error::{IpcError, IpcResult};
-use crate::gateway_setup::GatewaySetup;
+use crate::gateway_setup::{GatewaySetup, GatewaySetupError};
+use crate::settings::sources::TokenError;
 use crate::settings::ConfigState;
 use crate::settings::SettingsFile;
 
@@ -52,7 +53,9 @@ use session::Session;
 pub(crate) type Engine = Desk<PluginPendingStore, AuditLog, SharedClock, OsRng>;
 
 pub(crate) const PENDING_FILE: &str = "pending.json";
-pub const AUDIT_FILE: &str = "audit.jsonl";
+/// The core names the trail's files (`audit::Trail`); re-exported for the
+/// shell's tests, which open a desk's log by hand.
+pub use countersign::audit::AUDIT_FILE;
 pub(crate) const KEY_FILE: &str = "keys/desk.key";
 
 /// The gateway in use, or why there is none.
@@ -68,10 +71,17 @@ pub(crate) enum NoGateway {
     /// The configuration in force cannot send.
     #[error("{0}")]
     Config(#[from] ConfigRefusal),
-    /// The gateway could not be built, or a settings rule refuses it, in
-    /// that rule's words.
+    /// A settings rule refuses the gateway, or the desk's sealed record
+    /// could not note it, in that rule's words.
     #[error("{0}")]
     Unusable(String),
+    /// There is no token to send with. Shared: the slot is cloned for
+    /// every send.
+    #[error("{0}")]
+    Token(Arc<TokenError>),
+    /// The gateway's client could not be built.
+    #[error("{0}")]
+    Setup(Arc<GatewaySetupError>),
     /// A thread panicked while it changed the gateway.
     #[error("gateway lock poisoned")]
     Poisoned,
@@ -80,6 +90,18 @@ pub(crate) enum NoGateway {
 impl From<String> for NoGateway {
     fn from(why: String) -> Self {
         Self::Unusable(why)
+    }
+}
+
+impl From<TokenError> for NoGateway {
+    fn from(e: TokenError) -> Self {
+        Self::Token(Arc::new(e))
+    }
+}
+
+impl From<GatewaySetupError> for NoGateway {
+    fn from(e: GatewaySetupError) -> Self {
+        Self::Setup(Arc::new(e))
     }
 }
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Mutex, RwLock};
 
-use countersign::audit::{AuditEvent, AuditKey, Station};
+use countersign::audit::{AuditEvent, AuditKey, Station, Trail};
 use countersign::clock::{Clock, SharedClock};
 use countersign::config::it_policy::PolicyFileError;
 use countersign::config::{DeskConfig, FieldError, GatewayChoice, Layers};
@@ -26,7 +26,8 @@ use tauri::Runtime;
 
 use super::pending_store::{Compactor, PluginPendingStore, PluginStoreError};
 use super::session::{Session, DEFAULT_LOCK_AFTER};
-use super::{Engine, NoGateway, Shell, AUDIT_FILE, KEY_FILE, PENDING_FILE};
+use super::{Engine, NoGateway, Shell, KEY_FILE, PENDING_FILE};
+use crate::activity::trail::TrailError;
 use crate::settings::ConfigState;
 use crate::settings::{default_operator, default_workstation, SettingsFile};
 
@@ -74,7 +75,7 @@ pub(crate) enum OpenError {
     FactsUnwritten(SecretError),
     /// IT's audit key file, or the audit log, could not be opened.
     #[error("{0}")]
-    Audit(String),
+    Audit(TrailError),
     /// The pending store could not be opened (one set aside does open).
     #[error("{0}")]
     Pending(StoreError),
@@ -109,7 +110,7 @@ pub(crate) fn assemble<R: Runtime, M: tauri::Manager<R>>(
             (Some(file), loaded.operator)
         }
         Err(e) => {
-            warnings.push(Text::plain(e));
+            warnings.push(Text::plain(e.to_string()));
             (None, default_operator())
         }
     };
@@ -234,7 +235,8 @@ fn open_facts(
                     .update(|f| f.real_gateway_configured = true)
                     .map_err(OpenError::FactsUnwritten)?;
             }
-            let used = std::fs::metadata(data_dir.join(AUDIT_FILE)).is_ok_and(|m| m.len() > 0);
+            let used =
+                std::fs::metadata(Trail::in_folder(data_dir).current()).is_ok_and(|m| m.len() > 0);
             used.then(|| {
                 Text::plain("The desk's sealed record was missing, though this desk has an audit trail (the first start after an upgrade, or the record was deleted). A stored auth token must be typed again; IT should verify the audit log.".to_owned())
             })
@@ -318,7 +320,7 @@ fn open_desk<R: Runtime, M: tauri::Manager<R>>(
     // sealed facts do not yet say this desk's store is sealed.
     let options = OpenOptions {
         sealed_expected: facts.is_none_or(|f| f.get().pending_sealed),
-        audit_trail: Some(data_dir.join(AUDIT_FILE)),
+        audit_trail: Some(Trail::in_folder(data_dir).current().to_owned()),
     };
     let opened =
         JournalStore::open(&pending_path, &key, &options, now).map_err(OpenError::Pending)?;
