@@ -33,9 +33,7 @@ pub mod error;
 pub mod settings;
 pub mod shell;
 
-use gateway_setup::GatewaySetup;
-// The path the IPC tests know the gateway by.
-pub use settings::gateway as gateway_setup;
+use settings::gateway::GatewaySetup;
 pub use shell::tasks::sweep_expired;
 use shell::{folder_move, logging, os_account, webview_tuning, Shell};
 

@@ -28,7 +28,7 @@ fn branch_policy(dir: &Path, cluster: &TestCluster, desk: &str) -> String {
 
 fn desk_in_branch(dir: &Path, cluster: &TestCluster, desk: &str) -> Desk {
     let policy = branch_policy(dir, cluster, desk);
-    let gateway = tauri::async_runtime::block_on(countersign_desk::gateway_setup::demo())
+    let gateway = tauri::async_runtime::block_on(countersign_desk::settings::gateway::demo())
         .expect("demo gateway starts");
     let data = dir.join(desk);
     open_with(
@@ -81,7 +81,7 @@ fn s24_a_branch_store_that_is_away_stops_sends_and_says_so() {
     let dir = tempfile::tempdir().expect("temp dir");
     let policy = branch_policy(dir.path(), &cluster, "desk_a");
     cluster.stop();
-    let gateway = tauri::async_runtime::block_on(countersign_desk::gateway_setup::demo())
+    let gateway = tauri::async_runtime::block_on(countersign_desk::settings::gateway::demo())
         .expect("demo gateway starts");
     let a = open_with(
         &dir.path().join("desk_a"),

@@ -379,7 +379,7 @@ fn s23_a_real_desk_that_lost_its_settings_does_not_fall_back_to_demo_silently() 
 #[test]
 fn s23_a_failed_test_sms_keeps_its_send_slot() {
     let dir = tempfile::tempdir().unwrap();
-    let gateway = tauri::async_runtime::block_on(countersign_desk::gateway_setup::demo())
+    let gateway = tauri::async_runtime::block_on(countersign_desk::settings::gateway::demo())
         .expect("demo gateway");
     let em = gateway.emulator.as_ref().expect("demo emulator");
     em.faults().answer_next(1, 503, "");

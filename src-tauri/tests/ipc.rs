@@ -6,7 +6,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use countersign_desk::gateway_setup;
+use countersign_desk::settings::gateway as gateway_setup;
 use serde_json::{json, Value};
 use support::{id_of, open};
 use tauri::test::MockRuntime;

@@ -27,7 +27,7 @@ fn the_desk_speaks_the_computers_language_and_english_for_c() {
     ] {
         let dir = tempfile::tempdir().unwrap();
         let gateway =
-            tauri::async_runtime::block_on(countersign_desk::gateway_setup::demo()).unwrap();
+            tauri::async_runtime::block_on(countersign_desk::settings::gateway::demo()).unwrap();
         let desk = open_with(dir.path(), Some(gateway), &[("LANG", locale)]);
         let (language, messages) = catalogue(&desk);
         assert_eq!(language, expected, "{locale}");
@@ -40,7 +40,8 @@ fn the_desk_speaks_the_computers_language_and_english_for_c() {
 #[test]
 fn a_language_chosen_in_settings_wins_over_the_computers() {
     let dir = tempfile::tempdir().unwrap();
-    let gateway = tauri::async_runtime::block_on(countersign_desk::gateway_setup::demo()).unwrap();
+    let gateway =
+        tauri::async_runtime::block_on(countersign_desk::settings::gateway::demo()).unwrap();
     let desk = open_with(dir.path(), Some(gateway), &[("LANG", "de_DE.UTF-8")]);
     let saved = desk
         .call(
@@ -67,7 +68,8 @@ fn it_can_lock_the_language() {
     let policy = machine.path().join("policy.toml");
     std::fs::write(&policy, "[locked]\nui_language = \"es\"\n").unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let gateway = tauri::async_runtime::block_on(countersign_desk::gateway_setup::demo()).unwrap();
+    let gateway =
+        tauri::async_runtime::block_on(countersign_desk::settings::gateway::demo()).unwrap();
     let desk = open_on_machine(
         dir.path(),
         Some(gateway),
@@ -134,7 +136,8 @@ fn a_file_set_aside_at_start_is_told_in_the_desks_language() {
     let dir = tempfile::tempdir().unwrap();
     let garbage = b"{\"format\":\"countersign/pending\",\"version\":1,\"verif";
     std::fs::write(dir.path().join("pending.json"), garbage).unwrap();
-    let gateway = tauri::async_runtime::block_on(countersign_desk::gateway_setup::demo()).unwrap();
+    let gateway =
+        tauri::async_runtime::block_on(countersign_desk::settings::gateway::demo()).unwrap();
     let desk = open_with(dir.path(), Some(gateway), &[("LANG", "de_DE.UTF-8")]);
     let status = desk.call("app_status", json!({})).unwrap();
     let told = &status["warningTexts"][0];

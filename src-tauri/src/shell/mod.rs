@@ -27,7 +27,7 @@ use tauri::async_runtime::JoinHandle;
 use tokio::sync::broadcast;
 
 use crate::error::{IpcError, IpcResult};
-use crate::gateway_setup::{GatewaySetup, GatewaySetupError};
+use crate::settings::gateway::{GatewaySetup, GatewaySetupError};
 use crate::settings::sources::TokenError;
 use crate::settings::ConfigState;
 use crate::settings::SettingsFile;

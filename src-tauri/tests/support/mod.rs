@@ -6,8 +6,9 @@ use std::path::Path;
 
 use countersign::clock::SharedClock;
 use countersign::gateway::emulator::Faults;
+use countersign_desk::settings::gateway as gateway_setup;
 use countersign_desk::shell::Shell;
-use countersign_desk::{gateway_setup, Launch};
+use countersign_desk::Launch;
 use serde_json::{json, Value};
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
