@@ -15,14 +15,14 @@ const BUILD: &str = env!("COUNTERSIGN_BUILD");
 
 #[derive(Debug, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct About {
+pub(crate) struct About {
     facts: SupportFacts,
     /// What "Copy support information" copies.
     support_text: String,
 }
 
 #[tauri::command]
-pub fn about<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>) -> IpcResult<About> {
+pub(crate) fn about<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>) -> IpcResult<About> {
     shell.session.require_operator()?;
     let facts = facts(&app, &shell)?;
     Ok(About {

@@ -21,7 +21,7 @@ use crate::settings::ConfigState;
 /// banner warning and the reason the desk cannot open; on export they are
 /// the reason in "not exported".
 #[derive(Debug, thiserror::Error)]
-pub enum TrailError {
+pub(crate) enum TrailError {
     /// IT's audit key file could not be read.
     #[error("The audit key file {path} cannot be read ({source}); ask IT.")]
     KeyFileUnreadable {

@@ -14,7 +14,7 @@ use crate::shell::Shell;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct VerifyAnswer {
+pub(crate) struct VerifyAnswer {
     intact: bool,
     /// English, for tools; `text` is what the screen renders.
     message: String,
@@ -22,7 +22,7 @@ pub struct VerifyAnswer {
 }
 
 #[tauri::command]
-pub fn audit_verify(shell: State<'_, Shell>) -> IpcResult<VerifyAnswer> {
+pub(crate) fn audit_verify(shell: State<'_, Shell>) -> IpcResult<VerifyAnswer> {
     shell.session.require_operator()?;
     let key = shell
         .audit_key
@@ -45,7 +45,7 @@ pub fn audit_verify(shell: State<'_, Shell>) -> IpcResult<VerifyAnswer> {
 /// secret from the desk's own user (it is in their keychain); it lets IT
 /// verify the trail off the desk. `Ok(None)` when the dialog was cancelled.
 #[tauri::command]
-pub async fn audit_key_export<R: Runtime>(
+pub(crate) async fn audit_key_export<R: Runtime>(
     app: AppHandle<R>,
     shell: State<'_, Shell>,
 ) -> IpcResult<Option<Text>> {

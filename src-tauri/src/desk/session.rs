@@ -15,13 +15,17 @@ use crate::shell::{session, Shell};
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SignedIn {
+pub(crate) struct SignedIn {
     name: String,
     staff_id: Option<String>,
 }
 
 #[tauri::command]
-pub fn sign_in(shell: State<'_, Shell>, staff_id: String, name: String) -> IpcResult<SignedIn> {
+pub(crate) fn sign_in(
+    shell: State<'_, Shell>,
+    staff_id: String,
+    name: String,
+) -> IpcResult<SignedIn> {
     let operator = Operator::signed_in(&staff_id, &name)?;
     if let Some(file) = &shell.settings_file {
         if let Err(e) = file.save_operator(&operator) {
@@ -41,13 +45,13 @@ pub fn sign_in(shell: State<'_, Shell>, staff_id: String, name: String) -> IpcRe
 }
 
 #[derive(Debug, Serialize)]
-pub struct OperatorAnswer {
+pub(crate) struct OperatorAnswer {
     name: String,
 }
 
 /// Corrects the signed-in operator's display name.
 #[tauri::command]
-pub fn set_operator(shell: State<'_, Shell>, name: String) -> IpcResult<OperatorAnswer> {
+pub(crate) fn set_operator(shell: State<'_, Shell>, name: String) -> IpcResult<OperatorAnswer> {
     let current = shell.session.require_operator()?;
     let operator = Operator {
         staff_id: current.staff_id,
@@ -69,13 +73,13 @@ pub fn set_operator(shell: State<'_, Shell>, name: String) -> IpcResult<Operator
 }
 
 #[tauri::command]
-pub fn lock_desk<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>) {
+pub(crate) fn lock_desk<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>) {
     session::lock(&app, &shell, "locked by the operator");
 }
 
 /// The window reports activity (typing, clicks) so an operator who is
 /// reading or typing is not locked out.
 #[tauri::command]
-pub fn still_here(shell: State<'_, Shell>) {
+pub(crate) fn still_here(shell: State<'_, Shell>) {
     shell.session.touch();
 }

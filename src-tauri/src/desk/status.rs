@@ -17,7 +17,7 @@ use crate::shell::{station_of, Shell};
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AppStatus {
+pub(crate) struct AppStatus {
     mode: Option<GatewayMode>,
     gateway_label: String,
     /// `None` while the desk is locked.
@@ -78,7 +78,7 @@ impl NumberRules {
 }
 
 #[derive(Debug, Serialize)]
-pub struct UiText {
+pub(crate) struct UiText {
     language: &'static str,
     messages: &'static std::collections::HashMap<&'static str, &'static str>,
 }
@@ -86,7 +86,7 @@ pub struct UiText {
 /// Every word the screens show, in the desk's language. Asked before
 /// sign-in too: the sign-in form is in it.
 #[tauri::command]
-pub fn ui_text(shell: State<'_, Shell>) -> IpcResult<UiText> {
+pub(crate) fn ui_text(shell: State<'_, Shell>) -> IpcResult<UiText> {
     let language = shell.ui_language();
     Ok(UiText {
         language: language.code(),
@@ -95,7 +95,7 @@ pub fn ui_text(shell: State<'_, Shell>) -> IpcResult<UiText> {
 }
 
 #[tauri::command]
-pub fn app_status(shell: State<'_, Shell>) -> IpcResult<AppStatus> {
+pub(crate) fn app_status(shell: State<'_, Shell>) -> IpcResult<AppStatus> {
     let station = shell.config(|c| station_of(&c.layers()))?;
     let default_language = shell
         .with_desk(|d| Ok(d.templates().default_language()))
@@ -124,7 +124,7 @@ pub fn app_status(shell: State<'_, Shell>) -> IpcResult<AppStatus> {
 
 /// Every SMS the demo gateway has received. Empty outside demo mode.
 #[tauri::command]
-pub fn demo_inbox(shell: State<'_, Shell>) -> Vec<DemoSms> {
+pub(crate) fn demo_inbox(shell: State<'_, Shell>) -> Vec<DemoSms> {
     if shell.session.current().is_none() {
         return Vec::new();
     }
@@ -137,7 +137,7 @@ pub fn demo_inbox(shell: State<'_, Shell>) -> Vec<DemoSms> {
 /// The UI calls this once the desk is interactive: the start-up figure
 /// footprint measurements read.
 #[tauri::command]
-pub fn ui_ready() {
+pub(crate) fn ui_ready() {
     let ms = crate::PROCESS_START
         .get_or_init(std::time::Instant::now)
         .elapsed()

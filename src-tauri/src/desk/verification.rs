@@ -19,7 +19,7 @@ use crate::shell::{delivery, events, GatewaySlot, Shell};
 /// The purpose as the form sends it; parsed into [`Purpose`] here.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum PurposeInput {
+pub(crate) enum PurposeInput {
     Reference {
         reference: String,
     },
@@ -55,7 +55,7 @@ fn parse_language(raw: Option<String>) -> IpcResult<Option<Language>> {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct StartAnswer {
+pub(crate) struct StartAnswer {
     verification: VerificationView,
     already_pending: bool,
     message: Text,
@@ -77,7 +77,7 @@ impl StartAnswer {
 /// verification ends `NotSent` (its code destroyed) and the command fails
 /// with the gateway's operator message.
 #[tauri::command]
-pub async fn start_verification<R: Runtime>(
+pub(crate) async fn start_verification<R: Runtime>(
     app: AppHandle<R>,
     shell: State<'_, Shell>,
     phone: String,
@@ -113,7 +113,7 @@ pub async fn start_verification<R: Runtime>(
 }
 
 #[tauri::command]
-pub async fn resend_code<R: Runtime>(
+pub(crate) async fn resend_code<R: Runtime>(
     app: AppHandle<R>,
     shell: State<'_, Shell>,
     id: String,
@@ -171,7 +171,7 @@ fn record_send<R: Runtime>(
 }
 
 #[tauri::command]
-pub fn check_code<R: Runtime>(
+pub(crate) fn check_code<R: Runtime>(
     app: AppHandle<R>,
     shell: State<'_, Shell>,
     id: String,
@@ -186,7 +186,7 @@ pub fn check_code<R: Runtime>(
 }
 
 #[tauri::command]
-pub fn cancel_verification<R: Runtime>(
+pub(crate) fn cancel_verification<R: Runtime>(
     app: AppHandle<R>,
     shell: State<'_, Shell>,
     id: String,
@@ -210,7 +210,7 @@ fn after_outcome<R: Runtime>(app: &AppHandle<R>, shell: &Shell, outcome: &Outcom
 }
 
 #[tauri::command]
-pub fn list_pending(shell: State<'_, Shell>) -> IpcResult<Vec<VerificationView>> {
+pub(crate) fn list_pending(shell: State<'_, Shell>) -> IpcResult<Vec<VerificationView>> {
     shell.session.require_operator()?;
     shell.with_desk(|desk| {
         for outcome in desk.purge()? {

@@ -31,7 +31,7 @@ use crate::shell::{resolve_for_start, Shell};
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Field {
+pub(crate) struct Field {
     key: Key,
     value: Value,
     locked_by: Option<LockedBy>,
@@ -70,7 +70,7 @@ impl Field {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SettingsView {
+pub(crate) struct SettingsView {
     /// In the order the screen lays them out.
     fields: Vec<Field>,
     token: TokenStatus,
@@ -136,7 +136,7 @@ fn problem_of(c: &ConfigState) -> (Option<String>, bool) {
 /// Everything the settings screen shows. The auth token is not in it: only
 /// whether one is set and where it is kept.
 #[tauri::command]
-pub async fn settings_read(shell: State<'_, Shell>) -> IpcResult<SettingsView> {
+pub(crate) async fn settings_read(shell: State<'_, Shell>) -> IpcResult<SettingsView> {
     shell.session.require_operator()?;
     // Worked on a snapshot: the credential store may wait on the OS.
     let snapshot = shell.config(|c| c.clone())?;
@@ -153,14 +153,18 @@ fn parse_key(name: &str) -> IpcResult<Key> {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Checked {
+pub(crate) struct Checked {
     value: Value,
     preview: Option<Preview>,
 }
 
 /// Checks one field as it is typed. Templates come back with their preview.
 #[tauri::command]
-pub fn settings_check(shell: State<'_, Shell>, key: String, value: Value) -> IpcResult<Checked> {
+pub(crate) fn settings_check(
+    shell: State<'_, Shell>,
+    key: String,
+    value: Value,
+) -> IpcResult<Checked> {
     shell.session.require_operator()?;
     let key = parse_key(&key)?;
     let value = key.check(&value).map_err(IpcError::InvalidSetting)?;
@@ -198,7 +202,7 @@ fn preview_for(shell: &Shell, key: Key, text: &str) -> IpcResult<Preview> {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SaveAnswer {
+pub(crate) struct SaveAnswer {
     saved: bool,
     changed: Vec<Key>,
     errors: Vec<FieldError>,
@@ -226,7 +230,7 @@ fn plan(
 /// Saves a set of changes, all or nothing. `token`, when given, replaces
 /// the auth token in the credential store (it never reaches settings.json).
 #[tauri::command]
-pub async fn settings_save<R: Runtime>(
+pub(crate) async fn settings_save<R: Runtime>(
     app: AppHandle<R>,
     shell: State<'_, Shell>,
     changes: Map<String, Value>,

@@ -23,7 +23,7 @@ use crate::shell::Shell;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct TestSms {
+pub(crate) struct TestSms {
     sid: String,
     status: String,
     message: String,
@@ -32,7 +32,7 @@ pub struct TestSms {
 /// Sends the test message; refused like a verification when the number
 /// had an SMS too recently.
 #[tauri::command]
-pub async fn send_test_sms(shell: State<'_, Shell>, phone: String) -> IpcResult<TestSms> {
+pub(crate) async fn send_test_sms(shell: State<'_, Shell>, phone: String) -> IpcResult<TestSms> {
     let operator = shell.session.require_operator()?;
     let gateway = shell.gateway()?;
     let (number, slot) = shell.with_desk(|d| {
@@ -84,14 +84,14 @@ fn audit_test_sms(
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct TestStatus {
+pub(crate) struct TestStatus {
     status: String,
     is_final: bool,
 }
 
 /// The delivery status of a test SMS, read from the gateway.
 #[tauri::command]
-pub async fn test_sms_status(shell: State<'_, Shell>, sid: String) -> IpcResult<TestStatus> {
+pub(crate) async fn test_sms_status(shell: State<'_, Shell>, sid: String) -> IpcResult<TestStatus> {
     shell.session.require_operator()?;
     let sid = MessageSid::parse(&sid).ok_or(IpcError::InvalidSid)?;
     let report = shell.gateway()?.client.status(&sid).await?;

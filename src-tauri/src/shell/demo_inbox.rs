@@ -12,7 +12,7 @@ use super::{events, Shell};
 
 /// One SMS on demo mode's phone, as the window shows it.
 #[derive(Clone, Debug, Serialize)]
-pub struct DemoSms {
+pub(crate) struct DemoSms {
     pub to: String,
     pub body: String,
     pub at: i64,

@@ -30,7 +30,7 @@ const SECRETS: [SecretName; 3] = [
 
 /// Why a move stopped; the old folder stays in use.
 #[derive(Debug, thiserror::Error)]
-pub enum MoveError {
+pub(crate) enum MoveError {
     /// The credential store would not read, write or delete an entry.
     #[error("{0}")]
     Entry(#[from] keyring::Error),
@@ -50,7 +50,7 @@ pub enum MoveError {
 }
 
 #[derive(Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// No old folder (a new desk, or already moved).
     NothingToMove,
     /// The old folder's contents and entries are now the new folder's.
@@ -65,7 +65,7 @@ pub enum Outcome {
 /// entry `new` already has wins (the WebView's own folder, made in the
 /// local folder by earlier versions, is one). An error leaves the old
 /// folder in use; the caller says so.
-pub fn move_data_folder(
+pub(crate) fn move_data_folder(
     old: &Path,
     new: &Path,
     entries: &dyn Entries,
@@ -155,7 +155,9 @@ pub fn from_roaming<R: tauri::Runtime>(context: &tauri::Context<R>) -> Option<st
 
 /// Elsewhere the roaming and the local folder are one.
 #[cfg(not(windows))]
-pub fn from_roaming<R: tauri::Runtime>(_context: &tauri::Context<R>) -> Option<std::path::PathBuf> {
+pub(crate) fn from_roaming<R: tauri::Runtime>(
+    _context: &tauri::Context<R>,
+) -> Option<std::path::PathBuf> {
     None
 }
 

@@ -57,7 +57,7 @@ mod imp {
     }
 
     /// Where Tauri's app-data folder is by default, without the variables.
-    pub fn data_root() -> Option<PathBuf> {
+    pub(super) fn data_root() -> Option<PathBuf> {
         let home = home()?;
         Some(if cfg!(target_os = "macos") {
             home.join("Library").join("Application Support")
@@ -67,7 +67,7 @@ mod imp {
     }
 
     /// uid → user name through the password database (`getpwuid_r`).
-    pub fn name() -> Option<String> {
+    pub(super) fn name() -> Option<String> {
         // SAFETY: getpwuid_r writes only into `pwd` and `buf`, both owned
         // here and sized as passed; `result` is checked before `pwd` is read.
         unsafe {

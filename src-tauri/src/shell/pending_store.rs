@@ -27,12 +27,12 @@ use tauri::Runtime;
 use tauri_plugin_store::{Store, StoreBuilder, StoreExt};
 
 /// The desk's store: the core's sealed journal.
-pub struct PluginPendingStore {
+pub(crate) struct PluginPendingStore {
     journal: JournalStore,
 }
 
 impl PluginPendingStore {
-    pub fn new(journal: JournalStore) -> Self {
+    pub(crate) fn new(journal: JournalStore) -> Self {
         Self { journal }
     }
 }
@@ -53,7 +53,7 @@ pub enum PluginStoreError {
 
 /// Runs compaction from the shell's timer, outside the desk lock, and
 /// refreshes the plugin's copy of `pending.json` when it changed.
-pub struct Compactor {
+pub(crate) struct Compactor {
     journal: JournalStore,
     refresh: Box<dyn Fn() -> Result<(), tauri_plugin_store::Error> + Send + Sync>,
     /// Held through each compaction; `true` once the shell has shut down.
@@ -63,7 +63,7 @@ pub struct Compactor {
 impl Compactor {
     /// Opens `pending.json` through the plugin (after the core has checked
     /// it) and keeps the journal to compact.
-    pub fn open<R: Runtime, M: tauri::Manager<R>>(
+    pub(crate) fn open<R: Runtime, M: tauri::Manager<R>>(
         manager: &M,
         path: &Path,
         journal: JournalStore,
@@ -79,7 +79,7 @@ impl Compactor {
 
     /// Compacts when due (cheap when not). A failure leaves the journal as
     /// it was and is tried again at the next tick.
-    pub fn tick(&self) {
+    pub(crate) fn tick(&self) {
         let closed = self
             .closed
             .lock()
@@ -102,7 +102,7 @@ impl Compactor {
 
     /// Waits for a compaction under way, and stops any later one: the
     /// folder is about to be let go (S20).
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         *self
             .closed
             .lock()

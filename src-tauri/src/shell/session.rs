@@ -17,9 +17,9 @@ use tauri::{AppHandle, Emitter, Runtime};
 use super::{events, Shell};
 use crate::error::{IpcError, IpcResult};
 
-pub const DEFAULT_LOCK_AFTER: Duration = Duration::from_secs(5 * 60);
+pub(crate) const DEFAULT_LOCK_AFTER: Duration = Duration::from_secs(5 * 60);
 
-pub struct Session {
+pub(crate) struct Session {
     inner: Mutex<Inner>,
     lock_after: Duration,
 }
@@ -30,7 +30,7 @@ struct Inner {
 }
 
 impl Session {
-    pub fn new(lock_after: Duration) -> Self {
+    pub(crate) fn new(lock_after: Duration) -> Self {
         Self {
             inner: Mutex::new(Inner {
                 operator: None,
@@ -40,12 +40,12 @@ impl Session {
         }
     }
 
-    pub fn lock_after(&self) -> Duration {
+    pub(crate) fn lock_after(&self) -> Duration {
         self.lock_after
     }
 
     /// The signed-in operator, and a note that they are active.
-    pub fn require_operator(&self) -> IpcResult<Operator> {
+    pub(crate) fn require_operator(&self) -> IpcResult<Operator> {
         let mut inner = self
             .inner
             .lock()
@@ -55,11 +55,11 @@ impl Session {
         Ok(operator)
     }
 
-    pub fn current(&self) -> Option<Operator> {
+    pub(crate) fn current(&self) -> Option<Operator> {
         self.inner.lock().ok().and_then(|i| i.operator.clone())
     }
 
-    pub fn sign_in(&self, operator: Operator) {
+    pub(crate) fn sign_in(&self, operator: Operator) {
         if let Ok(mut inner) = self.inner.lock() {
             inner.operator = Some(operator);
             inner.last_activity = Instant::now();
@@ -67,12 +67,12 @@ impl Session {
     }
 
     /// Signs out; returns who was signed in, if anyone.
-    pub fn lock(&self) -> Option<Operator> {
+    pub(crate) fn lock(&self) -> Option<Operator> {
         self.inner.lock().ok().and_then(|mut i| i.operator.take())
     }
 
     /// The operator is still there (typing, reading a card).
-    pub fn touch(&self) {
+    pub(crate) fn touch(&self) {
         if let Ok(mut inner) = self.inner.lock() {
             inner.last_activity = Instant::now();
         }
@@ -80,7 +80,7 @@ impl Session {
 
     /// Signs out if nobody did anything for the lock interval; returns who
     /// was signed out.
-    pub fn lock_if_idle(&self, now: Instant) -> Option<Operator> {
+    pub(crate) fn lock_if_idle(&self, now: Instant) -> Option<Operator> {
         let mut inner = self.inner.lock().ok()?;
         if inner.operator.is_some() && now.duration_since(inner.last_activity) >= self.lock_after {
             return inner.operator.take();

@@ -17,7 +17,7 @@ use tauri::plugin::{Builder, TauriPlugin};
 use tauri::Wry;
 
 /// The desktop app's builder: Tauri's default with the tuning plugin.
-pub fn builder() -> tauri::Builder<Wry> {
+pub(crate) fn builder() -> tauri::Builder<Wry> {
     tauri::Builder::default().plugin(plugin())
 }
 
@@ -40,7 +40,7 @@ mod linux {
         CacheModel, HardwareAccelerationPolicy, SettingsExt, WebContextExt, WebViewExt,
     };
 
-    pub fn tune(view: &webkit2gtk::WebView) {
+    pub(super) fn tune(view: &webkit2gtk::WebView) {
         if let Some(context) = view.context() {
             context.set_cache_model(CacheModel::DocumentViewer);
         }
