@@ -1,3 +1,7 @@
+//! The catalogues stay in step with English and with the code: the same
+//! keys and placeholders in every language, plural forms, OS locales, and
+//! a word for every setting, unit and audit event the screens show.
+
 use super::*;
 
 #[test]
