@@ -37,7 +37,7 @@ fn the_setting_parses_into_none_system_or_an_address() {
             "only a scheme, a host and a port",
         ),
     ] {
-        let message = ProxyChoice::parse(bad).unwrap_err();
+        let message = ProxyChoice::parse(bad).unwrap_err().to_string();
         assert!(message.contains(says), "{bad}: {message}");
     }
 }
@@ -150,7 +150,9 @@ fn system_under_a_system_policy_on_linux_reads_etc_environment_only() {
     }
     // A proxy there that cannot be used stops sending, naming the file.
     let e = env(true, &[], Some("HTTPS_PROXY=http://u:p@proxy:3128\n"));
-    let why = route(&ProxyChoice::System, &e, ProxyPlatform::Variables).unwrap_err();
+    let why = route(&ProxyChoice::System, &e, ProxyPlatform::Variables)
+        .unwrap_err()
+        .to_string();
     assert!(
         why.contains("/etc/environment") && why.contains("user name or password"),
         "{why}"
@@ -165,7 +167,9 @@ fn system_under_a_system_policy_on_windows_and_macos_refuses_a_proxy_variable() 
         Ok(ProxyRoute::Os)
     );
     let e = env(true, &["all_proxy"], None);
-    let why = route(&ProxyChoice::System, &e, ProxyPlatform::OsSettings).unwrap_err();
+    let why = route(&ProxyChoice::System, &e, ProxyPlatform::OsSettings)
+        .unwrap_err()
+        .to_string();
     assert!(why.starts_with("all_proxy is set"), "{why}");
     assert!(why.contains("Nothing is sent until then"), "{why}");
 }

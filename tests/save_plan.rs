@@ -460,7 +460,7 @@ fn every_setting_says_where_and_how_the_screen_shows_it() {
 #[test]
 fn s23_a_desk_set_up_for_a_real_gateway_does_not_drop_to_demo_by_itself() {
     let demo = DeskConfig::resolve(&Layers::default()).unwrap();
-    let refusal = demo.demo_refusal(true).expect("refused");
+    let refusal = demo.demo_refusal(true).expect("refused").to_string();
     assert!(refusal.contains("choose demo mode explicitly"), "{refusal}");
     assert_eq!(demo.demo_refusal(false), None);
     let real = DeskConfig::resolve(&Layers {

@@ -395,9 +395,9 @@ impl Key {
             // Empty stays empty (unset: direct); the words and an address
             // take their normal form.
             Self::GatewayProxy if text.is_empty() => Ok(String::new()),
-            Self::GatewayProxy => ProxyChoice::parse(text)
-                .map(|c| c.setting())
-                .map_err(|m| said("field.phrase").arg("problem", Text::plain(sentence_tail(&m)))),
+            Self::GatewayProxy => ProxyChoice::parse(text).map(|c| c.setting()).map_err(|m| {
+                said("field.phrase").arg("problem", Text::plain(sentence_tail(&m.to_string())))
+            }),
             Self::LogLevel => LOG_LEVELS
                 .iter()
                 .find(|l| l.eq_ignore_ascii_case(text))

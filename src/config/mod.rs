@@ -185,6 +185,12 @@ pub struct DeskConfig {
     pub demo_allowed: bool,
 }
 
+/// S23: a desk set up for a real gateway whose settings now say demo mode
+/// sends nothing until staff choose demo mode explicitly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("This desk was set up for a real SMS gateway, but its settings now say demo mode (settings.json was deleted, damaged or edited). Nothing is sent. Restore the settings, or choose demo mode explicitly in Settings.")]
+pub struct DemoRefusal;
+
 impl DeskConfig {
     /// The built-in configuration: demo mode and the default limits.
     pub fn built_in() -> Self {
@@ -202,10 +208,8 @@ impl DeskConfig {
     /// for a real gateway does not drop to demo mode (which shows codes on
     /// the staff screen) because its settings file went missing or was
     /// edited; demo mode then needs an explicit, audited choice.
-    pub fn demo_refusal(&self, desk_was_real: bool) -> Option<String> {
-        (desk_was_real && self.gateway == GatewayChoice::Demo).then(|| {
-            "This desk was set up for a real SMS gateway, but its settings now say demo mode (settings.json was deleted, damaged or edited). Nothing is sent. Restore the settings, or choose demo mode explicitly in Settings.".to_owned()
-        })
+    pub fn demo_refusal(&self, desk_was_real: bool) -> Option<DemoRefusal> {
+        (desk_was_real && self.gateway == GatewayChoice::Demo).then_some(DemoRefusal)
     }
 
     /// Checks every value in force, then how they combine. Every problem is

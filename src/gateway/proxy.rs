@@ -35,14 +35,35 @@ pub enum ProxyChoice {
     Url(Url),
 }
 
-/// What [`ProxyChoice::parse`] says about a value that is neither word nor a
-/// usable address.
-const SHAPE: &str =
-    "must be system, none, or a proxy address such as http://proxy.bank.example:3128";
+/// Why a `gateway_proxy` value is not one: the tail of a sentence that
+/// begins with the setting's name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProxyChoiceError {
+    /// Neither word nor a web address.
+    #[error("is not a web address ({0}); it must be system, none, or a proxy address such as http://proxy.bank.example:3128")]
+    NotAnAddress(url::ParseError),
+    /// An address the client cannot use as a proxy, in the check's words.
+    #[error("{0}")]
+    Unusable(&'static str),
+}
+
+/// Why nothing can be sent through the proxy the settings chose. The words
+/// name what to change; nothing is sent until then.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProxyRouteError {
+    /// On Windows and macOS under a system policy, a proxy variable in the
+    /// desk's environment would win over the OS's settings IT chose (S19).
+    #[error("{var} is set in this desk's environment. Under the system IT policy, gateway_proxy = \"system\" means the OS's proxy settings, which {var} would override: remove it (or set gateway_proxy to the proxy's address). Nothing is sent until then.")]
+    VariableOverridesOs { var: &'static str },
+    /// On Linux, the machine's environment file names a proxy that cannot
+    /// be used.
+    #[error("{name} in {file} (gateway_proxy = \"system\" under the system IT policy) {why}; fix it or set gateway_proxy to the proxy's address. Nothing is sent until then.", file = MACHINE_ENVIRONMENT)]
+    MachineProxyUnusable { name: String, why: &'static str },
+}
 
 impl ProxyChoice {
     /// Parses `gateway_proxy`; an empty value is `none`.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, ProxyChoiceError> {
         let text = text.trim();
         if text.is_empty() || text.eq_ignore_ascii_case("none") {
             return Ok(Self::None);
@@ -50,9 +71,8 @@ impl ProxyChoice {
         if text.eq_ignore_ascii_case("system") {
             return Ok(Self::System);
         }
-        let url =
-            Url::parse(text).map_err(|e| format!("is not a web address ({e}); it {SHAPE}"))?;
-        check_proxy_url(&url).map_err(str::to_owned)?;
+        let url = Url::parse(text).map_err(ProxyChoiceError::NotAnAddress)?;
+        check_proxy_url(&url).map_err(ProxyChoiceError::Unusable)?;
         Ok(Self::Url(url))
     }
 
@@ -147,7 +167,7 @@ pub fn route(
     choice: &ProxyChoice,
     env: &ProxyEnvironment,
     platform: ProxyPlatform,
-) -> Result<ProxyRoute, String> {
+) -> Result<ProxyRoute, ProxyRouteError> {
     match choice {
         ProxyChoice::None => Ok(ProxyRoute::Direct),
         ProxyChoice::Url(url) => Ok(ProxyRoute::Via {
@@ -159,11 +179,9 @@ pub fn route(
             ProxyPlatform::Variables => {
                 machine_route(env.machine_environment.as_deref().unwrap_or(""))
             }
-            ProxyPlatform::OsSettings => match env.process_variables.first() {
+            ProxyPlatform::OsSettings => match env.process_variables.first().copied() {
                 None => Ok(ProxyRoute::Os),
-                Some(var) => Err(format!(
-                    "{var} is set in this desk's environment. Under the system IT policy, gateway_proxy = \"system\" means the OS's proxy settings, which {var} would override: remove it (or set gateway_proxy to the proxy's address). Nothing is sent until then."
-                )),
+                Some(var) => Err(ProxyRouteError::VariableOverridesOs { var }),
             },
         },
     }
@@ -171,7 +189,7 @@ pub fn route(
 
 /// The proxy `/etc/environment` names for an `https://` destination, or a
 /// direct connection when it names none.
-fn machine_route(text: &str) -> Result<ProxyRoute, String> {
+fn machine_route(text: &str) -> Result<ProxyRoute, ProxyRouteError> {
     let vars = parse_environment_file(text);
     let get = |names: &[&str]| {
         names.iter().find_map(|n| {
@@ -183,8 +201,9 @@ fn machine_route(text: &str) -> Result<ProxyRoute, String> {
     let Some((name, value)) = get(&["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]) else {
         return Ok(ProxyRoute::Direct);
     };
-    let problem = |why: &str| {
-        format!("{name} in {MACHINE_ENVIRONMENT} (gateway_proxy = \"system\" under the system IT policy) {why}; fix it or set gateway_proxy to the proxy's address. Nothing is sent until then.")
+    let problem = |why: &'static str| ProxyRouteError::MachineProxyUnusable {
+        name: name.clone(),
+        why,
     };
     // curl and reqwest take "host:port" as an http:// proxy.
     let with_scheme = if value.contains("://") {

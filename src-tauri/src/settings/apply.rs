@@ -10,7 +10,7 @@ use countersign::gateway::GatewayMode;
 use tauri::{AppHandle, Manager, Runtime};
 
 use super::gateway::{self as gateway_setup, GatewaySetup};
-use crate::shell::{station_of, ConfigRefusal, GatewaySlot, Shell};
+use crate::shell::{station_of, ConfigRefusal, GatewaySlot, NoGateway, Shell};
 
 /// Builds the gateway for `resolved`. A configuration error is the reason
 /// no SMS can be sent, shown in Settings and on send.
@@ -20,7 +20,9 @@ pub(crate) async fn build_gateway(
 ) -> GatewaySlot {
     let config = resolved.as_ref().map_err(Clone::clone)?;
     // On a snapshot: the credential store may wait on the OS.
-    let snapshot = shell.config(|c| c.clone()).map_err(|e| e.message())?;
+    let snapshot = shell
+        .config(|c| c.clone())
+        .map_err(|_| NoGateway::Poisoned)?;
     if let Some(why) = snapshot.gateway_refusal(config) {
         return Err(why.into());
     }
@@ -36,7 +38,7 @@ pub(crate) async fn build_gateway(
             if let (Some(facts), None) = (&snapshot.facts, &snapshot.env) {
                 facts
                     .update(|f| f.real_gateway_configured = true)
-                    .map_err(|e| format!("the desk's sealed record cannot be written: {e}"))?;
+                    .map_err(|e| NoGateway::SealedRecord(Arc::new(e)))?;
             }
             Ok(Arc::new(setup))
         }

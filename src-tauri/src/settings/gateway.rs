@@ -11,7 +11,7 @@ use secrecy::SecretString;
 
 use countersign::config::{GatewayKind, RealGateway};
 use countersign::gateway::emulator::{self, EmulatorConfig, EmulatorHandle, DEMO_ACCOUNT_SID};
-use countersign::gateway::proxy::{self, ProxyEnvironment, ProxyPlatform};
+use countersign::gateway::proxy::{self, ProxyEnvironment, ProxyPlatform, ProxyRouteError};
 use countersign::gateway::restcomm::{Flavour, RestcommClient, RestcommSettings};
 use countersign::gateway::{GatewayError, GatewayMode};
 
@@ -21,7 +21,7 @@ use countersign::gateway::{GatewayError, GatewayMode};
 pub enum GatewaySetupError {
     /// The proxy setting cannot be followed here (the core's words).
     #[error("{0}")]
-    Proxy(String),
+    Proxy(#[from] ProxyRouteError),
     /// The gateway's settings or its client were refused.
     #[error("{0}")]
     Client(#[from] GatewayError),
@@ -48,8 +48,7 @@ pub(crate) fn real(
     token: SecretString,
     proxy_env: &ProxyEnvironment,
 ) -> Result<GatewaySetup, GatewaySetupError> {
-    let route = proxy::route(&gateway.proxy, proxy_env, ProxyPlatform::CURRENT)
-        .map_err(GatewaySetupError::Proxy)?;
+    let route = proxy::route(&gateway.proxy, proxy_env, ProxyPlatform::CURRENT)?;
     let (mode, flavour) = match gateway.kind {
         GatewayKind::Twilio => (GatewayMode::Twilio, Flavour::TwilioCompatible),
         _ => (GatewayMode::Restcomm, Flavour::Restcomm),

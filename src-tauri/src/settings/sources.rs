@@ -7,7 +7,9 @@
 
 use countersign::config::environment::{self, EnvGateway};
 use countersign::config::it_policy::Discovered;
-use countersign::config::{DeskConfig, FieldError, Key, Layers, RealGateway, TokenSource, Values};
+use countersign::config::{
+    DemoRefusal, DeskConfig, FieldError, Key, Layers, RealGateway, TokenSource, Values,
+};
 pub use countersign::config::{LockedBy, TokenStatus};
 use countersign::facts::{FactsStore, GatewayBinding};
 use countersign::gateway::proxy::ProxyEnvironment;
@@ -160,7 +162,7 @@ impl ConfigState {
 
     /// Why a configuration that resolves may still not send: the core's
     /// rule, on the desk's sealed fact.
-    pub fn gateway_refusal(&self, resolved: &DeskConfig) -> Option<String> {
+    pub fn gateway_refusal(&self, resolved: &DeskConfig) -> Option<DemoRefusal> {
         resolved.demo_refusal(self.desk_was_real())
     }
 

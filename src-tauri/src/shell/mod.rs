@@ -15,12 +15,13 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use countersign::audit::{AuditEvent, AuditKey, AuditLog};
 use countersign::clock::SharedClock;
-use countersign::config::GatewayChoice;
+use countersign::config::{DemoRefusal, GatewayChoice};
 use countersign::desk::{Desk, Sending};
 use countersign::folder_lock::DataFolderLock;
 use countersign::gateway::emulator::InboxMessage;
 use countersign::gateway::GatewayMode;
 use countersign::i18n::Text;
+use countersign::secrets::SecretError;
 use countersign::verification::{Operator, VerificationId};
 use rand::rngs::OsRng;
 use tauri::async_runtime::JoinHandle;
@@ -71,10 +72,14 @@ pub(crate) enum NoGateway {
     /// The configuration in force cannot send.
     #[error("{0}")]
     Config(#[from] ConfigRefusal),
-    /// A settings rule refuses the gateway, or the desk's sealed record
-    /// could not note it, in that rule's words.
+    /// S23: the desk was set up for a real gateway and its settings now
+    /// say demo mode without staff having chosen it.
     #[error("{0}")]
-    Unusable(String),
+    SilentDemo(#[from] DemoRefusal),
+    /// The desk's sealed record could not note that it now has a real
+    /// gateway, so losing the settings could drop it to demo mode unseen.
+    #[error("the desk's sealed record cannot be written: {0}")]
+    SealedRecord(Arc<SecretError>),
     /// There is no token to send with. Shared: the slot is cloned for
     /// every send.
     #[error("{0}")]
@@ -82,15 +87,9 @@ pub(crate) enum NoGateway {
     /// The gateway's client could not be built.
     #[error("{0}")]
     Setup(Arc<GatewaySetupError>),
-    /// A thread panicked while it changed the gateway.
-    #[error("gateway lock poisoned")]
+    /// A thread panicked while it held the settings or the gateway.
+    #[error("settings or gateway lock poisoned")]
     Poisoned,
-}
-
-impl From<String> for NoGateway {
-    fn from(why: String) -> Self {
-        Self::Unusable(why)
-    }
 }
 
 impl From<TokenError> for NoGateway {
