@@ -9,8 +9,7 @@ use std::collections::BTreeMap;
 use countersign::audit::AuditEvent;
 use countersign::clock::Clock;
 use countersign::config::{
-    self, Choice, FieldError, GatewayKind, Group, Input, Key, SaveError, SavePlan, SaveRequest,
-    Values,
+    self, Choice, FieldError, Group, Input, Key, SaveError, SavePlan, SaveRequest, Values,
 };
 use countersign::facts::GatewayBinding;
 use countersign::gateway::GatewayMode;
@@ -82,8 +81,6 @@ pub(crate) struct SettingsView {
     demo_needs_choice: bool,
     mode: Option<GatewayMode>,
     gateway_label: String,
-    languages: Vec<(&'static str, &'static str)>,
-    gateways: Vec<(&'static str, &'static str)>,
     /// What an empty template field stands for, by language code.
     shipped_templates: BTreeMap<&'static str, &'static str>,
 }
@@ -104,14 +101,6 @@ impl SettingsView {
             demo_needs_choice,
             mode,
             gateway_label,
-            languages: Language::ALL
-                .into_iter()
-                .map(|l| (l.code(), l.native_name()))
-                .collect(),
-            gateways: GatewayKind::ALL
-                .into_iter()
-                .map(|g| (g.name(), g.label()))
-                .collect(),
             shipped_templates: Language::ALL
                 .into_iter()
                 .map(|l| (l.code(), l.default_template()))
@@ -125,7 +114,7 @@ impl SettingsView {
 fn problem_of(c: &ConfigState) -> (Option<String>, bool) {
     match resolve_for_start(c) {
         Ok(resolved) => {
-            let refusal = c.gateway_refusal(&resolved);
+            let refusal = c.gateway_refusal(&resolved).map(|r| r.to_string());
             let needs_choice = refusal.is_some();
             (refusal, needs_choice)
         }
