@@ -274,14 +274,7 @@ where
             Sending::Via(mode) => Ok(*mode),
             Sending::Unavailable(why) => {
                 let why = why.clone();
-                let mut e = AuditEvent::new(now, EventKind::NotSent);
-                e.operator = Some(operator.name.clone());
-                e.staff_id = operator.staff_id.clone();
-                e.masked_number = Some(number.masked());
-                e.number_id = Some(number_id.as_str().to_owned());
-                e.outcome = Some(AuditOutcome::NotSent.name().to_owned());
-                e.detail = Some(format!("no gateway: {why}"));
-                self.audit(e);
+                self.audit(AuditEvent::not_sent(now, operator, number, number_id, &why));
                 Err(DeskError::NoGateway(why))
             }
         }
@@ -423,16 +416,12 @@ where
                     at: now,
                 };
                 self.commit(vec![op], None)?;
-                let mut e = AuditEvent::new(now, EventKind::Sent);
-                e.verification = Some(id.to_string());
-                e.number_id = Some(number_id.as_str().to_owned());
-                e.gateway_sid = result.as_ref().ok().map(|r| r.sid.to_string());
-                e.detail =
-                    Some("after the verification ended; its code was already destroyed".to_owned());
-                if let Sending::Via(mode) = &self.sending {
-                    e.gateway_mode = Some(mode.name().to_owned());
-                }
-                self.audit(e);
+                let mode = match &self.sending {
+                    Sending::Via(mode) => Some(*mode),
+                    Sending::Unavailable(_) => None,
+                };
+                let sid = result.as_ref().ok().map(|r| r.sid.to_string());
+                self.audit(AuditEvent::sent_after_end(now, id, &number_id, sid, mode));
             }
             return Ok(SendRecorded::AlreadyEnded);
         };

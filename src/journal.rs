@@ -396,14 +396,12 @@ impl SetAside {
     /// What the caller appends to the audit trail: one `store_quarantined`
     /// event, then a `cancelled` event for each verification ended.
     pub fn audit_events(&self, now: Timestamp) -> Vec<AuditEvent> {
-        let mut q = AuditEvent::new(now, EventKind::StoreQuarantined);
         let moved: Vec<String> = self
             .quarantined
             .iter()
             .map(|q| q.moved_to.display().to_string())
             .collect();
-        q.detail = Some(format!("{} ({})", moved.join(", "), self.reason));
-        let mut out = vec![q];
+        let mut out = vec![AuditEvent::store_quarantined(now, &moved, &self.reason)];
         for (id, seen) in &self.ended {
             let mut e = AuditEvent::new(now, EventKind::Cancelled);
             e.verification = Some(id.to_string());

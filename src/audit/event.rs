@@ -18,7 +18,7 @@ use crate::config::Key;
 use crate::gateway::{GatewayError, GatewayMode, SendReceipt};
 use crate::keys::NumberId;
 use crate::phone::PhoneNumber;
-use crate::verification::Operator;
+use crate::verification::{Operator, VerificationId};
 
 /// What happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -339,6 +339,54 @@ impl AuditEvent {
         Self {
             detail: Some(reason.to_string()),
             ..Self::new(at, EventKind::BranchTrailMismatch)
+        }
+    }
+
+    /// No SMS could leave for `number` because no gateway was usable: `why`.
+    pub fn not_sent(
+        at: Timestamp,
+        operator: &Operator,
+        number: &PhoneNumber,
+        number_id: &NumberId,
+        why: &str,
+    ) -> Self {
+        Self {
+            masked_number: Some(number.masked()),
+            number_id: Some(number_id.as_str().to_owned()),
+            outcome: Some(AuditOutcome::NotSent.name().to_owned()),
+            detail: Some(format!("no gateway: {why}")),
+            ..Self::by(at, EventKind::NotSent, operator)
+        }
+    }
+
+    /// An SMS the gateway took after its verification had ended: it counts
+    /// towards the number's limits (S8), and its code was already gone.
+    pub fn sent_after_end(
+        at: Timestamp,
+        verification: &VerificationId,
+        number_id: &NumberId,
+        gateway_sid: Option<String>,
+        mode: Option<GatewayMode>,
+    ) -> Self {
+        Self {
+            verification: Some(verification.to_string()),
+            number_id: Some(number_id.as_str().to_owned()),
+            gateway_sid,
+            gateway_mode: mode.map(|m| m.name().to_owned()),
+            detail: Some("after the verification ended; its code was already destroyed".to_owned()),
+            ..Self::new(at, EventKind::Sent)
+        }
+    }
+
+    /// The pending list could not be read and was moved aside to `moved_to`.
+    pub fn store_quarantined(
+        at: Timestamp,
+        moved_to: &[String],
+        reason: &dyn fmt::Display,
+    ) -> Self {
+        Self {
+            detail: Some(format!("{} ({reason})", moved_to.join(", "))),
+            ..Self::new(at, EventKind::StoreQuarantined)
         }
     }
 
