@@ -92,7 +92,10 @@ say "logs in $logs; load $load_before"
 # ---------------------------------------------------------------- build
 if [ "$build" = 1 ]; then
   step package scripts/package.sh
-  step build-desk-bench cargo build --release --locked -p countersign --bin desk-bench
+  # With the app's package and feature, as package.sh builds the verifier:
+  # the dependencies the app build made are reused, not built again.
+  step build-desk-bench cargo build --release --locked -p countersign-desk -p countersign \
+    --bin desk-bench --features tauri/custom-protocol
 fi
 bin=$target/release/countersign
 bench_bin=$target/release/desk-bench
