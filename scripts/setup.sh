@@ -45,6 +45,18 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 
+# scripts/test.sh lints through clippy-driver and .ci/run checks formatting:
+# rustup's minimal profile has neither.
+if command -v rustup >/dev/null; then
+  if ! rustup which clippy-driver >/dev/null 2>&1 || ! rustup which rustfmt >/dev/null 2>&1; then
+    echo "setup: adding the clippy and rustfmt components"
+    rustup component add clippy rustfmt
+  fi
+elif ! command -v clippy-driver >/dev/null || ! command -v rustfmt >/dev/null; then
+  echo "setup: clippy and rustfmt are needed; install them with the toolchain." >&2
+  exit 1
+fi
+
 if ! tauri-driver --help >/dev/null 2>&1 || [ "$(cargo install --list | grep -c "^tauri-driver v${TAURI_DRIVER_VERSION}:")" -eq 0 ]; then
   echo "setup: installing tauri-driver ${TAURI_DRIVER_VERSION}"
   cargo install tauri-driver --locked --version "${TAURI_DRIVER_VERSION}"
