@@ -494,14 +494,6 @@ fn write_error(path: &Path) -> impl Fn(io::Error) -> StoreError + '_ {
     }
 }
 
-fn open_append(path: &Path) -> io::Result<File> {
-    let mut options = FsOptions::new();
-    options.create(true).append(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)
-}
-
 /// A state read from disk, before the audit trail is asked.
 struct Found {
     state: State,
@@ -879,7 +871,7 @@ impl Inner {
         let path = self.journal.clone();
         let err = write_error(&path);
         if self.file.is_none() {
-            self.file = Some(open_append(&self.journal).map_err(&err)?);
+            self.file = Some(crate::persist::open_append_owner_only(&self.journal).map_err(&err)?);
         }
         if self.len_unknown {
             self.journal_len = fs::metadata(&self.journal).map_err(&err)?.len();

@@ -102,7 +102,7 @@ impl RotatingFile {
     /// folder (owner-only on Unix: lines name operators and masked numbers).
     pub fn open(dir: &Path, settings: &LogSettings) -> io::Result<Self> {
         create_private_dir(dir)?;
-        let file = open_append(&dir.join(LOG_FILE_NAME))?;
+        let file = crate::persist::open_append_owner_only(&dir.join(LOG_FILE_NAME))?;
         let size = file.metadata()?.len();
         Ok(Self {
             dir: dir.to_owned(),
@@ -133,7 +133,7 @@ impl RotatingFile {
             }
         }
         // With one file kept, the old one was removed above.
-        self.file = open_append(&Self::path(&self.dir, 0))?;
+        self.file = crate::persist::open_append_owner_only(&Self::path(&self.dir, 0))?;
         self.size = 0;
         Ok(())
     }
@@ -153,10 +153,6 @@ impl Write for RotatingFile {
     fn flush(&mut self) -> io::Result<()> {
         self.file.flush()
     }
-}
-
-fn open_append(path: &Path) -> io::Result<File> {
-    crate::persist::open_owner_only(path, OpenOptions::new().create(true).append(true))
 }
 
 fn remove_if_present(path: &Path) -> io::Result<()> {

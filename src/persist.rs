@@ -390,7 +390,6 @@ pub(crate) fn remove_stale_temp_files(path: &Path) {
     }
 }
 
-/// A fully written, fsync'ed temp file, not yet in place.
 /// A fresh name beside `target`, in its folder (so the rename that puts it
 /// in place stays on one file system), unique to this process and try.
 fn temp_beside(target: &Path) -> PathBuf {
@@ -414,6 +413,13 @@ pub(crate) fn open_owner_only(path: &Path, options: &mut OpenOptions) -> io::Res
     options.open(path)
 }
 
+/// Opens `path` to append to, creating it owner-only: the journal, the
+/// audit log and the log files are all written this way.
+pub(crate) fn open_append_owner_only(path: &Path) -> io::Result<File> {
+    open_owner_only(path, OpenOptions::new().create(true).append(true))
+}
+
+/// A fully written, fsync'ed temp file, not yet in place.
 pub struct StagedWrite {
     temp: PathBuf,
     target: PathBuf,

@@ -180,7 +180,7 @@ impl AuditLog {
             path: path.to_owned(),
             source,
         };
-        let mut file = open_append(path).map_err(io)?;
+        let mut file = crate::persist::open_append_owner_only(path).map_err(io)?;
         if scan.ends_mid_line {
             file.write_all(b"\n").map_err(io)?;
             file.sync_data().map_err(io)?;
@@ -256,7 +256,7 @@ impl AuditLog {
         let archived = trail::archive_path(&self.path, archive_month);
         std::fs::rename(head_path(&self.path), head_path(&archived)).or_else(ignore_missing)?;
         std::fs::rename(&self.path, &archived)?;
-        self.file = open_append(&self.path)?;
+        self.file = crate::persist::open_append_owner_only(&self.path)?;
         self.first = (self.seq.saturating_add(1), self.prev.clone());
         self.month = None;
         if let Some(months) = self.retention_months {
@@ -303,11 +303,6 @@ fn ignore_missing(e: io::Error) -> io::Result<()> {
     } else {
         Err(e)
     }
-}
-
-fn open_append(path: &Path) -> io::Result<File> {
-    // Owner-only: the log names operators and masked numbers.
-    crate::persist::open_owner_only(path, OpenOptions::new().create(true).append(true))
 }
 
 fn month_of(t: Timestamp) -> (i32, u32) {
