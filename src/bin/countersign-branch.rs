@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use countersign::audit::{verify_copy, AuditKey};
+use countersign::audit::{verify_copy, AuditKey, KeyFileError};
 use countersign::branch::postgres::{connect, uses_tls};
 use countersign::branch::schema::{self, SCHEMA_VERSION};
 use countersign::branch::DeskName;
@@ -265,13 +265,14 @@ async fn verify_audit(
     key_file: &Path,
     only: Option<&DeskName>,
 ) -> Result<(), Failure> {
-    let text = std::fs::read_to_string(key_file)
-        .map_err(|e| Failure::Usage(format!("--audit-key-file {}: {e}", key_file.display())))?;
-    let key = AuditKey::from_hex(text.trim()).ok_or_else(|| {
-        Failure::Usage(format!(
-            "--audit-key-file {}: must hold 64 hexadecimal digits",
-            key_file.display()
-        ))
+    let key = AuditKey::read_file(key_file).map_err(|e| {
+        Failure::Usage(match e {
+            KeyFileError::Unreadable(e) => format!("--audit-key-file {}: {e}", key_file.display()),
+            KeyFileError::NotAKey => format!(
+                "--audit-key-file {}: must hold 64 hexadecimal digits",
+                key_file.display()
+            ),
+        })
     })?;
     let (client, who) = open(target).await?;
     let db = |e: tokio_postgres::Error| Failure::Database(format!("as {who}: {e}"));

@@ -16,7 +16,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use countersign::audit::{verify_trail_keyed, AuditKey, KeyFileError, TrailAnchor};
+use countersign::audit::{AuditKey, KeyFileError, Trail, TrailAnchor, AUDIT_FILE};
 
 const NAME: &str = "countersign-verify-audit";
 const USAGE: &str = "\
@@ -28,9 +28,6 @@ usage: countersign-verify-audit FOLDER --key-file FILE [--anchor-file FILE]
                  newest end together with their head cannot be detected
 
 exit status: 0 intact, 1 broken, 2 usage or read error";
-
-/// The name of the current log in the data folder (as the desk names it).
-const AUDIT_FILE: &str = "audit.jsonl";
 
 struct Args {
     folder: PathBuf,
@@ -92,7 +89,8 @@ fn run(args: &Args) -> Result<bool, String> {
     }
     let key = read_key(&args.key_file)?;
     let anchor = args.anchor_file.as_deref().map(read_anchor).transpose()?;
-    let report = verify_trail_keyed(&args.folder.join(AUDIT_FILE), &key, anchor.as_ref())
+    let report = Trail::in_folder(&args.folder)
+        .verify(&key, anchor.as_ref())
         .map_err(|e| format!("the trail in {} cannot be read: {e}", args.folder.display()))?;
     if report.is_intact() && report.months == 0 {
         // Most likely the wrong folder: "intact" would mislead.
