@@ -133,15 +133,6 @@ impl GatewayKind {
         }
     }
 
-    /// What the settings screen offers.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Demo => "Demo (built-in emulator, no real SMS)",
-            Self::Restcomm => "Restcomm",
-            Self::Twilio => "Twilio-compatible",
-        }
-    }
-
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.name() == name)
     }

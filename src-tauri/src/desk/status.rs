@@ -53,27 +53,21 @@ struct NumberRules {
 impl NumberRules {
     fn of(shell: &Shell) -> Self {
         shell
-            .with_desk(|d| {
-                let p = d.policy();
-                Ok(Self {
-                    default_country: p.default_country().to_string(),
-                    allowed_countries: p
-                        .allowed_countries()
-                        .iter()
-                        .map(|r| r.to_string())
-                        .collect(),
-                    code_length: p.code_length(),
-                })
-            })
+            .with_desk(|d| Ok(Self::from_policy(d.policy())))
             // A desk that did not open has the built-in policy's rules.
-            .unwrap_or_else(|_| {
-                let p = countersign::policy::Policy::default();
-                Self {
-                    default_country: p.default_country().to_string(),
-                    allowed_countries: vec![p.default_country().to_string()],
-                    code_length: p.code_length(),
-                }
-            })
+            .unwrap_or_else(|_| Self::from_policy(&countersign::policy::Policy::default()))
+    }
+
+    fn from_policy(p: &countersign::policy::Policy) -> Self {
+        Self {
+            default_country: p.default_country().to_string(),
+            allowed_countries: p
+                .allowed_countries()
+                .iter()
+                .map(|r| r.to_string())
+                .collect(),
+            code_length: p.code_length(),
+        }
     }
 }
 

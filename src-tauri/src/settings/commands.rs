@@ -165,10 +165,7 @@ pub(crate) fn settings_check(
 }
 
 fn preview_for(shell: &Shell, key: Key, text: &str) -> IpcResult<Preview> {
-    let language = Language::ALL
-        .into_iter()
-        .find(|l| Key::template_for(*l) == key)
-        .unwrap_or_default();
+    let language = key.language().unwrap_or_default();
     // Measured with the brand and the warning in force (S15).
     let (brand, warning) = shell.config(|c| {
         let effective = c.layers().effective();
