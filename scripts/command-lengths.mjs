@@ -22,12 +22,23 @@ for (const file of rustFiles(root)) {
   const lines = readFileSync(file, "utf8").split("\n");
   lines.forEach((line, at) => {
     if (line.trim() !== "#[tauri::command]") return;
+    // The attribute's own function: the first line after it that is not
+    // another attribute, a doc or a comment must declare it.
     let start = at + 1;
-    while (start < lines.length && !/^\s*pub(\(crate\))? (async )?fn /.test(lines[start])) start++;
+    while (start < lines.length && /^\s*(#\[|\/\/)/.test(lines[start])) start++;
+    const name = /^(pub(\([a-z]+\))? )?(async )?fn (\w+)/.exec(lines[start] ?? "")?.[4];
+    const where = `${file.slice(root.length)}:${start + 1}`;
+    if (!name) {
+      console.error(`command-lengths: no fn after #[tauri::command] at ${where}`);
+      process.exit(1);
+    }
     // rustfmt closes a top-level function with a "}" alone at column 0.
     let end = start;
     while (end < lines.length && lines[end] !== "}") end++;
-    const name = /fn (\w+)/.exec(lines[start] ?? "")?.[1] ?? "?";
+    if (end === lines.length) {
+      console.error(`command-lengths: ${name} at ${where} has no closing "}" at column 0`);
+      process.exit(1);
+    }
     commands.push({ name, lines: end - start + 1, file: file.slice(root.length) });
   });
 }
