@@ -14,7 +14,7 @@
 //! What goes in is the same as on stderr: never a code, a token or a full
 //! number (the tests scan the files after a real run).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 

@@ -13,7 +13,7 @@
 //! [`AuditLog::open`] is the form from before S22 (plain SHA-256, no
 //! anchor), kept until the shell moves to the keyed one.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
